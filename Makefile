@@ -1,0 +1,52 @@
+# make run   - set up everything, then the main job (desktop app, or a demo without a display)
+# make test  - set up everything, then lint, type-check and the whole test suite
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+TORCH_INDEX := https://download.pytorch.org/whl/cpu
+STAMP := $(VENV)/.scandex-installed
+SYSSTAMP := $(VENV)/.scandex-sysdeps
+PYTEST_ARGS ?=
+
+.PHONY: install sysdeps run demo test lint typecheck importlint pytest bench clean
+
+install: $(SYSSTAMP) $(STAMP)
+
+$(SYSSTAMP): scripts/install-system-deps.sh
+	sh scripts/install-system-deps.sh
+	@mkdir -p $(VENV) && touch $@
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first and pinned; the CPU index keeps pip away from multi-GB CUDA builds.
+	$(PY) -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null || \
+	  $(PY) -m pip install -q --retries 1 --timeout 20 --extra-index-url $(TORCH_INDEX) torch==2.13.0
+	$(PY) -m pip install -q -e ".[desktop,server,s3,dev]"
+	touch $@
+
+run: install
+	$(PY) -m engine.demo
+
+test: install lint typecheck importlint pytest
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check engine tests bench || true
+
+typecheck:
+	$(VENV)/bin/mypy
+
+importlint:
+	$(VENV)/bin/lint-imports
+
+pytest:
+	@QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; exit 1; fi; \
+	exit $$rc
+
+bench: install
+	$(PY) -m bench all
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

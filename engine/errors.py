@@ -1,0 +1,122 @@
+"""The one error hierarchy of Scandex.
+
+Every error carries the exit code the CLI uses for it and a message that tells
+the user what to do next. Foreign exceptions are converted where they enter the
+engine (``raise CorruptFile(...) from e``); only the CLI/GUI edges catch all.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes of the ``scandex`` command, documented in ``--help`` and the README."""
+
+    OK = 0
+    SOME_FILES_FAILED = 1
+    USAGE = 2
+    MISSING_DEPENDENCY = 3
+    INTERRUPTED = 130
+
+
+class ScandexError(Exception):
+    """Base of every error Scandex raises on purpose."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(ScandexError):
+    """The user asked for something that cannot work (bad option, bad path...)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class LibraryError(ScandexError):
+    """The library folder or its index cannot be used."""
+
+    exit_code = ExitCode.USAGE
+
+
+class MissingDependency(ScandexError):
+    """Something outside Python that Scandex needs is not installed."""
+
+    exit_code = ExitCode.MISSING_DEPENDENCY
+
+
+class TesseractMissing(MissingDependency):
+    """The tesseract binary cannot be found."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Tesseract OCR is not installed or not on PATH. Install it with "
+            "'apt-get install tesseract-ocr tesseract-ocr-eng' (Debian/Ubuntu), "
+            "'brew install tesseract' (macOS) or the UB Mannheim installer (Windows)."
+        )
+
+
+class MissingLanguage(MissingDependency):
+    """An OCR language was asked for whose Tesseract data is not installed."""
+
+    def __init__(self, language: str, installed: list[str]) -> None:
+        self.language = language
+        self.package = f"tesseract-ocr-{language.lower().replace('_', '-')}"
+        self.installed = installed
+        super().__init__(
+            f"Tesseract has no data for the language '{language}'. Install it with "
+            f"'apt-get install {self.package}' (installed: {', '.join(installed) or 'none'})."
+        )
+
+
+class ModelUnavailable(MissingDependency):
+    """The embedding model cannot be loaded."""
+
+
+class Interrupted(ScandexError):
+    """The user cancelled; finished documents are kept."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+    def __init__(self, message: str = "Interrupted; finished documents are kept.") -> None:
+        super().__init__(message)
+
+
+class ScanError(ScandexError):
+    """One file could not be indexed. Recorded on its document; the batch goes on."""
+
+    exit_code = ExitCode.SOME_FILES_FAILED
+
+
+class UnsupportedFile(ScanError):
+    """The content is not an image or PDF Scandex can read."""
+
+
+class CorruptFile(ScanError):
+    """The file claims a known format but cannot be decoded (truncated, damaged)."""
+
+
+class EncryptedPdf(ScanError):
+    """The PDF needs a password."""
+
+
+class EmptyDocument(ScanError):
+    """The file holds no pages."""
+
+
+class ImageTooLarge(ScanError):
+    """The image has more pixels than the configured limit (or is a decompression bomb)."""
+
+
+class OcrFailed(ScanError):
+    """Tesseract failed or ran over its time limit on a page."""
+
+
+class FileVanished(ScanError):
+    """The file disappeared or became unreadable while being indexed."""

@@ -1,0 +1,104 @@
+"""Append-only, named schema migrations. Never edit one that has shipped: add a new one."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+# (name, SQL script), applied in this order, each once, each in one transaction.
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_initial",
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE contents (
+            sha256 TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            pages INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE documents (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,
+            raw_path BLOB NOT NULL,
+            kind TEXT,
+            sha256 TEXT REFERENCES contents(sha256),
+            size INTEGER NOT NULL DEFAULT 0,
+            mtime_ns INTEGER NOT NULL DEFAULT 0,
+            state TEXT NOT NULL CHECK (state IN ('indexed', 'failed')),
+            error TEXT,
+            indexed_at TEXT NOT NULL
+        );
+        CREATE INDEX documents_sha256 ON documents(sha256);
+        CREATE TABLE pages (
+            sha256 TEXT NOT NULL REFERENCES contents(sha256) ON DELETE CASCADE,
+            page_no INTEGER NOT NULL,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            rotation INTEGER NOT NULL DEFAULT 0,
+            words TEXT NOT NULL,
+            PRIMARY KEY (sha256, page_no)
+        );
+        CREATE TABLE chunks (
+            id INTEGER PRIMARY KEY,
+            sha256 TEXT NOT NULL REFERENCES contents(sha256) ON DELETE CASCADE,
+            page_no INTEGER NOT NULL,
+            ordinal INTEGER NOT NULL,
+            word_start INTEGER NOT NULL,
+            word_end INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            model_id TEXT,
+            vector BLOB
+        );
+        CREATE INDEX chunks_sha256 ON chunks(sha256, page_no);
+        CREATE VIRTUAL TABLE chunks_fts USING fts5(
+            text, content='chunks', content_rowid='id',
+            tokenize='unicode61 remove_diacritics 2', prefix='2 3'
+        );
+        CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+            INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+        CREATE TRIGGER chunks_au AFTER UPDATE OF text ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+            INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        """,
+    ),
+]
+
+
+def apply_migrations(db: sqlite3.Connection) -> int:
+    """Apply what is missing, each in its own transaction; return the schema version."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    done = {row[0] for row in db.execute("SELECT name FROM migrations")}
+    known = {name for name, _ in MIGRATIONS}
+    unknown = done - known
+    if unknown:
+        from engine.errors import LibraryError
+
+        raise LibraryError(
+            f"this library was written by a newer Scandex (migrations {sorted(unknown)}); "
+            "upgrade Scandex to open it"
+        )
+    for name, sql in MIGRATIONS:
+        if name in done:
+            continue
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        try:
+            db.executescript(
+                f"BEGIN IMMEDIATE;\n{sql}\n"
+                f"INSERT INTO migrations (name, applied_at) VALUES ('{name}', '{stamp}');\nCOMMIT;"
+            )
+        except sqlite3.Error:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            # Another process may have applied it while we waited for the lock.
+            if not db.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone():
+                raise
+    return len(MIGRATIONS)

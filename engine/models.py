@@ -1,0 +1,143 @@
+"""Plain data passed between the pipeline's stages and returned by the public API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class FileKind(StrEnum):
+    """File types Scandex reads, sniffed from content."""
+
+    PNG = "png"
+    JPEG = "jpeg"
+    TIFF = "tiff"
+    BMP = "bmp"
+    GIF = "gif"
+    WEBP = "webp"
+    PDF = "pdf"
+
+    @property
+    def is_image(self) -> bool:
+        """True for every kind but PDF."""
+        return self is not FileKind.PDF
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle in page pixels (origin top-left)."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    def as_list(self) -> list[int]:
+        """The box as [x, y, w, h] for JSON."""
+        return [self.x, self.y, self.w, self.h]
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word, its box on the page and Tesseract's confidence (0-100)."""
+
+    text: str
+    box: Box
+    conf: float = 100.0
+
+
+@dataclass
+class PageText:
+    """The words of one page and the size of the image their boxes refer to."""
+
+    page_no: int  # 1-based
+    width: int
+    height: int
+    words: list[Word]
+    source: str  # "ocr" or "text-layer"
+    rotation: int = 0  # degrees the page was turned to read it upright
+
+    @property
+    def text(self) -> str:
+        """The page's words joined by spaces."""
+        return " ".join(w.text for w in self.words)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A run of words on one page, embedded and searched as a unit."""
+
+    page_no: int
+    ordinal: int
+    word_start: int  # index of the first word on the page
+    word_end: int  # one past the last word
+    text: str
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """A document as the library knows it."""
+
+    id: int
+    path: str
+    kind: str
+    sha256: str | None
+    size: int
+    mtime_ns: int
+    state: str  # "indexed" or "failed"
+    error: str | None
+    pages: int
+    indexed_at: str
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One document that matches a query, with its best page."""
+
+    id: int
+    path: str
+    kind: str
+    page: int
+    score: float
+    snippet: str  # HTML-escaped text; matched terms wrapped in <mark></mark>
+    boxes: list[list[int]] = field(default_factory=list)  # [x, y, w, h] on that page
+    page_width: int = 0
+    page_height: int = 0
+    matched_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FailedFile:
+    """A file that could not be indexed and why."""
+
+    path: str
+    error: str
+
+
+@dataclass
+class IndexReport:
+    """The outcome of one `Library.add` run."""
+
+    indexed: int = 0
+    reused: int = 0
+    skipped_unchanged: int = 0
+    removed: int = 0
+    pages: int = 0
+    failed: list[FailedFile] = field(default_factory=list)
+    cancelled: bool = False
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class LibraryStatus:
+    """Counts and failures of a library."""
+
+    path: str
+    documents: int
+    indexed: int
+    failed: int
+    pages: int
+    chunks: int
+    model_id: str | None
+    schema_version: int
+    failures: list[FailedFile]

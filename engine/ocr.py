@@ -1,0 +1,255 @@
+"""OCR through Tesseract: words, boxes and confidences in one pass, upright pages."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from PIL import Image
+
+from engine.errors import MissingLanguage, OcrFailed, TesseractMissing
+from engine.models import Box, FileKind, PageText, Word
+
+# Pages scanned below this resolution are scaled up before OCR: Tesseract reads
+# best with x-heights of ~20-30 px, which a 100-dpi form does not have.
+MIN_OCR_DPI = 200
+# Below this mean confidence (or word count) the page may be sideways: ask OSD.
+_ROTATION_CHECK_CONF = 60.0
+_ROTATION_CHECK_WORDS = 8
+
+
+@dataclass(frozen=True)
+class OcrOptions:
+    """How to OCR a page."""
+
+    lang: str = "eng"
+    timeout_s: float = 300.0
+    detect_rotation: bool = True
+    psm: int = 3
+
+
+@dataclass(frozen=True)
+class OcrResult:
+    """Words in the coordinates of the upright page, and how it was turned."""
+
+    words: list[Word]
+    width: int
+    height: int
+    rotation: int = 0
+
+
+class OcrEngine(Protocol):
+    """Anything that turns a page image into words (Tesseract; a fake in tests)."""
+
+    def ocr(self, image: Image.Image, options: OcrOptions) -> OcrResult:
+        """Recognise the words on image."""
+        ...
+
+    def check(self, lang: str) -> None:
+        """Raise a MissingDependency error if lang cannot be read."""
+        ...
+
+
+def tesseract_binary() -> str:
+    """The tesseract command to run (SCANDEX_TESSERACT overrides PATH)."""
+    return os.environ.get("SCANDEX_TESSERACT") or "tesseract"
+
+
+@functools.lru_cache(maxsize=8)
+def available_languages(binary: str | None = None) -> tuple[str, ...]:
+    """The languages `tesseract --list-langs` reports."""
+    import pytesseract
+
+    binary = binary or tesseract_binary()
+    if shutil.which(binary) is None:
+        raise TesseractMissing()
+    pytesseract.pytesseract.tesseract_cmd = binary
+    try:
+        return tuple(sorted(pytesseract.get_languages(config="")))
+    except pytesseract.TesseractNotFoundError as e:
+        raise TesseractMissing() from e
+
+
+def tesseract_version() -> str:
+    """Tesseract's version string."""
+    import pytesseract
+
+    pytesseract.pytesseract.tesseract_cmd = tesseract_binary()
+    try:
+        return str(pytesseract.get_tesseract_version())
+    except pytesseract.TesseractNotFoundError as e:
+        raise TesseractMissing() from e
+
+
+def _mean_conf(words: list[Word]) -> float:
+    weight = sum(len(w.text) for w in words)
+    if not weight:
+        return 0.0
+    return sum(w.conf * len(w.text) for w in words) / weight
+
+
+def _quality(words: list[Word]) -> float:
+    """Higher is better: confident letters, not a few confident specks."""
+    return _mean_conf(words) * min(1.0, sum(len(w.text) for w in words) / 40)
+
+
+def _ocr_scale(image: Image.Image) -> float:
+    dpi = image.info.get("dpi")
+    try:
+        x_dpi = float(dpi[0]) if dpi else 0.0
+    except (TypeError, ValueError, IndexError):
+        x_dpi = 0.0
+    if 50 <= x_dpi < MIN_OCR_DPI:
+        return min(3.0, 300.0 / x_dpi)
+    return 1.0
+
+
+@dataclass(frozen=True)
+class TesseractOcr:
+    """The real OCR: the tesseract binary through pytesseract's image_to_data."""
+
+    binary: str = field(default_factory=tesseract_binary)
+
+    def check(self, lang: str) -> None:
+        """Fail early, with the package to install, when a language is missing."""
+        installed = available_languages(self.binary)
+        for code in lang.split("+"):
+            if code and code not in installed:
+                raise MissingLanguage(code, [x for x in installed if x != "osd"])
+
+    def ocr(self, image: Image.Image, options: OcrOptions) -> OcrResult:
+        """OCR image; if it reads poorly, ask OSD whether it is sideways and retry."""
+        scale = _ocr_scale(image)
+        work = image
+        if scale != 1.0:
+            work = image.resize(
+                (round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS
+            )
+        words = self._words(work, options, scale)
+        rotation = 0
+        if options.detect_rotation and (
+            len(words) < _ROTATION_CHECK_WORDS or _mean_conf(words) < _ROTATION_CHECK_CONF
+        ):
+            angle = self._osd_rotation(work, options)
+            if angle:
+                # OSD's angle is clockwise; PIL rotates counter-clockwise.
+                turned = work.rotate(-angle, expand=True)
+                turned_words = self._words(turned, options, scale)
+                if _quality(turned_words) > _quality(words):
+                    words, rotation = turned_words, angle
+        width, height = image.size
+        if rotation in (90, 270):
+            width, height = height, width
+        return OcrResult(words=words, width=width, height=height, rotation=rotation)
+
+    def _run(self, func: Any, image: Image.Image, options: OcrOptions, **kwargs: Any) -> Any:
+        import pytesseract
+
+        pytesseract.pytesseract.tesseract_cmd = self.binary
+        try:
+            return func(image, lang=options.lang, timeout=options.timeout_s, **kwargs)
+        except pytesseract.TesseractNotFoundError as e:
+            raise TesseractMissing() from e
+        except RuntimeError as e:
+            if "timeout" in str(e).lower():
+                raise OcrFailed(
+                    f"OCR took longer than {options.timeout_s:.0f} s on a page; "
+                    "raise --page-timeout or split the file"
+                ) from e
+            raise OcrFailed(f"Tesseract failed: {e}") from e
+
+    def _words(self, image: Image.Image, options: OcrOptions, scale: float) -> list[Word]:
+        import pytesseract
+
+        try:
+            data = self._run(
+                pytesseract.image_to_data,
+                image,
+                options,
+                config=f"--psm {options.psm}",
+                output_type=pytesseract.Output.DICT,
+            )
+        except pytesseract.TesseractError as e:
+            raise OcrFailed(f"Tesseract failed: {e.message or e}") from e
+        words: list[Word] = []
+        for text, conf, left, top, width, height in zip(
+            data["text"], data["conf"], data["left"], data["top"], data["width"], data["height"],
+            strict=False,
+        ):
+            text = str(text).strip()
+            confidence = float(conf)
+            if not text or confidence < 0:
+                continue
+            if confidence < 30 and not any(ch.isalnum() for ch in text):
+                continue  # specks and scanner dirt
+            words.append(
+                Word(
+                    text=text,
+                    box=Box(
+                        round(left / scale),
+                        round(top / scale),
+                        max(1, round(width / scale)),
+                        max(1, round(height / scale)),
+                    ),
+                    conf=confidence,
+                )
+            )
+        return words
+
+    def _osd_rotation(self, image: Image.Image, options: OcrOptions) -> int:
+        import pytesseract
+
+        if "osd" not in available_languages(self.binary):
+            return 0
+        try:
+            osd = self._run(
+                pytesseract.image_to_osd,
+                image,
+                OcrOptions(lang="osd", timeout_s=options.timeout_s),
+                config="--psm 0 -c min_characters_to_try=5",
+            )
+        except (pytesseract.TesseractError, OcrFailed):
+            return 0  # too little text to tell; keep the page as it is
+        match = re.search(r"Rotate:\s*(\d+)", str(osd))
+        return int(match.group(1)) % 360 if match else 0
+
+
+@dataclass(frozen=True)
+class OcrTask:
+    """One page to load and OCR in a worker process: only paths cross the boundary."""
+
+    path: str
+    kind: FileKind
+    page_no: int
+    options: OcrOptions
+    engine: OcrEngine
+
+
+def load_page(path: Path, kind: FileKind, page_no: int) -> Image.Image:
+    """The page image as the OCR sees it (and the preview shows it)."""
+    if kind is FileKind.PDF:
+        from engine.readers.pdf import render_pdf_page
+
+        return render_pdf_page(path, page_no - 1)
+    from engine.readers.images import load_image_page
+
+    return load_image_page(path, page_no - 1)
+
+
+def run_ocr_task(task: OcrTask) -> PageText:
+    """Worker entry point: load the page, OCR it, return its words."""
+    image = load_page(Path(task.path), task.kind, task.page_no)
+    result = task.engine.ocr(image, task.options)
+    return PageText(
+        page_no=task.page_no,
+        width=result.width,
+        height=result.height,
+        words=result.words,
+        source="ocr",
+        rotation=result.rotation,
+    )

@@ -1,0 +1,419 @@
+"""Keyword (FTS5 bm25), semantic (exact cosine) and hybrid (reciprocal-rank fusion) search."""
+
+from __future__ import annotations
+
+import html
+import re
+import sqlite3
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from engine.embedding import Embedder
+from engine.errors import UsageError
+from engine.models import PageText, SearchHit, Word
+from engine.store import Store
+
+MODES = ("hybrid", "keyword", "semantic")
+MODE_ALIASES = {"words": "keyword", "meaning": "semantic", "exact": "keyword"}
+RRF_K = 60
+_CANDIDATES = 400  # chunks each ranker hands to fusion
+_SNIPPET_WORDS = 32
+# Cosine below this is no match at all (unrelated texts score ~0 with MiniLM).
+MIN_SIMILARITY = 0.05
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+# Dropped from the any-word (OR) query only: there they match every page and drown
+# the real terms. Exact (AND) queries and phrases keep them.
+STOPWORDS = frozenset(
+    "a an and are as at be but by for from has have he her his i if in into is it its of on "
+    "or our she so than that the their them then there these they this to was we were what "
+    "when where which who will with you your".split()
+)
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics, as the FTS5 tokenizer sees it."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@dataclass(frozen=True)
+class Term:
+    """A query word; `prefix` when the user wrote word*."""
+
+    text: str
+    prefix: bool = False
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A user query split into phrases and words, safe to hand to FTS5."""
+
+    groups: tuple[tuple[Term, ...], ...]  # a phrase is a group of several terms
+
+    @property
+    def terms(self) -> list[Term]:
+        """Every term of every group."""
+        return [t for g in self.groups for t in g]
+
+    def fts(self, operator: str) -> str:
+        """The FTS5 MATCH expression joining the groups with AND or OR."""
+        groups = self.groups
+        if operator == "OR":
+            content = tuple(g for g in groups if len(g) > 1 or g[0].text not in STOPWORDS)
+            groups = content or groups
+        parts = []
+        for group in groups:
+            quoted = " ".join(f'"{t.text}"' for t in group)
+            if len(group) > 1:
+                parts.append(f'"{" ".join(t.text for t in group)}"')
+            else:
+                parts.append(quoted + ("*" if group[0].prefix else ""))
+        return f" {operator} ".join(parts)
+
+
+def parse_query(query: str) -> ParsedQuery:
+    """Words, "quoted phrases" and prefix* terms; every other character is ignored."""
+    groups: list[tuple[Term, ...]] = []
+    for match in re.finditer(r'"([^"]*)"|(\S+)', query):
+        phrase, word = match.group(1), match.group(2)
+        if phrase is not None:
+            tokens = [fold(t) for t in _TOKEN.findall(phrase)]
+            if tokens:
+                groups.append(tuple(Term(t) for t in tokens))
+            continue
+        prefix = word.endswith("*")
+        tokens = [fold(t) for t in _TOKEN.findall(word)]
+        for i, token in enumerate(tokens):
+            groups.append((Term(token, prefix=prefix and i == len(tokens) - 1),))
+    return ParsedQuery(tuple(groups))
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Narrow results by file type, folder and the file's modification date."""
+
+    kinds: tuple[str, ...] = ()
+    path_prefix: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def sql(self) -> tuple[str, list[Any]]:
+        """A WHERE fragment over documents `d` and its parameters."""
+        clauses = ["d.state = 'indexed'"]
+        params: list[Any] = []
+        if self.kinds:
+            clauses.append(f"d.kind IN ({','.join('?' * len(self.kinds))})")
+            params.extend(k.lower() for k in self.kinds)
+        if self.path_prefix:
+            clauses.append("substr(d.path, 1, ?) = ?")
+            params.extend([len(self.path_prefix), self.path_prefix])
+        if self.since:
+            clauses.append("d.mtime_ns >= ?")
+            params.append(int(self.since.timestamp() * 1e9))
+        if self.until:
+            clauses.append("d.mtime_ns <= ?")
+            params.append(int(self.until.timestamp() * 1e9))
+        return " AND ".join(clauses), params
+
+    @property
+    def active(self) -> bool:
+        """True when any filter narrows the results."""
+        return bool(self.kinds or self.path_prefix or self.since or self.until)
+
+
+@dataclass(frozen=True)
+class ChunkHit:
+    """A ranked chunk from one of the rankers."""
+
+    chunk_id: int
+    sha256: str
+    page_no: int
+    score: float
+
+
+class VectorCache:
+    """All vectors of one model as one matrix, refreshed when the index changes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.model_id: str | None = None
+        self.generation: tuple[int, int] = (-1, -1)
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.pages = np.zeros(0, dtype=np.int32)
+        self.shas: list[str] = []
+        self.matrix = np.zeros((0, 0), dtype=np.float32)
+
+    def refresh(self, store: Store, model_id: str, dim: int) -> None:
+        """Load new rows only, or everything after deletions or a model change."""
+        with self._lock:
+            generation = store.generation()
+            if generation == self.generation and model_id == self.model_id:
+                return
+            full = model_id != self.model_id or generation[1] != self.generation[1]
+            after = -1 if full or not len(self.ids) else int(self.ids[-1])
+            rows = store.db.execute(
+                "SELECT id, sha256, page_no, vector FROM chunks "
+                "WHERE model_id = ? AND vector IS NOT NULL AND id > ? ORDER BY id",
+                (model_id, after),
+            ).fetchall()
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            pages = np.fromiter((r[2] for r in rows), dtype=np.int32, count=len(rows))
+            matrix = (
+                np.frombuffer(b"".join(r[3] for r in rows), dtype="<f4").reshape(len(rows), dim)
+                if rows
+                else np.zeros((0, dim), dtype=np.float32)
+            ).astype(np.float32)
+            shas = [str(r[1]) for r in rows]
+            if full:
+                self.ids, self.pages, self.shas, self.matrix = ids, pages, shas, matrix
+            else:
+                self.ids = np.concatenate([self.ids, ids])
+                self.pages = np.concatenate([self.pages, pages])
+                self.shas = self.shas + shas
+                self.matrix = np.vstack([self.matrix, matrix]) if len(rows) else self.matrix
+            self.model_id, self.generation = model_id, generation
+
+    def top(self, query: np.ndarray, k: int, allowed: set[str] | None) -> list[ChunkHit]:
+        """The k chunks closest to query (cosine: vectors are normalised)."""
+        with self._lock:
+            if not len(self.ids):
+                return []
+            scores = self.matrix @ query.astype(np.float32)
+            if allowed is not None:
+                mask = np.fromiter((s in allowed for s in self.shas), dtype=bool)
+                scores = np.where(mask, scores, -np.inf)
+            k = min(k, len(scores))
+            best = np.argpartition(-scores, k - 1)[:k]
+            best = best[np.argsort(-scores[best])]
+            return [
+                ChunkHit(int(self.ids[i]), self.shas[i], int(self.pages[i]), float(scores[i]))
+                for i in best
+                if np.isfinite(scores[i]) and scores[i] >= MIN_SIMILARITY
+            ]
+
+
+@dataclass
+class _DocRank:
+    doc_id: int
+    path: str
+    kind: str
+    sha256: str
+    keyword: ChunkHit | None = None
+    semantic: ChunkHit | None = None
+    score: float = 0.0
+    matched_by: list[str] = field(default_factory=list)
+
+
+class Searcher:
+    """Runs queries against a store; keeps the vector matrix between queries."""
+
+    def __init__(self, store: Store, embedder: Embedder) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.vectors = VectorCache()
+
+    def search(
+        self,
+        query: str,
+        *,
+        mode: str = "hybrid",
+        limit: int = 10,
+        filters: SearchFilters | None = None,
+    ) -> list[SearchHit]:
+        """One hit per document, best first."""
+        mode = MODE_ALIASES.get(mode, mode)
+        if mode not in MODES:
+            raise UsageError(f"unknown search mode '{mode}'; use one of {', '.join(MODES)}")
+        if limit < 1:
+            raise UsageError("limit must be at least 1")
+        filters = filters or SearchFilters()
+        parsed = parse_query(query)
+        if not parsed.groups and mode != "semantic":
+            if mode == "keyword" or not query.strip():
+                return []
+        docs: dict[int, _DocRank] = {}
+        keyword_order: list[int] = []
+        semantic_order: list[int] = []
+        if mode in ("keyword", "hybrid") and parsed.groups:
+            hits = self._keyword(parsed, filters, "AND")
+            if not hits or mode == "hybrid":
+                hits = self._merge(hits, self._keyword(parsed, filters, "OR"))
+            keyword_order = self._assign(hits, docs, filters, "keyword")
+        if mode in ("semantic", "hybrid") and query.strip():
+            semantic_order = self._assign(
+                self._semantic(query, filters), docs, filters, "semantic"
+            )
+        for order in (keyword_order, semantic_order):
+            for rank, doc_id in enumerate(order):
+                docs[doc_id].score += 1.0 / (RRF_K + rank + 1)
+        if mode == "keyword":
+            ranked = [docs[i] for i in keyword_order]
+        elif mode == "semantic":
+            ranked = [docs[i] for i in semantic_order]
+            for d in ranked:
+                d.score = d.semantic.score if d.semantic else 0.0
+        else:
+            ranked = sorted(docs.values(), key=lambda d: -d.score)
+        if mode == "keyword":
+            for d in ranked:
+                d.score = -d.keyword.score if d.keyword else 0.0
+        return [self._describe(d, parsed) for d in ranked[:limit]]
+
+    @staticmethod
+    def _merge(first: list[ChunkHit], second: list[ChunkHit]) -> list[ChunkHit]:
+        seen = {h.chunk_id for h in first}
+        return first + [h for h in second if h.chunk_id not in seen]
+
+    def _keyword(self, parsed: ParsedQuery, filters: SearchFilters, op: str) -> list[ChunkHit]:
+        where, params = filters.sql()
+        sql = (
+            "SELECT c.id, c.sha256, c.page_no, bm25(chunks_fts) AS rank "
+            "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
+            "WHERE chunks_fts MATCH ?"
+        )
+        args: list[Any] = [parsed.fts(op)]
+        if filters.active:
+            sql += f" AND c.sha256 IN (SELECT d.sha256 FROM documents d WHERE {where})"
+            args.extend(params)
+        sql += " ORDER BY rank LIMIT ?"
+        args.append(_CANDIDATES)
+        try:
+            rows = self.store.db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as e:
+            raise UsageError(f"cannot search for that: {e}") from e
+        return [ChunkHit(int(i), str(s), int(p), float(r)) for i, s, p, r in rows]
+
+    def _semantic(self, query: str, filters: SearchFilters) -> list[ChunkHit]:
+        self.vectors.refresh(self.store, self.embedder.model_id, self.embedder.dim)
+        if not len(self.vectors.ids):
+            return []
+        allowed: set[str] | None = None
+        if filters.active:
+            where, params = filters.sql()
+            allowed = {
+                str(r[0])
+                for r in self.store.db.execute(
+                    f"SELECT DISTINCT d.sha256 FROM documents d WHERE {where}", params
+                )
+            }
+        vector = self.embedder.embed([query])[0]
+        return self.vectors.top(vector, _CANDIDATES, allowed)
+
+    def _assign(
+        self, hits: list[ChunkHit], docs: dict[int, _DocRank], filters: SearchFilters, ranker: str
+    ) -> list[int]:
+        """Map chunk hits to documents (first hit per document wins) in rank order."""
+        if not hits:
+            return []
+        where, params = filters.sql()
+        shas = sorted({h.sha256 for h in hits})
+        by_sha: dict[str, list[tuple[int, str, str]]] = {}
+        for start in range(0, len(shas), 500):
+            batch = shas[start : start + 500]
+            for doc_id, path, kind, sha in self.store.db.execute(
+                f"SELECT d.id, d.path, d.kind, d.sha256 FROM documents d WHERE {where} "
+                f"AND d.sha256 IN ({','.join('?' * len(batch))}) ORDER BY d.id",
+                [*params, *batch],
+            ):
+                by_sha.setdefault(sha, []).append((doc_id, path, kind))
+        order: list[int] = []
+        for hit in hits:
+            for doc_id, path, kind in by_sha.get(hit.sha256, []):
+                rank = docs.setdefault(doc_id, _DocRank(doc_id, path, kind, hit.sha256))
+                if getattr(rank, ranker) is None:
+                    setattr(rank, ranker, hit)
+                    rank.matched_by.append(ranker)
+                    order.append(doc_id)
+        return order
+
+    def _describe(self, doc: _DocRank, parsed: ParsedQuery) -> SearchHit:
+        best = doc.keyword or doc.semantic
+        assert best is not None
+        page = self.store.page(doc.sha256, best.page_no)
+        row = self.store.db.execute(
+            "SELECT word_start, word_end FROM chunks WHERE id = ?", (best.chunk_id,)
+        ).fetchone()
+        start, end = (int(row[0]), int(row[1])) if row else (0, 0)
+        words = page.words if page else []
+        matched = matching_words(words, parsed)
+        in_chunk = [i for i in matched if start <= i < end]
+        snippet = make_snippet(words, start, end, set(matched), in_chunk[0] if in_chunk else None)
+        if matched:
+            boxes = [words[i].box.as_list() for i in matched]
+        else:
+            boxes = line_boxes(words[start:end])
+        return SearchHit(
+            id=doc.doc_id,
+            path=doc.path,
+            kind=doc.kind,
+            page=best.page_no,
+            score=doc.score,
+            snippet=snippet,
+            boxes=boxes,
+            page_width=page.width if page else 0,
+            page_height=page.height if page else 0,
+            matched_by=tuple(doc.matched_by),
+        )
+
+
+def matching_words(words: list[Word], parsed: ParsedQuery) -> list[int]:
+    """Indexes of the page's words that match a query term (folded, prefix-aware)."""
+    terms = parsed.terms
+    if not terms:
+        return []
+    exact = {t.text for t in terms if not t.prefix}
+    prefixes = tuple(t.text for t in terms if t.prefix)
+    out = []
+    for i, word in enumerate(words):
+        for token in _TOKEN.findall(fold(word.text)):
+            if token in exact or (prefixes and token.startswith(prefixes)):
+                out.append(i)
+                break
+    return out
+
+
+def make_snippet(
+    words: list[Word], start: int, end: int, marked: set[int], focus: int | None
+) -> str:
+    """About 32 words of the chunk around the first match; matches in <mark>."""
+    if end <= start:
+        return ""
+    if focus is None:
+        lo = start
+    else:
+        lo = max(start, focus - _SNIPPET_WORDS // 3)
+    hi = min(end, lo + _SNIPPET_WORDS)
+    lo = max(start, min(lo, hi - _SNIPPET_WORDS))
+    parts = []
+    for i in range(lo, hi):
+        text = html.escape(words[i].text)
+        parts.append(f"<mark>{text}</mark>" if i in marked else text)
+    return ("… " if lo > 0 else "") + " ".join(parts) + (" …" if hi < len(words) else "")
+
+
+def line_boxes(words: list[Word]) -> list[list[int]]:
+    """Merge the boxes of consecutive words on one text line into one box per line."""
+    lines: list[list[int]] = []
+    for w in words:
+        b = w.box
+        if lines:
+            x, y, width, height = lines[-1]
+            mid = b.y + b.h / 2
+            if y <= mid <= y + height and b.x >= x:
+                right = max(x + width, b.x + b.w)
+                bottom = max(y + height, b.y + b.h)
+                top = min(y, b.y)
+                lines[-1] = [x, top, right - x, bottom - top]
+                continue
+        lines.append(b.as_list())
+    return lines
+
+
+def page_text(page: PageText) -> str:
+    """A page's words as one string (for `show`)."""
+    return page.text

@@ -1,0 +1,47 @@
+"""Shared fixtures: tests never touch the user's real library or cloud credentials."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from engine import Library  # noqa: E402
+from engine.executor import InlineExecutor  # noqa: E402
+from engine.testing import FakeOcr, HashingEmbedder  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point every default at tmp_path; drop AWS settings."""
+    monkeypatch.setenv("SCANDEX_LIBRARY", str(tmp_path / "default-library"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def fake_library(tmp_path: Path) -> Library:
+    """A library with fake OCR and embedder and inline execution: fast and exact."""
+    library = Library.open(
+        tmp_path / "lib", embedder=HashingEmbedder(), ocr=FakeOcr(), executor=InlineExecutor()
+    )
+    yield library
+    library.close()
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> object:
+    """The real MiniLM model, loaded once per test session."""
+    from engine.embedding import MiniLMEmbedder
+
+    embedder = MiniLMEmbedder()
+    embedder.load()
+    return embedder
