@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 run: install
-	$(PY) -m engine.demo
+	$(PY) -m desktop.launch
 
 test: install lint typecheck importlint pytest
 

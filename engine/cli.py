@@ -30,7 +30,10 @@ library: --library DIR, else $SCANDEX_LIBRARY, else the user data folder.
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--library", metavar="DIR", default=argparse.SUPPRESS, help="library folder (default: $SCANDEX_LIBRARY or user data)"
+        "--library",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="library folder (default: $SCANDEX_LIBRARY or user data)",
     )
     parser = argparse.ArgumentParser(
         prog="scandex",
@@ -160,8 +163,9 @@ def _index(library: Any, args: argparse.Namespace) -> ExitCode:
         _print_json(asdict(report))
     else:
         print(
-            f"indexed {report.indexed}, reused {report.reused}, unchanged {report.skipped_unchanged}"
-            f", removed {report.removed}, failed {len(report.failed)}; "
+            f"indexed {report.indexed}, reused {report.reused}, "
+            f"unchanged {report.skipped_unchanged}, removed {report.removed}, "
+            f"failed {len(report.failed)}; "
             f"{report.pages} pages in {report.seconds:.1f} s"
         )
         for failure in report.failed:

@@ -1,4 +1,4 @@
-"""`make run`: the desktop app when a display is present; otherwise a headless demo.
+"""The headless demo that `make run` shows when there is no display.
 
 The demo indexes the sample scans shipped in resources/samples/ into ./demo-library
 and prints the hits of a few searches, one per mode.
@@ -43,16 +43,13 @@ def run_demo(library_dir: Path) -> int:
 
 
 def main() -> int:
-    """Open the desktop app, or run the headless demo."""
-    library_dir = Path(os.environ.get("SCANDEX_DEMO_LIBRARY", "demo-library")).resolve()
-    if has_display() and os.environ.get("SCANDEX_HEADLESS") != "1":
-        try:
-            from desktop.app import main as desktop_main  # type: ignore[import-not-found]
-        except ImportError:
-            print("The desktop app is not available here; running the headless demo.")
-        else:
-            return int(desktop_main([]))
-    return run_demo(library_dir)
+    """Run the headless demo."""
+    return run_demo(demo_library_dir())
+
+
+def demo_library_dir() -> Path:
+    """./demo-library, or $SCANDEX_DEMO_LIBRARY."""
+    return Path(os.environ.get("SCANDEX_DEMO_LIBRARY", "demo-library")).resolve()
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from engine.models import SearchHit as SearchHit
 from engine.ocr import OcrEngine, TesseractOcr, load_page
 from engine.pipeline import IndexOptions, IndexRun
 from engine.progress import CancelToken, NullProgress, ProgressSink
-from engine.search import SearchFilters, Searcher
+from engine.search import Searcher, SearchFilters
 from engine.store import Store
 
 LOCK_FILE = "index.lock"
@@ -130,7 +130,7 @@ class Library:
         roots = [Path(os.path.abspath(os.fspath(p))) for p in paths]
         executor = self._executor
         owned = not hasattr(executor, "submit")
-        pool: Any = make_executor(executor, workers) if owned else executor
+        pool: Any = make_executor(executor, workers) if owned else executor  # type: ignore[arg-type]
         try:
             with _writer_lock(self.directory):
                 run = IndexRun(

@@ -233,9 +233,8 @@ class Searcher:
             raise UsageError("limit must be at least 1")
         filters = filters or SearchFilters()
         parsed = parse_query(query)
-        if not parsed.groups and mode != "semantic":
-            if mode == "keyword" or not query.strip():
-                return []
+        if not query.strip() or (mode == "keyword" and not parsed.groups):
+            return []
         docs: dict[int, _DocRank] = {}
         keyword_order: list[int] = []
         semantic_order: list[int] = []
@@ -383,10 +382,7 @@ def make_snippet(
     """About 32 words of the chunk around the first match; matches in <mark>."""
     if end <= start:
         return ""
-    if focus is None:
-        lo = start
-    else:
-        lo = max(start, focus - _SNIPPET_WORDS // 3)
+    lo = start if focus is None else max(start, focus - _SNIPPET_WORDS // 3)
     hi = min(end, lo + _SNIPPET_WORDS)
     lo = max(start, min(lo, hi - _SNIPPET_WORDS))
     parts = []

@@ -27,13 +27,23 @@ def _open_pdf(path: Path) -> Any:
     except PermissionError as e:
         raise FileVanished("permission denied; make the file readable and index again") from e
     except pdfium.PdfiumError as e:
-        if e.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
+        # PDFium's last-error code is sticky across documents: confirm with the file.
+        if e.err_code in (
+            pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY
+        ) and _declares_encryption(path):
             raise EncryptedPdf(
                 "PDF is password-protected; save an unprotected copy and index that"
             ) from e
         raise CorruptFile(
             f"cannot open PDF ({e}); it may be truncated, damaged or have no pages"
         ) from e
+
+
+def _declares_encryption(path: Path) -> bool:
+    with path.open("rb") as f:
+        size = f.seek(0, 2)
+        f.seek(max(0, size - (8 << 20)))
+        return b"/Encrypt" in f.read()
 
 
 def _usable(text: str) -> bool:
@@ -141,7 +151,7 @@ def render_pdf_page(
                 "too large to render at 300 dpi"
             )
         bitmap = page.render(scale=scale, grayscale=True)
-        image = bitmap.to_pil().convert("L")
+        image: Image.Image = bitmap.to_pil().convert("L")
         image.info["dpi"] = (dpi, dpi)
         return image
     except pdfium.PdfiumError as e:

@@ -1,0 +1,78 @@
+"""The scandex command: exit codes, --json, --help without heavy imports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine import cli
+from engine.testing import write_fake_scan
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *args], capture_output=True, text=True, timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_help_is_fast_and_light() -> None:
+    code = (
+        "import sys, engine.cli as c\n"
+        "try:\n    c.main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'boto3', 'pypdfium2', 'PySide6')"
+        " if m in sys.modules]\nprint('HEAVY', heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "exit codes:" in out.stdout and "HEAVY []" in out.stdout
+
+
+def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["frobnicate"]) == 2
+    assert cli.main(["--library", str(tmp_path / "none"), "search", "x"]) == 2
+    assert "index something first" in capsys.readouterr().err
+
+
+def test_missing_tesseract_exits_3(tmp_path: Path) -> None:
+    write_fake_scan(tmp_path / "a.png", "text")
+    out = run_cli("--library", str(tmp_path / "lib"), "index", str(tmp_path / "a.png"),
+                  env={"SCANDEX_TESSERACT": "/nonexistent/tesseract"})
+    assert out.returncode == 3 and "apt-get install tesseract-ocr" in out.stderr
+
+
+def test_missing_language_exits_3(tmp_path: Path) -> None:
+    write_fake_scan(tmp_path / "a.png", "text")
+    out = run_cli("--library", str(tmp_path / "lib"), "index", str(tmp_path / "a.png"),
+                  "--lang", "eng+qqq")
+    assert out.returncode == 3 and "tesseract-ocr-qqq" in out.stderr
+
+
+@pytest.mark.slow
+def test_index_failures_exit_1_and_json_everywhere(tmp_path: Path) -> None:
+    from tests.scans import save_text_page
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    save_text_page(docs / "memo.png", ["Quarterly budget memo", "Marketing spend review"])
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 broken")
+    lib = str(tmp_path / "lib")
+    out = run_cli("--library", lib, "index", str(docs), "--json")
+    assert out.returncode == 1, out.stderr
+    report = json.loads(out.stdout)
+    assert report["indexed"] == 1 and report["failed"][0]["path"].endswith("broken.pdf")
+    hits = json.loads(run_cli("--library", lib, "search", "budget", "--json").stdout)["results"]
+    assert hits[0]["path"].endswith("memo.png") and hits[0]["boxes"]
+    status = json.loads(run_cli("--library", lib, "status", "--json").stdout)
+    assert status["indexed"] == 1 and status["failed"] == 1
+    shown = json.loads(run_cli("--library", lib, "show", str(hits[0]["id"]), "--json").stdout)
+    assert "budget" in shown["pages"][0]["text"].lower()
+    again = run_cli("--library", lib, "index", str(docs))
+    assert again.returncode == 0 and "unchanged 2" in again.stdout
+    removed = json.loads(run_cli("--library", lib, "remove", str(docs / "memo.png"), "--json"
+                                 ).stdout)
+    assert removed == {"removed": 1}

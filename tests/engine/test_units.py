@@ -1,0 +1,130 @@
+"""Small units: sniffing, walking, chunking, query parsing, migrations, the public API."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import engine
+from engine.chunking import chunk_page
+from engine.discover import Candidate, WalkProblem, sniff, walk
+from engine.migrations import MIGRATIONS
+from engine.models import Box, FileKind, PageText, Word
+from engine.search import matching_words, parse_query
+from engine.store import Store
+
+
+@pytest.mark.parametrize(
+    ("fmt", "kind"),
+    [("PNG", FileKind.PNG), ("JPEG", FileKind.JPEG), ("TIFF", FileKind.TIFF),
+     ("BMP", FileKind.BMP), ("GIF", FileKind.GIF), ("WEBP", FileKind.WEBP), ("PDF", FileKind.PDF)],
+)
+def test_sniff_by_content(tmp_path: Path, fmt: str, kind: FileKind) -> None:
+    path = tmp_path / "file.bin"
+    Image.new("RGB", (20, 20), "white").save(path, format=fmt)
+    assert sniff(path.read_bytes()[:1024]) is kind
+
+
+def test_sniff_rejects_text() -> None:
+    assert sniff(b"hello, I am text") is None
+    assert sniff(b"") is None
+
+
+def test_walk_skips_hidden_excluded_and_survives_loops(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "x.png").write_bytes(b"x")
+    (tmp_path / "a" / ".h.png").write_bytes(b"x")
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "y.png").write_bytes(b"x")
+    (tmp_path / "a" / "b" / "up").symlink_to(tmp_path / "a", target_is_directory=True)
+    (tmp_path / "a" / "dangling").symlink_to(tmp_path / "nowhere")
+    found = list(walk([tmp_path, tmp_path / "missing"], exclude=[tmp_path / "lib"]))
+    files = [f.path.name for f in found if isinstance(f, Candidate)]
+    problems = [f.path.name for f in found if isinstance(f, WalkProblem)]
+    assert files == ["x.png"] and problems == ["missing"]
+
+
+def _page(n: int) -> PageText:
+    return PageText(1, 100, 100, [Word(f"w{i}", Box(i, 0, 1, 1)) for i in range(n)], "ocr")
+
+
+@pytest.mark.parametrize("n", [0, 1, 50, 96, 97, 150, 1000])
+def test_chunks_cover_every_word_with_overlap(n: int) -> None:
+    chunks = chunk_page(_page(n))
+    if n == 0:
+        assert chunks == []
+        return
+    covered = set()
+    for c in chunks:
+        covered.update(range(c.word_start, c.word_end))
+        assert c.text.split() == [f"w{i}" for i in range(c.word_start, c.word_end)]
+        assert c.page_no == 1
+    assert covered == set(range(n))
+    for a, b in zip(chunks, chunks[1:], strict=False):
+        assert b.word_start < a.word_end  # overlap
+    assert all(c.word_end - c.word_start >= min(12, n) for c in chunks)
+
+
+def test_parse_query_phrases_prefixes_and_folding() -> None:
+    parsed = parse_query('Café "Monthly Rent" inv* -x:y')
+    assert [[t.text for t in g] for g in parsed.groups] == [
+        ["cafe"], ["monthly", "rent"], ["inv"], ["x"], ["y"]]
+    assert parsed.groups[2][0].prefix
+    assert parsed.fts("AND") == '"cafe" AND "monthly rent" AND "inv"* AND "x" AND "y"'
+    assert parse_query('the "of the" cat').fts("OR") == '"of the" OR "cat"'
+
+
+def test_matching_words_folds_and_prefixes() -> None:
+    words = [Word(t, Box(0, 0, 1, 1)) for t in ["Café,", "Invoices", "other", "RENT."]]
+    assert matching_words(words, parse_query("cafe invoice* rent")) == [0, 1, 3]
+
+
+def test_migrations_are_idempotent_and_wal(tmp_path: Path) -> None:
+    Store(tmp_path).close()
+    store = Store(tmp_path)
+    assert store.schema_version == len(MIGRATIONS)
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    names = [r[0] for r in store.db.execute("SELECT name FROM migrations")]
+    assert names == [name for name, _ in MIGRATIONS]
+    store.close()
+
+
+def test_newer_library_is_refused(tmp_path: Path) -> None:
+    Store(tmp_path).close()
+    db = sqlite3.connect(tmp_path / "index.sqlite")
+    db.execute("INSERT INTO migrations VALUES ('9999_future', 'x')")
+    db.commit()
+    db.close()
+    with pytest.raises(engine.LibraryError, match="newer Scandex"):
+        Store(tmp_path)
+
+
+def test_fts_stays_in_sync_with_chunks(fake_library: engine.Library, tmp_path: Path) -> None:
+    from engine.testing import write_fake_scan
+
+    write_fake_scan(tmp_path / "a.png", "zebra stripes")
+    fake_library.add([tmp_path / "a.png"])
+    fake_library.remove(str(tmp_path / "a.png"))
+    db = fake_library.store.db
+    db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
+    assert db.execute("SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH 'zebra'"
+                      ).fetchone()[0] == 0
+
+
+def test_public_api_is_complete() -> None:
+    public = {n for n in dir(engine) if not n.startswith("_")} - {
+        "cli", "config", "discover", "embedding", "errors", "executor", "library", "migrations",
+        "models", "ocr", "pipeline", "progress", "readers", "search", "store", "chunking",
+        "testing", "demo", "cli_progress"}
+    assert public <= set(engine.__all__)
+    for name in engine.__all__:
+        assert hasattr(engine, name), name
+
+
+def test_exit_codes_are_stable() -> None:
+    assert [int(c) for c in engine.ExitCode] == [0, 1, 2, 3, 130]
+    assert engine.TesseractMissing().exit_code == 3
+    assert engine.CorruptFile("x").exit_code == 1
