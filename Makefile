@@ -32,7 +32,6 @@ test: install lint typecheck importlint pytest
 
 lint:
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check engine tests bench || true
 
 typecheck:
 	$(VENV)/bin/mypy

@@ -151,6 +151,9 @@ class TesseractOcr:
         import pytesseract
 
         pytesseract.pytesseract.tesseract_cmd = self.binary
+        # pytesseract hands the page to tesseract through a temp file in the image's
+        # format; uncompressed BMP is written ~20x faster than PNG and reads identically.
+        image.format = "BMP"
         try:
             return func(image, lang=options.lang, timeout=options.timeout_s, **kwargs)
         except pytesseract.TesseractNotFoundError as e:
