@@ -8,7 +8,7 @@ STAMP := $(VENV)/.scandex-installed
 SYSSTAMP := $(VENV)/.scandex-sysdeps
 PYTEST_ARGS ?=
 
-.PHONY: install sysdeps run demo test lint typecheck importlint pytest bench clean
+.PHONY: install sysdeps run demo test lint typecheck importlint pytest bench clean screenshots
 
 install: $(SYSSTAMP) $(STAMP)
 
@@ -49,3 +49,6 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+
+screenshots: install
+	xvfb-run -a -s "-screen 0 1280x800x24" $(PY) scripts/screenshots.py

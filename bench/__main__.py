@@ -14,7 +14,7 @@ from bench import engine_bench
 def main() -> int:
     """Dispatch to the chosen benchmark."""
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("which", choices=["ocr", "embed", "search", "incremental", "all"])
+    parser.add_argument("which", choices=["ocr", "embed", "search", "incremental", "gui", "all"])
     parser.add_argument("--pages", type=int, default=8, help="pages for the OCR benchmark")
     parser.add_argument("--sizes", default="10000,100000", help="chunk counts for search")
     args = parser.parse_args()
@@ -28,6 +28,10 @@ def main() -> int:
                 engine_bench.bench_ocr(work / "ocr", args.pages)
             elif name == "embed":
                 engine_bench.bench_embed()
+            elif name == "gui":
+                from bench.gui_bench import bench_gui
+
+                bench_gui(work / "gui")
             elif name == "search":
                 engine_bench.bench_search(work / "search", [int(s) for s in args.sizes.split(",")])
             else:

@@ -342,9 +342,10 @@ class Searcher:
         matched = matching_words(words, parsed)
         in_chunk = [i for i in matched if start <= i < end]
         snippet = make_snippet(words, start, end, set(matched), in_chunk[0] if in_chunk else None)
-        if matched:
+        if matched and doc.keyword is not None:
             boxes = [words[i].box.as_list() for i in matched]
         else:
+            # A match by meaning: the passage is the evidence, drawn line by line.
             boxes = line_boxes(words[start:end])
         return SearchHit(
             id=doc.doc_id,
@@ -361,8 +362,11 @@ class Searcher:
 
 
 def matching_words(words: list[Word], parsed: ParsedQuery) -> list[int]:
-    """Indexes of the page's words that match a query term (folded, prefix-aware)."""
-    terms = parsed.terms
+    """Indexes of the page's words that match a query term (folded, prefix-aware).
+
+    Stopwords are not highlighted unless the query has nothing else.
+    """
+    terms = [t for t in parsed.terms if t.text not in STOPWORDS] or parsed.terms
     if not terms:
         return []
     exact = {t.text for t in terms if not t.prefix}

@@ -1,0 +1,207 @@
+"""The seam between Qt and the engine: engine work on worker threads, results as signals.
+
+The engine knows nothing of Qt; this module turns its ProgressSink calls into
+signals and runs every engine call off the GUI thread. Each thread opens its
+own Library (SQLite connections are per thread); they share one embedder so the
+model loads once.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from engine import CancelToken, IndexProgress, Library, ScandexError
+from engine.embedding import Embedder, MiniLMEmbedder
+
+
+@dataclass
+class EngineConfig:
+    """What the window needs to open libraries; tests swap in the fakes."""
+
+    library_dir: Path
+    lang: str = "eng"
+    embedder: Embedder = field(default_factory=MiniLMEmbedder)
+    ocr: Any = None  # None: Tesseract
+    executor: Any = None  # None: the local process pool
+
+    def open(self, *, read_only: bool = False) -> Library:
+        """A Library for the calling thread."""
+        return Library.open(self.library_dir, embedder=self.embedder, ocr=self.ocr,
+                            executor=self.executor, read_only=read_only)
+
+
+class QtProgress(QObject):
+    """A ProgressSink that emits signals (delivered queued to the GUI thread)."""
+
+    progressed = Signal(object)  # IndexProgress
+    documentDone = Signal(str, bool, str)
+
+    def update(self, progress: IndexProgress) -> None:
+        """Forward a snapshot."""
+        self.progressed.emit(progress)
+
+    def document_done(self, path: str, ok: bool, error: str | None) -> None:
+        """Forward a finished document."""
+        self.documentDone.emit(path, ok, error or "")
+
+
+class _Call(QObject):
+    """Runs one callable on its thread and reports the outcome."""
+
+    finished = Signal(object)
+    failed = Signal(object)
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        super().__init__()
+        self._fn = fn
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            result = self._fn()
+        except ScandexError as e:
+            self.failed.emit(e)
+        except Exception as e:  # noqa: BLE001 - the GUI edge: show it, never crash
+            traceback.print_exc()
+            self.failed.emit(e)
+        else:
+            self.finished.emit(result)
+
+
+class Worker(QObject):
+    """A long-lived thread that runs engine calls one at a time, in order."""
+
+    _submit = Signal(object)
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self._thread = QThread()
+        self._thread.setObjectName(name)
+        self.moveToThread(self._thread)
+        self._submit.connect(self._run)
+        self._thread.start()
+        self._calls: list[_Call] = []
+
+    def call(self, fn: Callable[[], Any], on_done: Callable[[Any], None] | None = None,
+             on_error: Callable[[Exception], None] | None = None) -> None:
+        """Run fn on this worker's thread; callbacks run on the caller's (GUI) thread."""
+        job = _Call(fn)
+        if on_done:
+            job.finished.connect(on_done)
+        if on_error:
+            job.failed.connect(on_error)
+        self._calls.append(job)
+        job.finished.connect(lambda _r, j=job: self._forget(j))
+        job.failed.connect(lambda _e, j=job: self._forget(j))
+        self._submit.emit(job)
+
+    def _forget(self, job: _Call) -> None:
+        if job in self._calls:
+            self._calls.remove(job)
+
+    @Slot(object)
+    def _run(self, job: _Call) -> None:
+        job.run()
+
+    def stop(self) -> None:
+        """End the thread after the current call."""
+        self._thread.quit()
+        self._thread.wait(30_000)
+
+
+class EngineBridge(QObject):
+    """Indexing and searching for the window, each on its own thread."""
+
+    indexFinished = Signal(object)  # IndexReport
+    indexFailed = Signal(object)  # Exception
+    searchFinished = Signal(int, object)  # request id, list[SearchHit]
+    searchFailed = Signal(int, object)
+    modelReady = Signal()
+
+    def __init__(self, config: EngineConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.progress = QtProgress()
+        self._indexer = Worker("scandex-indexer")
+        self._searcher = Worker("scandex-searcher")
+        self._local = threading.local()
+        self._cancel: CancelToken | None = None
+        self.indexing = False
+        # Create the index file now, so read-only searches can open it.
+        config.open().close()
+
+    def _library(self) -> Library:
+        """This thread's Library, opened on first use."""
+        lib = getattr(self._local, "library", None)
+        if lib is None or lib.directory != self.config.library_dir:
+            if lib is not None:
+                lib.close()
+            lib = self.config.open()
+            self._local.library = lib
+        return lib
+
+    def warm_up(self) -> None:
+        """Load the model in the background (the window is already showing)."""
+        load = getattr(self.config.embedder, "load", None)
+        if load is None:
+            self.modelReady.emit()
+            return
+        self._searcher.call(load, lambda _r: self.modelReady.emit(), lambda _e: None)
+
+    def add(self, paths: list[str], *, retry_failed: bool = False) -> None:
+        """Index paths in the background; progress arrives through self.progress."""
+        cancel = CancelToken()
+        self._cancel = cancel
+        self.indexing = True
+
+        def run() -> Any:
+            return self._library().add(paths, lang=self.config.lang, progress=self.progress,
+                                       cancel=cancel, retry_failed=retry_failed)
+
+        self._indexer.call(run, self._index_done, self._index_error)
+
+    def _index_done(self, report: Any) -> None:
+        self.indexing = False
+        self.indexFinished.emit(report)
+
+    def _index_error(self, error: Exception) -> None:
+        self.indexing = False
+        self.indexFailed.emit(error)
+
+    def cancel(self) -> None:
+        """Stop indexing after the pages in flight; finished documents stay."""
+        if self._cancel is not None:
+            self._cancel.cancel()
+
+    def search(self, request: int, query: str, **options: Any) -> None:
+        """Search in the background; the answer carries the request id."""
+        self._searcher.call(
+            lambda: self._library().search(query, **options),
+            lambda hits: self.searchFinished.emit(request, hits),
+            lambda e: self.searchFailed.emit(request, e),
+        )
+
+    def run_on_searcher(self, fn: Callable[[Library], Any],
+                        on_done: Callable[[Any], None],
+                        on_error: Callable[[Exception], None] | None = None) -> None:
+        """Any other read (documents, page images) on the search thread."""
+        self._searcher.call(lambda: fn(self._library()), on_done, on_error or (lambda _e: None))
+
+    def run_on_indexer(self, fn: Callable[[Library], Any],
+                       on_done: Callable[[Any], None],
+                       on_error: Callable[[Exception], None] | None = None) -> None:
+        """A write (remove) queued behind indexing."""
+        self._indexer.call(lambda: fn(self._library()), on_done, on_error or (lambda _e: None))
+
+    def shutdown(self) -> None:
+        """Cancel indexing and stop both threads."""
+        self.cancel()
+        self._indexer.stop()
+        self._searcher.stop()

@@ -1,0 +1,571 @@
+"""The main window: search, results, page preview, library view, progress. A thin view:
+every engine call goes through EngineBridge, off the GUI thread."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, QTimer, QUrl
+from PySide6.QtGui import (
+    QAbstractTextDocumentLayout,
+    QAction,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QPalette,
+    QShortcut,
+    QTextDocument,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.bridge import EngineBridge, EngineConfig
+from desktop.models import HitRole, LibraryModel, ResultsModel, SnippetHtmlRole
+from desktop.preview import PagePreview, pil_to_qimage
+from desktop.settings import AppSettings, SettingsDialog
+from engine import IndexProgress, IndexReport, MissingDependency, SearchHit
+
+SEARCH_DEBOUNCE_MS = 250
+MODES = [("Hybrid", "hybrid"), ("Words", "keyword"), ("Meaning", "semantic")]
+TYPES = [("Any type", ""), ("PDF", "pdf"), ("PNG", "png"), ("JPEG", "jpeg"), ("TIFF", "tiff"),
+         ("BMP", "bmp"), ("GIF", "gif"), ("WebP", "webp")]
+DATES = [("Any time", 0), ("Past week", 7), ("Past month", 31), ("Past year", 366)]
+
+
+class SnippetDelegate(QStyledItemDelegate):
+    """Draws a result as rich text: name, page, snippet with highlighted matches."""
+
+    def _document(self, option: QStyleOptionViewItem, index: QModelIndex) -> QTextDocument:
+        doc = QTextDocument()
+        doc.setDefaultFont(option.font)
+        doc.setHtml(index.data(SnippetHtmlRole) or "")
+        doc.setTextWidth(max(100, option.rect.width() - 8))
+        return doc
+
+    def paint(self, painter: Any, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        """Qt: paint the selection background, then the rich text."""
+        self.initStyleOption(option, index)
+        style = option.widget.style() if option.widget else None
+        text = option.text
+        option.text = ""
+        if style:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, option.widget)
+        option.text = text
+        doc = self._document(option, index)  # type: ignore[arg-type]
+        painter.save()
+        painter.translate(option.rect.left() + 4, option.rect.top() + 3)
+        context = QAbstractTextDocumentLayout.PaintContext()
+        if option.state & QStyle.StateFlag.State_Selected:
+            context.palette.setColor(QPalette.ColorRole.Text,
+                                     option.palette.color(QPalette.ColorRole.HighlightedText))
+        doc.documentLayout().draw(painter, context)
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem,  # noqa: N802
+                 index: QModelIndex | QPersistentModelIndex) -> QSize:
+        """Qt: the height of the wrapped rich text."""
+        self.initStyleOption(option, index)
+        doc = self._document(option, index)  # type: ignore[arg-type]
+        return QSize(int(doc.idealWidth()), int(doc.size().height()) + 8)
+
+
+def _row(stretching: QWidget, *fixed: QWidget) -> QHBoxLayout:
+    """A row whose first widget takes the spare width."""
+    row = QHBoxLayout()
+    row.addWidget(stretching, 1)
+    for widget in fixed:
+        row.addWidget(widget)
+    return row
+
+
+class MainWindow(QMainWindow):
+    """Scandex's window over one library."""
+
+    def __init__(self, config: EngineConfig, settings: AppSettings | None = None) -> None:
+        super().__init__()
+        self.settings = settings or AppSettings.load()
+        self.config = config
+        self.bridge = EngineBridge(config)
+        self._request = 0
+        self._current: SearchHit | None = None
+        self._started = time.monotonic()
+        self._last_progress: IndexProgress | None = None
+        self._build()
+        self._connect()
+        self.setAcceptDrops(True)
+        self.resize(1280, 800)
+        self._update_title()
+        self.refresh_library()
+
+    # -- building -------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.search_input = QLineEdit()
+        self.search_input.setObjectName("searchInput")
+        self.search_input.setPlaceholderText("Search your scans — words or meaning (Ctrl+F)")
+        self.search_input.setClearButtonEnabled(True)
+        self.search_mode = QComboBox()
+        self.search_mode.setObjectName("searchMode")
+        for label, mode in MODES:
+            self.search_mode.addItem(label, mode)
+        self.type_filter = QComboBox()
+        for label, kind in TYPES:
+            self.type_filter.addItem(label, kind)
+        self.folder_filter = QLineEdit()
+        self.folder_filter.setPlaceholderText("in folder…")
+        self.folder_filter.setMaximumWidth(220)
+        self.date_filter = QComboBox()
+        for label, days in DATES:
+            self.date_filter.addItem(label, days)
+        top = QHBoxLayout()
+        top.addWidget(self.search_input, 1)
+        for w in (self.search_mode, self.type_filter, self.folder_filter, self.date_filter):
+            top.addWidget(w)
+
+        self.results_model = ResultsModel()
+        self.results_view = QListView()
+        self.results_view.setObjectName("resultsView")
+        self.results_view.setModel(self.results_model)
+        self.results_view.setItemDelegate(SnippetDelegate(self.results_view))
+        self.results_view.setWordWrap(True)
+        self.results_view.setUniformItemSizes(False)
+        self.results_view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.results_label = QLabel("Drop scans or folders anywhere on this window to add them.")
+        self.results_label.setWordWrap(True)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.results_label)
+        left_layout.addWidget(self.results_view, 1)
+
+        self.preview = PagePreview()
+        self.library_model = LibraryModel()
+        self.library_view = QTableView()
+        self.library_view.setObjectName("libraryView")
+        self.library_view.setModel(self.library_model)
+        self.library_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.library_view.verticalHeader().setVisible(False)
+        header = self.library_view.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.retry_button = QPushButton("Retry failed")
+        self.remove_button = QPushButton("Remove selected")
+        self.library_summary = QLabel("")
+        lib_buttons = _row(self.library_summary, self.retry_button, self.remove_button)
+        library_tab = QWidget()
+        lib_layout = QVBoxLayout(library_tab)
+        lib_layout.addLayout(lib_buttons)
+        lib_layout.addWidget(self.library_view, 1)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.preview, "Page")
+        self.tabs.addTab(library_tab, "Library")
+
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(self.tabs)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([500, 780])
+
+        self.progress_label = QLabel("Ready.")
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setObjectName("indexProgress")
+        self.progress_bar.setTextVisible(True)
+        self.progress_bar.setMaximumWidth(320)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancelButton")
+        self.cancel_button.setEnabled(False)
+        bottom = _row(self.progress_label, self.progress_bar, self.cancel_button)
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addLayout(top)
+        layout.addWidget(splitter, 1)
+        layout.addLayout(bottom)
+        self.setCentralWidget(central)
+        self._build_menus()
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
+        self._library_refresh = QTimer(self)
+        self._library_refresh.setSingleShot(True)
+        self._library_refresh.setInterval(500)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "Add &files…", self.add_files_dialog, QKeySequence.StandardKey.Open)
+        self._action(file_menu, "Add f&older…", self.add_folder_dialog, "Ctrl+Shift+O")
+        self._action(file_menu, "Open &library…", self.open_library_dialog)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Settings…", self.settings_dialog, "Ctrl+,")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "Try it with &samples", self.add_samples)
+        self._action(help_menu, "&About Scandex", self._about)
+        QShortcut(QKeySequence("Ctrl+F"), self, self._focus_search)
+
+    def _action(self, menu: Any, text: str, slot: Any, shortcut: Any = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _connect(self) -> None:
+        self.search_input.textChanged.connect(lambda _t: self._debounce.start())
+        self.search_input.returnPressed.connect(self.run_search)
+        for combo in (self.search_mode, self.type_filter, self.date_filter):
+            combo.currentIndexChanged.connect(lambda _i: self._debounce.start())
+        self.folder_filter.editingFinished.connect(self._debounce.start)
+        self._debounce.timeout.connect(self.run_search)
+        self.results_view.selectionModel().currentChanged.connect(self._result_selected)
+        self.results_view.activated.connect(self._result_activated)
+        self._connect_bridge_only()
+        self._library_refresh.timeout.connect(self.refresh_library)
+        self.cancel_button.clicked.connect(self.cancel_indexing)
+        self.retry_button.clicked.connect(self.retry_failed)
+        self.remove_button.clicked.connect(self.remove_selected)
+        self.preview.pageRequested.connect(self._go_to_page)
+        self.preview.openOriginal.connect(self._open_original)
+        self.preview.showInFolder.connect(self._show_in_folder)
+
+    # -- indexing -------------------------------------------------------------------
+
+    def add_paths(self, paths: list[str], *, retry_failed: bool = False) -> None:
+        """Index paths in the background (queued behind any run in progress)."""
+        if not paths:
+            return
+        self.progress_label.setText(f"Adding {len(paths)} item(s)…")
+        self.progress_bar.setRange(0, 0)
+        self.cancel_button.setEnabled(True)
+        self._started = time.monotonic()
+        self.bridge.add(paths, retry_failed=retry_failed)
+
+    def add_files_dialog(self) -> None:
+        """File > Add files…"""
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Add scans", str(Path.home()),
+            "Scans (*.pdf *.png *.jpg *.jpeg *.tif *.tiff *.bmp *.gif *.webp);;All files (*)")
+        self.add_paths(files)
+
+    def add_folder_dialog(self) -> None:
+        """File > Add folder…"""
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of scans", str(Path.home()))
+        if folder:
+            self.add_paths([folder])
+
+    def add_samples(self) -> None:
+        """Help > Try it with samples."""
+        from importlib.resources import files
+
+        samples = files("resources") / "samples"
+        self.add_paths([str(samples)])
+
+    def cancel_indexing(self) -> None:
+        """Stop after the pages in flight; finished documents are kept."""
+        self.bridge.cancel()
+        self.cancel_button.setEnabled(False)
+        self.progress_label.setText("Cancelling — finished documents are kept…")
+
+    def _on_progress(self, progress: IndexProgress) -> None:
+        self._last_progress = progress
+        if progress.pages_total:
+            self.progress_bar.setRange(0, progress.pages_total)
+            self.progress_bar.setValue(progress.pages_done)
+        eta = progress.eta_s
+        parts = [f"{progress.files_done}/{progress.files_total} files",
+                 f"{progress.pages_done}/{progress.pages_total} pages",
+                 f"{progress.pages_per_s:.2f} pages/s"]
+        if eta is not None:
+            parts.append(f"ETA {int(eta) // 60}:{int(eta) % 60:02d}")
+        if progress.files_failed:
+            parts.append(f"{progress.files_failed} failed")
+        if progress.current:
+            parts.append(Path(progress.current).name)
+        self.progress_label.setText(" · ".join(parts))
+
+    def _index_finished(self, report: IndexReport) -> None:
+        self.cancel_button.setEnabled(False)
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(1)
+        state = "Cancelled" if report.cancelled else "Done"
+        text = (f"{state}: {report.indexed} indexed, {report.reused} reused, "
+                f"{report.skipped_unchanged} unchanged, {report.pages} pages in "
+                f"{report.seconds:.1f} s")
+        if report.failed:
+            text += f" — {len(report.failed)} failed (see Library)"
+        self.progress_label.setText(text)
+        self.refresh_library()
+        if self.search_input.text().strip():
+            self.run_search()
+
+    def _index_failed(self, error: Exception) -> None:
+        self.cancel_button.setEnabled(False)
+        self.progress_bar.setRange(0, 1)
+        self.progress_label.setText(f"Indexing stopped: {error}")
+        if isinstance(error, MissingDependency):
+            self.show_missing_dependency(error)
+
+    def show_missing_dependency(self, error: Exception) -> None:
+        """One dialog that says exactly what to install."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Something is missing", str(error),
+                          QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("missingDependencyDialog")
+        box.open()
+        self._dependency_box = box
+
+    def check_dependencies(self) -> None:
+        """Check for Tesseract off the GUI thread; a dialog if it is missing."""
+        from engine.ocr import available_languages
+
+        def check(_lib: Any) -> Any:
+            available_languages.cache_clear()
+            for code in self.config.lang.split("+"):
+                if code not in available_languages():
+                    from engine import MissingLanguage
+
+                    raise MissingLanguage(code, list(available_languages()))
+            return True
+
+        self.bridge.run_on_searcher(check, lambda _r: None, self._dependency_failed)
+
+    def _dependency_failed(self, error: Exception) -> None:
+        if isinstance(error, MissingDependency):
+            self.show_missing_dependency(error)
+
+    # -- library view -----------------------------------------------------------------
+
+    def refresh_library(self) -> None:
+        """Reload the document list (off the GUI thread)."""
+        self.bridge.run_on_searcher(lambda lib: lib.documents(), self._show_documents)
+
+    def _show_documents(self, documents: list[Any]) -> None:
+        self.library_model.set_documents(documents)
+        failed = sum(1 for d in documents if d.state == "failed")
+        self.library_summary.setText(f"{len(documents)} documents, {failed} failed")
+        self.retry_button.setEnabled(failed > 0)
+        if not self.search_input.text().strip():
+            if documents:
+                self.results_label.setText(
+                    f"{len(documents) - failed} documents indexed. Type to search.")
+            else:
+                self.results_label.setText(
+                    "Drop scans or folders anywhere on this window to add them, or try the "
+                    "samples from the Help menu.")
+
+    def retry_failed(self) -> None:
+        """Index the failed documents again."""
+        paths = [d.path for d in self.library_model.documents if d.state == "failed"]
+        self.add_paths(paths, retry_failed=True)
+
+    def remove_selected(self) -> None:
+        """Forget the selected documents (the files stay on disk)."""
+        rows = {i.row() for i in self.library_view.selectionModel().selectedRows()}
+        ids = [self.library_model.documents[r].id for r in sorted(rows)]
+        if not ids:
+            return
+
+        def remove(lib: Any) -> int:
+            return int(sum(lib.remove(i) for i in ids))
+
+        def removed(_count: int) -> None:
+            self.refresh_library()
+            self.run_search()
+
+        self.bridge.run_on_indexer(remove, removed)
+
+    # -- search ---------------------------------------------------------------------------
+
+    def run_search(self) -> None:
+        """Search now with the current text, mode and filters."""
+        self._debounce.stop()
+        query = self.search_input.text().strip()
+        self._request += 1
+        if not query:
+            self.results_model.set_hits([])
+            self.refresh_library()
+            return
+        days = self.date_filter.currentData()
+        kind = self.type_filter.currentData()
+        options: dict[str, Any] = {
+            "mode": self.search_mode.currentData(),
+            "limit": 50,
+            "kinds": [kind] if kind else [],
+            "path_prefix": self.folder_filter.text().strip() or None,
+            "since": datetime.now() - timedelta(days=days) if days else None,
+        }
+        self.results_label.setText("Searching…")
+        self.bridge.search(self._request, query, **options)
+
+    def _show_results(self, request: int, hits: list[SearchHit]) -> None:
+        if request != self._request:
+            return  # an older query answered late
+        self.results_model.set_hits(hits)
+        self.results_label.setText(f"{len(hits)} document(s) match." if hits else "No matches.")
+        if hits:
+            self.results_view.setCurrentIndex(self.results_model.index(0))
+
+    def _search_failed(self, request: int, error: Exception) -> None:
+        if request == self._request:
+            self.results_label.setText(f"Search failed: {error}")
+
+    def _result_selected(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        hit = current.data(HitRole) if current.isValid() else None
+        if hit is not None:
+            self._show_hit_page(hit, hit.page)
+
+    def _result_activated(self, index: QModelIndex) -> None:
+        hit = index.data(HitRole)
+        if hit is not None:
+            self.tabs.setCurrentWidget(self.preview)
+            self._show_hit_page(hit, hit.page)
+
+    def _show_hit_page(self, hit: SearchHit, page_no: int) -> None:
+        self._current = hit
+        query = self.search_input.text()
+
+        def load(lib: Any) -> Any:
+            from engine.search import matching_words, parse_query
+
+            detail = lib.document(hit.id)
+            page = next(p for p in detail.pages if p.page_no == page_no)
+            if page_no == hit.page:
+                boxes = hit.boxes
+            else:
+                matched = matching_words(page.words, parse_query(query))
+                boxes = [page.words[i].box.as_list() for i in matched]
+            image = lib.page_image(hit.id, page_no)
+            image.thumbnail((2000, 2000 * image.height // max(1, image.width)))
+            return (pil_to_qimage(image), boxes, (page.width, page.height), len(detail.pages))
+
+        def show(result: Any) -> None:
+            if self._current is not hit:
+                return
+            image, boxes, size, pages = result
+            self.preview.show_page(f"<b>{Path(hit.path).name}</b> — {hit.path}", page_no, pages,
+                                   image, boxes, size)
+
+        def failed(error: Exception) -> None:
+            self.preview.clear()
+            self.preview.title.setText(f"Cannot show this page: {error}")
+
+        self.bridge.run_on_searcher(load, show, failed)
+
+    def _go_to_page(self, page_no: int) -> None:
+        if self._current is not None and 1 <= page_no <= self.preview.pages:
+            self._show_hit_page(self._current, page_no)
+
+    def _open_original(self) -> None:
+        if self._current is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(self._current.path))
+
+    def _show_in_folder(self) -> None:
+        if self._current is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(self._current.path).parent)))
+
+    def _focus_search(self) -> None:
+        self.search_input.setFocus()
+        self.search_input.selectAll()
+
+    # -- library and settings ------------------------------------------------------------
+
+    def open_library_dialog(self) -> None:
+        """File > Open library…"""
+        folder = QFileDialog.getExistingDirectory(self, "Open a library folder",
+                                                  str(self.config.library_dir))
+        if folder:
+            self.switch_library(Path(folder))
+
+    def switch_library(self, folder: Path) -> None:
+        """Use another library folder (remembered in the settings)."""
+        self.bridge.shutdown()
+        self.config.library_dir = folder
+        self.bridge = EngineBridge(self.config)
+        self._connect_bridge_only()
+        self.settings.library_dir = str(folder)
+        self.settings.save()
+        self.results_model.set_hits([])
+        self.preview.clear()
+        self._update_title()
+        self.refresh_library()
+
+    def _connect_bridge_only(self) -> None:
+        self.bridge.searchFinished.connect(self._show_results)
+        self.bridge.searchFailed.connect(self._search_failed)
+        self.bridge.progress.progressed.connect(self._on_progress)
+        self.bridge.progress.documentDone.connect(lambda *_a: self._library_refresh.start())
+        self.bridge.indexFinished.connect(self._index_finished)
+        self.bridge.indexFailed.connect(self._index_failed)
+
+    def settings_dialog(self) -> None:
+        """File > Settings…"""
+        dialog = SettingsDialog(self.settings, self)
+        if dialog.exec():
+            new = dialog.result_settings()
+            new.save()
+            old_dir = self.settings.library_dir
+            self.settings = new
+            self.config.lang = new.languages
+            if new.library_dir and new.library_dir != old_dir:
+                self.switch_library(Path(new.library_dir))
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"Scandex — {self.config.library_dir}")
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About Scandex",
+                          "<b>Scandex</b><br>Local-first search over scanned paper.<br>"
+                          f"Library: {self.config.library_dir}")
+
+    # -- drag and drop ---------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        """Accept local files and folders."""
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: Any) -> None:  # noqa: N802
+        """Keep accepting while the drag moves over child widgets."""
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        """Index what was dropped."""
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.add_paths(paths)
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802
+        """Cancel indexing (finished documents stay) and stop the engine threads."""
+        self.bridge.shutdown()
+        super().closeEvent(event)
