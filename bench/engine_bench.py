@@ -133,7 +133,13 @@ def bench_search(work: Path, sizes: list[int], queries: int = 60) -> None:
     embedder = MiniLMEmbedder()
     embedder.load()
     rng = random.Random(3)
-    qs = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 3))) for _ in range(queries)]
+    # Query words drawn like the indexed text's words (Zipf), as real queries mix
+    # common and rare terms; a tenth of the queries are the commonest words only.
+    vocabulary = WORDS + [f"term{i}" for i in range(5000)]
+    weights = [1 / (i + 1) for i in range(len(vocabulary))]
+    qs = [" ".join(rng.choices(vocabulary, weights, k=rng.randint(1, 3)))
+          for _ in range(queries * 9 // 10)]
+    qs += [" ".join(rng.choice(WORDS[:10]) for _ in range(2)) for _ in range(queries // 10)]
     for size in sizes:
         lib_dir = work / f"lib{size}"
         start = time.perf_counter()
@@ -162,6 +168,7 @@ def bench_search(work: Path, sizes: list[int], queries: int = 60) -> None:
             for mode in ("keyword", "semantic", "hybrid"):
                 times = []
                 for q in qs:
+                    lib._searcher._recent.clear()  # no help from the query-vector cache
                     t = time.perf_counter()
                     lib.search(q, mode=mode, limit=10)
                     times.append(time.perf_counter() - t)

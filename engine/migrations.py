@@ -68,6 +68,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         END;
         """,
     ),
+    (
+        "0002_chunks_vocab",
+        """
+        -- Document frequency per term: lets search drop terms that carry no weight.
+        CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab(chunks_fts, 'row');
+        """,
+    ),
 ]
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import html
+import json
 import re
 import sqlite3
 import threading
@@ -15,7 +17,7 @@ import numpy as np
 
 from engine.embedding import Embedder
 from engine.errors import UsageError
-from engine.models import PageText, SearchHit, Word
+from engine.models import Box, SearchHit, Word
 from engine.store import Store
 
 MODES = ("hybrid", "keyword", "semantic")
@@ -37,6 +39,8 @@ STOPWORDS = frozenset(
 
 def fold(text: str) -> str:
     """Lower case without diacritics, as the FTS5 tokenizer sees it."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -136,6 +140,23 @@ class ChunkHit:
     score: float
 
 
+@functools.lru_cache(maxsize=1)
+def _blas_controller() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _single_threaded_blas() -> Any:
+    """One BLAS thread for the similarity product.
+
+    OpenBLAS's idle threads spin for a while after a product and starve the next
+    query embedding on torch's threads (measured: 11 ms alone, 39-120 ms after a
+    2-thread product; 25 ms in all with one BLAS thread).
+    """
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
 class VectorCache:
     """All vectors of one model as one matrix, refreshed when the index changes."""
 
@@ -183,7 +204,8 @@ class VectorCache:
         with self._lock:
             if not len(self.ids):
                 return []
-            scores = self.matrix @ query.astype(np.float32)
+            with _single_threaded_blas():
+                scores = self.matrix @ query.astype(np.float32)
             if allowed is not None:
                 mask = np.fromiter((s in allowed for s in self.shas), dtype=bool)
                 scores = np.where(mask, scores, -np.inf)
@@ -216,6 +238,10 @@ class Searcher:
         self.store = store
         self.embedder = embedder
         self.vectors = VectorCache()
+        self._recent: dict[str, np.ndarray] = {}
+        self._df: dict[str, int] = {}
+        self._df_generation: tuple[int, int] = (-1, -1)
+        self._chunk_count = 0
 
     def search(
         self,
@@ -239,9 +265,16 @@ class Searcher:
         keyword_order: list[int] = []
         semantic_order: list[int] = []
         if mode in ("keyword", "hybrid") and parsed.groups:
-            hits = self._keyword(parsed, filters, "AND")
-            if not hits or mode == "hybrid":
-                hits = self._merge(hits, self._keyword(parsed, filters, "OR"))
+            # Words mode wants every word (AND), falling back to any word; for fusion
+            # the any-word ranking alone is enough: bm25 already favours pages with all.
+            hits = self._keyword(parsed, filters, "AND") if mode == "keyword" else []
+            if not hits:
+                informative = self._informative(parsed)
+                if informative.groups:
+                    hits = self._keyword(informative, filters, "OR")
+                elif mode == "keyword":
+                    hits = self._keyword(parsed, filters, "OR")
+                # else: every word is on most pages; in hybrid, meaning alone decides.
             keyword_order = self._assign(hits, docs, filters, "keyword")
         if mode in ("semantic", "hybrid") and query.strip():
             semantic_order = self._assign(
@@ -263,10 +296,34 @@ class Searcher:
                 d.score = -d.keyword.score if d.keyword else 0.0
         return [self._describe(d, parsed) for d in ranked[:limit]]
 
-    @staticmethod
-    def _merge(first: list[ChunkHit], second: list[ChunkHit]) -> list[ChunkHit]:
-        seen = {h.chunk_id for h in first}
-        return first + [h for h in second if h.chunk_id not in seen]
+    def _informative(self, parsed: ParsedQuery) -> ParsedQuery:
+        """The groups without words found in over half of all chunks.
+
+        FTS5's bm25 gives such a word an idf of ~0, so dropping it from an any-word
+        query leaves the ranking as it was, while sparing the scoring of nearly every
+        row (the cost of a bm25 query grows with the rows it matches).
+        """
+        generation = self.store.generation()
+        if generation != self._df_generation:
+            self._df.clear()
+            self._df_generation = generation
+            self._chunk_count = int(
+                self.store.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+            )
+        keep = []
+        for group in parsed.groups:
+            if len(group) > 1 or group[0].prefix:
+                keep.append(group)
+                continue
+            term = group[0].text
+            if term not in self._df:
+                row = self.store.db.execute(
+                    "SELECT doc FROM chunks_vocab WHERE term = ?", (term,)
+                ).fetchone()
+                self._df[term] = int(row[0]) if row else 0
+            if self._df[term] * 2 <= self._chunk_count:
+                keep.append(group)
+        return ParsedQuery(tuple(keep))
 
     def _keyword(self, parsed: ParsedQuery, filters: SearchFilters, op: str) -> list[ChunkHit]:
         where, params = filters.sql()
@@ -300,8 +357,17 @@ class Searcher:
                     f"SELECT DISTINCT d.sha256 FROM documents d WHERE {where}", params
                 )
             }
-        vector = self.embedder.embed([query])[0]
-        return self.vectors.top(vector, _CANDIDATES, allowed)
+        return self.vectors.top(self._query_vector(query), _CANDIDATES, allowed)
+
+    def _query_vector(self, query: str) -> np.ndarray:
+        """Search-as-you-type repeats queries: keep the last few vectors."""
+        vector = self._recent.get(query)
+        if vector is None:
+            vector = self.embedder.embed([query])[0]
+            if len(self._recent) >= 256:
+                self._recent.pop(next(iter(self._recent)))
+            self._recent[query] = vector
+        return vector
 
     def _assign(
         self, hits: list[ChunkHit], docs: dict[int, _DocRank], filters: SearchFilters, ranker: str
@@ -333,20 +399,24 @@ class Searcher:
     def _describe(self, doc: _DocRank, parsed: ParsedQuery) -> SearchHit:
         best = doc.keyword or doc.semantic
         assert best is not None
-        page = self.store.page(doc.sha256, best.page_no)
         row = self.store.db.execute(
-            "SELECT word_start, word_end FROM chunks WHERE id = ?", (best.chunk_id,)
+            "SELECT c.word_start, c.word_end, p.width, p.height, p.words FROM chunks c "
+            "JOIN pages p ON p.sha256 = c.sha256 AND p.page_no = c.page_no WHERE c.id = ?",
+            (best.chunk_id,),
         ).fetchone()
-        start, end = (int(row[0]), int(row[1])) if row else (0, 0)
-        words = page.words if page else []
-        matched = matching_words(words, parsed)
+        start, end, width, height = (int(v) for v in row[:4]) if row else (0, 0, 0, 0)
+        # Raw [text, x, y, w, h, conf] rows: building Word objects for a whole page
+        # would cost more than the rest of the query.
+        raw = json.loads(row[4]) if row else []
+        texts = [r[0] for r in raw]
+        matched = matching_texts(texts, parsed)
         in_chunk = [i for i in matched if start <= i < end]
-        snippet = make_snippet(words, start, end, set(matched), in_chunk[0] if in_chunk else None)
+        snippet = snippet_html(texts, start, end, set(matched), in_chunk[0] if in_chunk else None)
         if matched and doc.keyword is not None:
-            boxes = [words[i].box.as_list() for i in matched]
+            boxes = [list(raw[i][1:5]) for i in matched]
         else:
             # A match by meaning: the passage is the evidence, drawn line by line.
-            boxes = line_boxes(words[start:end])
+            boxes = line_boxes([Word(r[0], Box(*r[1:5])) for r in raw[start:end]])
         return SearchHit(
             id=doc.doc_id,
             path=doc.path,
@@ -355,33 +425,35 @@ class Searcher:
             score=doc.score,
             snippet=snippet,
             boxes=boxes,
-            page_width=page.width if page else 0,
-            page_height=page.height if page else 0,
+            page_width=width,
+            page_height=height,
             matched_by=tuple(doc.matched_by),
         )
 
 
 def matching_words(words: list[Word], parsed: ParsedQuery) -> list[int]:
-    """Indexes of the page's words that match a query term (folded, prefix-aware).
+    """Indexes of the page's words that match a query term (folded, prefix-aware)."""
+    return matching_texts([w.text for w in words], parsed)
 
-    Stopwords are not highlighted unless the query has nothing else.
-    """
+
+def matching_texts(texts: list[str], parsed: ParsedQuery) -> list[int]:
+    """Indexes of the texts that match a query term; stopwords only if nothing else."""
     terms = [t for t in parsed.terms if t.text not in STOPWORDS] or parsed.terms
     if not terms:
         return []
     exact = {t.text for t in terms if not t.prefix}
     prefixes = tuple(t.text for t in terms if t.prefix)
     out = []
-    for i, word in enumerate(words):
-        for token in _TOKEN.findall(fold(word.text)):
+    for i, text in enumerate(texts):
+        for token in _TOKEN.findall(fold(text)):
             if token in exact or (prefixes and token.startswith(prefixes)):
                 out.append(i)
                 break
     return out
 
 
-def make_snippet(
-    words: list[Word], start: int, end: int, marked: set[int], focus: int | None
+def snippet_html(
+    texts: list[str], start: int, end: int, marked: set[int], focus: int | None
 ) -> str:
     """About 32 words of the chunk around the first match; matches in <mark>."""
     if end <= start:
@@ -391,9 +463,9 @@ def make_snippet(
     lo = max(start, min(lo, hi - _SNIPPET_WORDS))
     parts = []
     for i in range(lo, hi):
-        text = html.escape(words[i].text)
+        text = html.escape(texts[i])
         parts.append(f"<mark>{text}</mark>" if i in marked else text)
-    return ("… " if lo > 0 else "") + " ".join(parts) + (" …" if hi < len(words) else "")
+    return ("… " if lo > 0 else "") + " ".join(parts) + (" …" if hi < len(texts) else "")
 
 
 def line_boxes(words: list[Word]) -> list[list[int]]:
@@ -412,8 +484,3 @@ def line_boxes(words: list[Word]) -> list[list[int]]:
                 continue
         lines.append(b.as_list())
     return lines
-
-
-def page_text(page: PageText) -> str:
-    """A page's words as one string (for `show`)."""
-    return page.text
