@@ -9,6 +9,7 @@ import re
 import sqlite3
 import threading
 import unicodedata
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -242,6 +243,7 @@ class Searcher:
         self._df: dict[str, int] = {}
         self._df_generation: tuple[int, int] = (-1, -1)
         self._chunk_count = 0
+        self._embedder_pool: ThreadPoolExecutor | None = None
 
     def search(
         self,
@@ -264,6 +266,10 @@ class Searcher:
         docs: dict[int, _DocRank] = {}
         keyword_order: list[int] = []
         semantic_order: list[int] = []
+        vector: Future[np.ndarray] | None = None
+        if mode in ("semantic", "hybrid"):
+            # Embed the query on another core while SQLite ranks the words.
+            vector = self._embedding_thread().submit(self._query_vector, query)
         if mode in ("keyword", "hybrid") and parsed.groups:
             # Words mode wants every word (AND), falling back to any word; for fusion
             # the any-word ranking alone is enough: bm25 already favours pages with all.
@@ -276,9 +282,9 @@ class Searcher:
                     hits = self._keyword(parsed, filters, "OR")
                 # else: every word is on most pages; in hybrid, meaning alone decides.
             keyword_order = self._assign(hits, docs, filters, "keyword")
-        if mode in ("semantic", "hybrid") and query.strip():
+        if vector is not None:
             semantic_order = self._assign(
-                self._semantic(query, filters), docs, filters, "semantic"
+                self._semantic(vector.result(), filters), docs, filters, "semantic"
             )
         for order in (keyword_order, semantic_order):
             for rank, doc_id in enumerate(order):
@@ -344,7 +350,12 @@ class Searcher:
             raise UsageError(f"cannot search for that: {e}") from e
         return [ChunkHit(int(i), str(s), int(p), float(r)) for i, s, p, r in rows]
 
-    def _semantic(self, query: str, filters: SearchFilters) -> list[ChunkHit]:
+    def _embedding_thread(self) -> ThreadPoolExecutor:
+        if self._embedder_pool is None:
+            self._embedder_pool = ThreadPoolExecutor(1, thread_name_prefix="scandex-query")
+        return self._embedder_pool
+
+    def _semantic(self, vector: np.ndarray, filters: SearchFilters) -> list[ChunkHit]:
         self.vectors.refresh(self.store, self.embedder.model_id, self.embedder.dim)
         if not len(self.vectors.ids):
             return []
@@ -357,7 +368,7 @@ class Searcher:
                     f"SELECT DISTINCT d.sha256 FROM documents d WHERE {where}", params
                 )
             }
-        return self.vectors.top(self._query_vector(query), _CANDIDATES, allowed)
+        return self.vectors.top(vector, _CANDIDATES, allowed)
 
     def _query_vector(self, query: str) -> np.ndarray:
         """Search-as-you-type repeats queries: keep the last few vectors."""
