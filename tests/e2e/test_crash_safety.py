@@ -92,3 +92,45 @@ def test_search_while_indexing(corpus: Path, tmp_path: Path) -> None:
     finally:
         proc.wait(timeout=600)
     assert proc.returncode == 0 and searches >= 1
+
+
+def test_ctrl_c_exits_130_and_keeps_finished(tmp_path: Path) -> None:
+    corpus = tmp_path / "long-run"
+    corpus.mkdir()
+    for i in range(40):
+        save_text_page(corpus / f"p{i:02}.png", [f"Page {i} of a long run", "Interrupt me"])
+    library = tmp_path / "interrupted"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine", "--library", str(library), "index", str(corpus),
+         "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    # Wait until at least one document is committed, then press Ctrl-C.
+    while time.monotonic() < deadline:
+        if (library / "index.sqlite").exists():
+            db = sqlite3.connect(library / "index.sqlite")
+            try:
+                done = db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+            except sqlite3.OperationalError:
+                done = 0
+            db.close()
+            if done:
+                break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    db = sqlite3.connect(library / "index.sqlite")
+    kept = db.execute("SELECT COUNT(*) FROM documents WHERE state = 'indexed'").fetchone()[0]
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.close()
+    assert 1 <= kept < 40
+
+
+def test_page_time_limit(tmp_path: Path) -> None:
+    from engine import OcrFailed
+    from engine.ocr import OcrOptions, TesseractOcr
+    from tests.scans import text_page
+
+    with pytest.raises(OcrFailed, match="longer than"):
+        TesseractOcr().ocr(text_page(["slow page"] * 20), OcrOptions(timeout_s=0.01))
