@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -72,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("doc", metavar="DOC", help="document id or path")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("serve", parents=[common], help="run the HTTP API (FastAPI)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (non-loopback needs SCANDEX_API_TOKEN)")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--lang", default="eng", help="Tesseract languages for uploads")
+
     p = sub.add_parser("remove", parents=[common], help="forget a document or a folder")
     p.add_argument("ref", metavar="PATH|DOC")
     p.add_argument("--json", action="store_true")
@@ -111,6 +118,14 @@ def _dispatch(args: argparse.Namespace) -> ExitCode:
     from engine.library import Library
 
     command = args.command
+    if command == "serve":
+        from engine.api import serve
+        from engine.config import default_library_dir
+
+        library_dir = getattr(args, "library", None)
+        serve(Path(library_dir) if library_dir else default_library_dir(), host=args.host,
+              port=args.port, lang=args.lang)
+        return ExitCode.OK
     read_only = command in ("search", "status", "show")
     library = Library.open(getattr(args, "library", None), read_only=read_only)
     try:

@@ -26,6 +26,8 @@ MODE_ALIASES = {"words": "keyword", "meaning": "semantic", "exact": "keyword"}
 RRF_K = 60
 _CANDIDATES = 400  # chunks each ranker hands to fusion
 _SNIPPET_WORDS = 32
+# Below this many chunks, all query words are kept (the pruning is only for speed).
+_PRUNE_FROM_CHUNKS = 5000
 # Cosine below this is no match at all (unrelated texts score ~0 with MiniLM).
 MIN_SIMILARITY = 0.05
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -316,6 +318,8 @@ class Searcher:
             self._chunk_count = int(
                 self.store.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
             )
+        if self._chunk_count < _PRUNE_FROM_CHUNKS:
+            return parsed  # small libraries: every query is cheap, keep every word
         keep = []
         for group in parsed.groups:
             if len(group) > 1 or group[0].prefix:

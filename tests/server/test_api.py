@@ -1,0 +1,142 @@
+"""The HTTP API in-process (TestClient) with the fakes: auth, uploads, errors, traversal."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+from PIL import Image, PngImagePlugin  # noqa: E402
+
+from engine.api import create_app, is_loopback, safe_filename  # noqa: E402
+from engine.executor import InlineExecutor  # noqa: E402
+from engine.testing import FAKE_TEXT_KEY, FakeOcr, HashingEmbedder  # noqa: E402
+
+TOKEN = "s3cret-token-for-tests"
+
+
+def fake_png(text: str) -> bytes:
+    info = PngImagePlugin.PngInfo()
+    info.add_text(FAKE_TEXT_KEY, text)
+    out = io.BytesIO()
+    Image.new("L", (400, 300), 255).save(out, format="PNG", pnginfo=info)
+    return out.getvalue()
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    app = create_app(tmp_path / "lib", token=TOKEN, max_upload_bytes=200_000,
+                     embedder=HashingEmbedder(), ocr=FakeOcr(), executor=InlineExecutor())
+    with TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+        yield c
+
+
+def wait_job(client: TestClient, job_id: str) -> dict:  # type: ignore[type-arg]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        job = client.get(f"/jobs/{job_id}").json()
+        if job["state"] in ("done", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError("job did not finish")
+
+
+def upload(client: TestClient, name: str, data: bytes) -> dict:  # type: ignore[type-arg]
+    response = client.post("/documents", files={"file": (name, data, "application/octet-stream")})
+    assert response.status_code == 202, response.text
+    return wait_job(client, response.json()["id"])
+
+
+def test_health_is_open_and_ready(client: TestClient) -> None:
+    response = client.get("/health", headers={"Authorization": ""})
+    assert response.status_code == 200
+    assert response.json()["checks"]["index"] == "ok"
+
+
+def test_token_guards_everything_else(client: TestClient) -> None:
+    for path in ("/search?q=x", "/documents", "/documents/1", "/jobs/job-1"):
+        for headers in ({"Authorization": ""}, {"Authorization": "Bearer wrong"}):
+            response = client.get(path, headers=headers)
+            assert response.status_code == 401, path
+            assert response.json()["error"]["code"] == "unauthorized"
+
+
+def test_upload_index_search_page_delete(client: TestClient, tmp_path: Path) -> None:
+    job = upload(client, "lease letter.png", fake_png("apartment lease monthly rent landlord"))
+    assert job["state"] == "done" and job["document_id"]
+    doc_id = job["document_id"]
+    hits = client.get("/search", params={"q": "landlord rent"}).json()["results"]
+    assert hits[0]["id"] == doc_id and hits[0]["boxes"] and "<mark>" in hits[0]["snippet"]
+    assert set(hits[0]) == {"id", "path", "page", "score", "snippet", "boxes"}
+    stored = Path(hits[0]["path"])
+    assert stored.is_relative_to(tmp_path / "lib" / "blobs") and stored.name == "lease letter.png"
+    listing = client.get("/documents", params={"limit": 1}).json()
+    assert listing["total"] == 1 and listing["documents"][0]["id"] == doc_id
+    detail = client.get(f"/documents/{doc_id}").json()
+    assert "landlord" in detail["page_list"][0]["text"]
+    original = client.get(f"/documents/{doc_id}/file")
+    assert original.status_code == 200 and original.content.startswith(b"\x89PNG")
+    page = client.get(f"/documents/{doc_id}/pages/1.png", params={"q": "landlord"})
+    assert page.status_code == 200 and page.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(page.content)).size[0] > 0
+    assert client.get(f"/documents/{doc_id}/pages/9.png").status_code == 404
+    assert client.delete(f"/documents/{doc_id}").json() == {"removed": 1}
+    assert not stored.exists()
+    assert client.get(f"/documents/{doc_id}").status_code == 404
+
+
+def test_same_upload_twice_is_reused(client: TestClient) -> None:
+    data = fake_png("identical content")
+    first, second = upload(client, "a.png", data), upload(client, "a.png", data)
+    assert first["document_id"] == second["document_id"]
+
+
+def test_too_large_and_wrong_type(client: TestClient) -> None:
+    big = client.post("/documents", files={"file": ("big.png", b"\x89PNG" + b"0" * 300_000)})
+    assert big.status_code == 413 and big.json()["error"]["code"] == "too_large"
+    text = client.post("/documents", files={"file": ("x.png", b"just some text")})
+    assert text.status_code == 415 and text.json()["error"]["code"] == "unsupported_type"
+    empty = client.post("/documents", files={"file": ("x.png", b"")})
+    assert empty.status_code == 415
+
+
+def test_corrupt_upload_fails_its_job_only(client: TestClient) -> None:
+    job = upload(client, "broken.pdf", b"%PDF-1.4 broken beyond repair")
+    assert job["state"] == "failed" and "PDF" in job["error"]
+    assert upload(client, "ok.png", fake_png("still fine"))["state"] == "done"
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "..\\..\\win.ini", "/abs/path.png",
+                                  "a\x00b.png", "....", ".hidden.png"])
+def test_upload_names_cannot_escape(client: TestClient, tmp_path: Path, name: str) -> None:
+    job = upload(client, name, fake_png(f"name test {len(name)}"))
+    stored = Path(job["path"]).resolve()
+    assert stored.is_relative_to((tmp_path / "lib" / "blobs").resolve())
+    assert not stored.name.startswith(".") and "\x00" not in str(stored)
+
+
+def test_traversal_in_urls_is_not_a_path(client: TestClient) -> None:
+    for url in ("/documents/..%2F..%2Fetc%2Fpasswd/file", "/documents/1%2F..%2F2",
+                "/documents/-1/file", "/jobs/..%2F..", "/documents/99999/file"):
+        response = client.get(url)
+        assert response.status_code in (404, 422), url
+        assert "error" in response.json()
+
+
+def test_errors_share_one_shape(client: TestClient) -> None:
+    for response in (client.get("/search"), client.get("/search", params={"q": "x", "mode": "z"}),
+                     client.get("/nope"), client.get("/documents/abc")):
+        body = response.json()
+        assert set(body) == {"error"} and {"code", "message"} <= set(body["error"])
+
+
+def test_helpers() -> None:
+    assert safe_filename("../../x.png", "f") == "x.png"
+    assert safe_filename("", "fallback.png") == "fallback.png"
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.2")
