@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.http_helpers import free_port, upload_and_wait, wait_healthy
 from tests.scans import save_text_page
 
 pytestmark = pytest.mark.slow
 TOKEN = "e2e-token-0123456789"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_refuses_public_address_without_token(tmp_path: Path) -> None:
@@ -42,24 +36,11 @@ def test_upload_search_page_over_http(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {TOKEN}"}
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline and server.poll() is None, "server never ready"
-            time.sleep(0.5)
+        wait_healthy(base, server)
         assert httpx.get(f"{base}/documents", timeout=10).status_code == 401
         scan = save_text_page(tmp_path / "boiler.png", ["Boiler maintenance contract",
                                                         "Annual inspection of the gas heater"])
-        with scan.open("rb") as f:
-            job = httpx.post(f"{base}/documents", headers=headers, timeout=60,
-                             files={"file": ("boiler.png", f, "image/png")}).json()
-        while job["state"] in ("queued", "running"):
-            time.sleep(0.3)
-            job = httpx.get(f"{base}/jobs/{job['id']}", headers=headers, timeout=10).json()
+        job = upload_and_wait(base, headers, scan)
         assert job["state"] == "done", job
         for mode in ("keyword", "semantic", "hybrid"):
             hits = httpx.get(f"{base}/search", headers=headers, timeout=60,

