@@ -222,6 +222,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Add f&older…", self.add_folder_dialog, "Ctrl+Shift+O")
         self._action(file_menu, "Open &library…", self.open_library_dialog)
         file_menu.addSeparator()
+        self._action(file_menu, "S&ync now", self.sync_now, "Ctrl+Shift+S")
         self._action(file_menu, "&Settings…", self.settings_dialog, "Ctrl+,")
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -325,6 +326,45 @@ class MainWindow(QMainWindow):
         self.refresh_library()
         if self.search_input.text().strip():
             self.run_search()
+        if self.settings.sync_after_indexing and (report.indexed or report.removed):
+            self.sync_now()
+
+    # -- sync -------------------------------------------------------------------------
+
+    def sync_now(self) -> None:
+        """Push (after pulling) through the S3 bucket set in Settings, in the background."""
+        from engine import ScandexError
+        from engine.sync import RemoteConfig
+
+        s = self.settings
+        if not s.s3_bucket:
+            self.progress_label.setText("Set an S3 bucket in File → Settings to sync.")
+            return
+        try:
+            config = RemoteConfig(bucket=s.s3_bucket, prefix=s.s3_prefix or "scandex",
+                                  endpoint_url=s.s3_endpoint or None,
+                                  profile=s.s3_profile or None)
+        except ScandexError as e:
+            self.progress_label.setText(f"Sync settings: {e}")
+            return
+        self.progress_label.setText(f"Syncing with s3://{s.s3_bucket}/{config.prefix} …")
+
+        def run(lib: Any) -> Any:
+            from engine.sync import push
+
+            return push(lib, config)
+
+        self.bridge.run_on_indexer(run, self._sync_done, self._sync_failed)
+
+    def _sync_done(self, report: Any) -> None:
+        self.progress_label.setText(
+            f"Synced: {report.merged} document(s) in, {report.uploaded} object(s) out "
+            f"({report.uploaded_bytes / 1e6:.1f} MB), {report.removed} removed, "
+            f"{report.seconds:.1f} s")
+        self.refresh_library()
+
+    def _sync_failed(self, error: Exception) -> None:
+        self.progress_label.setText(f"Sync failed: {error}")
 
     def _index_failed(self, error: Exception) -> None:
         self.cancel_button.setEnabled(False)

@@ -12,10 +12,8 @@ import hashlib
 import hmac
 import io
 import os
-import re
 import tempfile
 import threading
-import unicodedata
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,25 +23,18 @@ from engine.embedding import Embedder, MiniLMEmbedder
 from engine.errors import ScandexError, UsageError
 from engine.jobs import JobRunner
 from engine.library import Library
+from engine.names import safe_filename
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 TOKEN_ENV = "SCANDEX_API_TOKEN"
-_SAFE_NAME = re.compile(r"[^\w.\- ]+")
-
-
-def safe_filename(name: str | None, fallback: str) -> str:
-    """A basename with no separators, control characters or leading dots."""
-    base = (name or "").replace("\\", "/").split("/")[-1]
-    base = unicodedata.normalize("NFC", base).replace("\x00", "")
-    base = _SAFE_NAME.sub("_", base).strip(" .")[:120]
-    return base or fallback
 
 
 class ServerState:
     """What the endpoints share: the library folder, the model, the job runner."""
 
     def __init__(self, library_dir: Path, *, embedder: Embedder | None = None,
-                 ocr: Any = None, executor: Any = None, lang: str = "eng") -> None:
+                 ocr: Any = None, executor: Any = None, lang: str = "eng",
+                 sync: Any = None) -> None:
         self.library_dir = library_dir
         self.embedder = embedder or MiniLMEmbedder()
         self.ocr = ocr
@@ -57,7 +48,18 @@ class ServerState:
 
         self.vectors = VectorCache()
         self.open().close()  # create the index before read-only opens
-        self.jobs = JobRunner(self.open, lang=lang)
+        on_start = after_batch = None
+        if sync is not None:
+            # Pull the shared library at start; push after each batch of uploads.
+            from engine.sync import pull, push
+
+            def on_start(library: Library) -> object:
+                return pull(library, sync)
+
+            def after_batch(library: Library) -> object:
+                return push(library, sync)
+
+        self.jobs = JobRunner(self.open, lang=lang, on_start=on_start, after_batch=after_batch)
         threading.Thread(target=self._load_model, name="scandex-model", daemon=True).start()
 
     def open(self, *, read_only: bool = False) -> Library:
@@ -171,6 +173,8 @@ def create_app(library_dir: str | Path, *, token: str | None = None,
         checks["tesseract"] = state.tesseract()
         checks["model"] = ("ok" if state.model_ready.is_set()
                            else state.model_error or "loading")
+        if state.jobs.sync_error:
+            checks["sync"] = state.jobs.sync_error
         ready = (checks["index"] == "ok" and checks["model"] == "ok"
                  and state._tesseract is not None)
         return JSONResponse({"status": "ok" if ready else "starting", "checks": checks},
@@ -225,6 +229,10 @@ def create_app(library_dir: str | Path, *, token: str | None = None,
         document_json(library, doc_id)
         raw = library.store.raw_path(doc_id)
         path = Path(os.fsdecode(raw)) if raw else None
+        if path is not None and not path.is_file() and (state.library_dir / "sync.json").exists():
+            from engine.sync import ensure_original
+
+            path = ensure_original(library, doc_id)
         if path is None or not path.is_file():
             raise HTTPException(404, "the original file is no longer where it was indexed")
         return FileResponse(path, filename=safe_filename(path.name, f"document-{doc_id}"))
@@ -333,7 +341,7 @@ def is_loopback(host: str) -> bool:
 
 
 def serve(library_dir: Path, *, host: str = "127.0.0.1", port: int = 8765,
-          lang: str = "eng") -> None:
+          lang: str = "eng", sync: Any = None) -> None:
     """Run the server until interrupted."""
     token = os.environ.get(TOKEN_ENV) or None
     if not is_loopback(host) and not token:
@@ -343,5 +351,5 @@ def serve(library_dir: Path, *, host: str = "127.0.0.1", port: int = 8765,
         )
     import uvicorn
 
-    app = create_app(library_dir, token=token, lang=lang)
+    app = create_app(library_dir, token=token, lang=lang, sync=sync)
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -22,6 +22,7 @@ exit codes:
   1    finished, but some files failed (each is listed with its reason)
   2    usage error (bad option, unknown document, unusable library)
   3    a missing dependency (Tesseract, a language pack, the model)
+  4    the S3 bucket failed (unreachable, credentials refused, unsafe content)
   130  interrupted (Ctrl-C); finished documents are kept
 
 library: --library DIR, else $SCANDEX_LIBRARY, else the user data folder.
@@ -78,6 +79,18 @@ def _parser() -> argparse.ArgumentParser:
                    help="address to bind (non-loopback needs SCANDEX_API_TOKEN)")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--lang", default="eng", help="Tesseract languages for uploads")
+    p.add_argument("--sync-bucket", help="pull this bucket at start, push after indexing")
+    p.add_argument("--sync-prefix", default="scandex")
+    p.add_argument("--sync-endpoint-url")
+
+    p = sub.add_parser("sync", parents=[common], help="push/pull/status through an S3 bucket")
+    p.add_argument("action", choices=["push", "pull", "status"])
+    p.add_argument("--bucket", help="bucket name (default: the last one used)")
+    p.add_argument("--prefix", default="scandex", help="key prefix in the bucket (scandex)")
+    p.add_argument("--endpoint-url", help="for MinIO, Ceph RGW, R2... (default: AWS)")
+    p.add_argument("--region")
+    p.add_argument("--profile", help="AWS profile (default: the standard credential chain)")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("remove", parents=[common], help="forget a document or a folder")
     p.add_argument("ref", metavar="PATH|DOC")
@@ -123,8 +136,14 @@ def _dispatch(args: argparse.Namespace) -> ExitCode:
         from engine.config import default_library_dir
 
         library_dir = getattr(args, "library", None)
+        sync = None
+        if args.sync_bucket:
+            from engine.sync import RemoteConfig
+
+            sync = RemoteConfig(bucket=args.sync_bucket, prefix=args.sync_prefix,
+                                endpoint_url=args.sync_endpoint_url)
         serve(Path(library_dir) if library_dir else default_library_dir(), host=args.host,
-              port=args.port, lang=args.lang)
+              port=args.port, lang=args.lang, sync=sync)
         return ExitCode.OK
     read_only = command in ("search", "status", "show")
     library = Library.open(getattr(args, "library", None), read_only=read_only)
@@ -137,6 +156,10 @@ def _dispatch(args: argparse.Namespace) -> ExitCode:
             return _status(library, args)
         if command == "show":
             return _show(library, args)
+        if command == "sync":
+            from engine.cli_sync import run_sync
+
+            return run_sync(library, args)
         if command == "remove":
             count = library.remove(args.ref)
             if args.json:

@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     SOME_FILES_FAILED = 1
     USAGE = 2
     MISSING_DEPENDENCY = 3
+    REMOTE = 4
     INTERRUPTED = 130
 
 
@@ -77,6 +78,20 @@ class MissingLanguage(MissingDependency):
 
 class ModelUnavailable(MissingDependency):
     """The embedding model cannot be loaded."""
+
+
+class SyncError(ScandexError):
+    """The bucket could not be reached, read or written, or held something unsafe."""
+
+    exit_code = ExitCode.REMOTE
+
+
+class SyncAuthError(SyncError):
+    """The bucket refused our credentials."""
+
+
+class UnsafeRemote(SyncError):
+    """The bucket holds a key or manifest entry that could escape the library."""
 
 
 class Interrupted(ScandexError):

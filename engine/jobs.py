@@ -34,9 +34,14 @@ class Job:
 class JobRunner:
     """Indexes queued paths one after another on its own thread (the only writer)."""
 
-    def __init__(self, open_library: Callable[[], Library], *, lang: str = "eng") -> None:
+    def __init__(self, open_library: Callable[[], Library], *, lang: str = "eng",
+                 on_start: Callable[[Library], object] | None = None,
+                 after_batch: Callable[[Library], object] | None = None) -> None:
         self._open = open_library
         self._lang = lang
+        self._on_start = on_start
+        self._after_batch = after_batch
+        self.sync_error: str | None = None
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._jobs: dict[str, Job] = {}
         self._ids = itertools.count(1)
@@ -65,6 +70,7 @@ class JobRunner:
     def _run(self) -> None:
         library = self._open()
         try:
+            self._hook(self._on_start, library)
             while (job := self._queue.get()) is not None:
                 job.state = "running"
                 try:
@@ -78,5 +84,17 @@ class JobRunner:
                 except Exception as e:  # noqa: BLE001 - the job records it; the server goes on
                     job.state, job.error = "failed", str(e)
                 job.finished_at = time.time()
+                if self._queue.empty() and job.state == "done":
+                    self._hook(self._after_batch, library)
         finally:
             library.close()
+
+    def _hook(self, hook: Callable[[Library], object] | None, library: Library) -> None:
+        """Sync hooks: a failure is reported by /health, never fatal to the server."""
+        if hook is None:
+            return
+        try:
+            hook(library)
+            self.sync_error = None
+        except Exception as e:  # noqa: BLE001 - reported, the server goes on
+            self.sync_error = str(e)

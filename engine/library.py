@@ -210,7 +210,12 @@ class Library:
         page = self.store.page(info.sha256, page_no) if info.sha256 else None
         if page is None:
             raise UsageError(f"document {info.id} has no page {page_no}")
-        image = load_page(Path(os.fsdecode(raw)), FileKind(info.kind), page_no)
+        original = Path(os.fsdecode(raw))
+        if not original.is_file() and (self.directory / "sync.json").exists():
+            from engine.sync import ensure_original
+
+            original = ensure_original(self, info.id)  # synced from elsewhere: fetch once
+        image = load_page(original, FileKind(info.kind), page_no)
         if page.rotation:
             image = image.rotate(-page.rotation, expand=True)
         return image

@@ -75,6 +75,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab(chunks_fts, 'row');
         """,
     ),
+    (
+        "0003_tombstones",
+        """
+        -- Content removed here, so that sync removes it elsewhere too.
+        CREATE TABLE tombstones (sha256 TEXT PRIMARY KEY, removed_at TEXT NOT NULL);
+        """,
+    ),
 ]
 
 

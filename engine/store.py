@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -174,6 +175,7 @@ class Store:
         """Store a document (and its content unless already known) in one transaction."""
         text, raw = db_path_text(path)
         with self.transaction() as db:
+            db.execute("DELETE FROM tombstones WHERE sha256 = ?", (sha256,))
             if pages is not None and not self.content_known(sha256):
                 db.execute(
                     "INSERT INTO contents (sha256, kind, pages, created_at) VALUES (?, ?, ?, ?)",
@@ -241,6 +243,11 @@ class Store:
                 "SELECT 1 FROM documents WHERE sha256 = ? LIMIT 1", (sha,)
             ).fetchone()
             if not used:
+                self.db.execute(
+                    "INSERT INTO tombstones (sha256, removed_at) VALUES (?, ?) "
+                    "ON CONFLICT(sha256) DO UPDATE SET removed_at = excluded.removed_at",
+                    (sha, now_iso()),
+                )
                 self.db.execute("DELETE FROM chunks WHERE sha256 = ?", (sha,))
                 self.db.execute("DELETE FROM pages WHERE sha256 = ?", (sha,))
                 self.db.execute("DELETE FROM contents WHERE sha256 = ?", (sha,))
@@ -263,6 +270,65 @@ class Store:
             self._collect_garbage(shas)
             self._bump("generation")
         return removed
+
+    # -- sync -----------------------------------------------------------------
+
+    def import_content(
+        self,
+        *,
+        sha256: str,
+        kind: str,
+        created_at: str,
+        pages: Sequence[tuple[Any, ...]],
+        chunks: Sequence[tuple[Any, ...]],
+        path: Path,
+        size: int,
+    ) -> int:
+        """A document indexed elsewhere: its content rows as they were, in one transaction.
+
+        pages: (page_no, width, height, source, rotation, words);
+        chunks: (page_no, ordinal, word_start, word_end, text, model_id, vector).
+        """
+        text, raw = db_path_text(path)
+        with self.transaction() as db:
+            if not self.content_known(sha256):
+                db.execute(
+                    "INSERT INTO contents (sha256, kind, pages, created_at) VALUES (?, ?, ?, ?)",
+                    (sha256, kind, len(pages), created_at),
+                )
+                db.executemany(
+                    "INSERT INTO pages (sha256, page_no, width, height, source, rotation, words) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)", [(sha256, *row) for row in pages])
+                db.executemany(
+                    "INSERT INTO chunks (sha256, page_no, ordinal, word_start, word_end, text, "
+                    "model_id, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(sha256, *row) for row in chunks])
+            doc_id = self._upsert_document(text, raw, kind, sha256, size, 0, "indexed", None)
+            self._bump("generation")
+        return doc_id
+
+    def content_created(self) -> dict[str, str]:
+        """created_at of every stored content (when it was first indexed anywhere)."""
+        return {str(s): str(c) for s, c in self.db.execute(
+            "SELECT sha256, created_at FROM contents")}
+
+    def tombstones(self) -> dict[str, str]:
+        """Contents removed here: sha256 -> when."""
+        return {str(s): str(t) for s, t in self.db.execute(
+            "SELECT sha256, removed_at FROM tombstones")}
+
+    def record_tombstone(self, sha256: str, removed_at: str) -> None:
+        """Remember a removal learnt from elsewhere (keeps the later time)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO tombstones (sha256, removed_at) VALUES (?, ?) "
+                "ON CONFLICT(sha256) DO UPDATE SET removed_at = max(removed_at, "
+                "excluded.removed_at)", (sha256, removed_at))
+
+    def ids_with_content(self, sha256: str) -> list[int]:
+        """Documents whose content is sha256."""
+        return [int(r[0]) for r in self.db.execute(
+            "SELECT id FROM documents WHERE sha256 = ?", (sha256,))]
 
     # -- documents ----------------------------------------------------------
 

@@ -159,3 +159,24 @@ def test_real_stack_drop_to_boxes(make_window, qtbot, tmp_path: Path, real_embed
     assert rows(results)[0].startswith("permit.png")
     preview = child(window, QWidget, "pagePreview")
     qtbot.waitUntil(lambda: preview.highlight_count() == 2, timeout=60_000)
+
+
+def test_sync_now_pushes_to_the_bucket(make_window, qtbot, tmp_path: Path, scans: Path,  # type: ignore[no-untyped-def]
+                                       monkeypatch) -> None:
+    pytest.importorskip("boto3")
+    from desktop.settings import AppSettings
+    from engine.sync import RemoteConfig, S3Remote
+    from tests.s3_servers import KEY, SECRET, make_bucket, moto_endpoint
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    with moto_endpoint() as ep:
+        make_bucket(ep.url, "desk-sync")
+        window = make_window()
+        window.settings = AppSettings(s3_bucket="desk-sync", s3_prefix="me",
+                                      s3_endpoint=ep.url, sync_after_indexing=True)
+        drop_paths(window, [scans])
+        qtbot.waitUntil(lambda: window.progress_label.text().startswith("Synced"),
+                        timeout=30_000)
+        remote = S3Remote(RemoteConfig(bucket="desk-sync", prefix="me", endpoint_url=ep.url))
+        assert len(remote.get_json("manifest.json")["documents"]) == 3

@@ -1,0 +1,265 @@
+"""Sync through real S3 HTTP endpoints on 127.0.0.1 (moto's server, and rclone's)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("boto3")
+from PIL import Image, PngImagePlugin  # noqa: E402
+
+from engine import Library  # noqa: E402
+from engine.errors import SyncAuthError, SyncError, UnsafeRemote  # noqa: E402
+from engine.executor import InlineExecutor  # noqa: E402
+from engine.sync import RemoteConfig, S3Remote, pull, push, status  # noqa: E402
+from engine.sync.sync import MANIFEST, blob_key  # noqa: E402
+from engine.testing import FAKE_TEXT_KEY, FakeOcr, HashingEmbedder, write_fake_scan  # noqa: E402
+from tests.s3_servers import KEY, SECRET, S3Endpoint, make_bucket, moto_endpoint, rclone_endpoint  # noqa: E402,E501
+
+BUCKET = "scandex-sync"
+
+
+@pytest.fixture(params=["moto", "rclone"])
+def endpoint(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Endpoint]:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    context = moto_endpoint() if request.param == "moto" else rclone_endpoint(tmp_path / "rclone")
+    with context as ep:
+        make_bucket(ep.url, BUCKET)
+        yield ep
+
+
+@pytest.fixture
+def moto(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Endpoint]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    with moto_endpoint() as ep:
+        make_bucket(ep.url, BUCKET)
+        yield ep
+
+
+def library(root: Path) -> Library:
+    return Library.open(root, embedder=HashingEmbedder(), ocr=FakeOcr(), executor=InlineExecutor())
+
+
+def config(ep: S3Endpoint, **kw: object) -> RemoteConfig:
+    return RemoteConfig(bucket=BUCKET, prefix="team", endpoint_url=ep.url, max_attempts=2,
+                        **kw)  # type: ignore[arg-type]
+
+
+def names(lib: Library, query: str) -> list[str]:
+    return sorted(Path(h.path).name for h in lib.search(query, mode="keyword"))
+
+
+def scans(folder: Path, docs: dict[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in docs.items():
+        write_fake_scan(folder / name, text)
+    return folder
+
+
+def test_push_then_pull_into_an_empty_library(endpoint: S3Endpoint, tmp_path: Path) -> None:
+    a = library(tmp_path / "a")
+    a.add([scans(tmp_path / "docs-a", {"lease.png": "lease rent landlord",
+                                       "invoice.png": "invoice total acme"})])
+    report = push(a, config(endpoint))
+    assert report.uploaded == 3 and report.uploaded_bytes > 0  # 2 originals + 1 snapshot
+    b = library(tmp_path / "b")
+    assert status(b, config(endpoint)).to_pull == 2
+    pulled = pull(b, config(endpoint))
+    assert pulled.merged == 2
+    assert names(b, "landlord") == ["lease.png"] and names(b, "acme") == ["invoice.png"]
+    hit = b.search("landlord", mode="semantic")[0]
+    assert Path(hit.path).name == "lease.png"
+    assert not Path(hit.path).exists()
+    image = b.page_image(hit.id, 1)  # the original is fetched (and verified) on first open
+    assert image.size == (850, 1100) and Path(hit.path).exists()
+    again = push(a, config(endpoint))
+    assert again.skipped == 2 and again.uploaded == 1  # only a new snapshot
+
+
+def test_two_libraries_converge_and_removals_travel(endpoint: S3Endpoint, tmp_path: Path) -> None:
+    a, b = library(tmp_path / "a"), library(tmp_path / "b")
+    a.add([scans(tmp_path / "docs-a", {"alpha.png": "alpha apple", "gone.png": "gone soon"})])
+    b.add([scans(tmp_path / "docs-b", {"beta.png": "beta banana"})])
+    push(a, config(endpoint))
+    push(b, config(endpoint))
+    pull(a, config(endpoint))
+    everything = ["alpha.png", "beta.png", "gone.png"]
+    for lib in (a, b):
+        assert sorted(Path(d.path).name for d in lib.documents()) == everything
+    a.remove(str(tmp_path / "docs-a" / "gone.png"))
+    push(a, config(endpoint))
+    pull(b, config(endpoint))
+    assert names(b, "gone") == []
+    push(b, config(endpoint))
+    pull(a, config(endpoint))
+    for lib in (a, b):
+        assert sorted(Path(d.path).name for d in lib.documents()) == ["alpha.png", "beta.png"]
+    assert status(a, config(endpoint)).to_pull == 0
+
+
+def test_push_interrupted_by_a_dead_server_then_rerun(moto: S3Endpoint, tmp_path: Path) -> None:
+    a = library(tmp_path / "a")
+    a.add([scans(tmp_path / "docs", {f"d{i}.png": f"document {i} words" for i in range(6)})])
+    uploads = []
+
+    def stop_after_two(message: str) -> None:
+        uploads.append(message)
+        if len(uploads) == 2:
+            moto.stop()  # type: ignore[operator]
+
+    with pytest.raises(SyncError):
+        push(a, config(moto), on_progress=stop_after_two)
+    moto.start()  # type: ignore[operator]
+    remote = S3Remote(config(moto))
+    assert not remote.exists(MANIFEST)  # never a manifest pointing at missing objects
+    report = push(a, config(moto))
+    assert report.skipped == 2 and report.uploaded == 5
+    manifest = remote.get_json(MANIFEST)
+    blobs = remote.list("blobs/sha256")
+    assert all(blob_key(d["sha256"]) in blobs for d in manifest["documents"])
+    assert len(manifest["documents"]) == 6 and remote.exists(manifest["snapshot"])
+    b = library(tmp_path / "b")
+    assert pull(b, config(moto)).merged == 6
+
+
+@pytest.mark.parametrize("entry", [
+    {"snapshot": "../../etc/passwd"}, {"snapshot": "/abs/snapshot.sqlite"},
+    {"snapshot": "snapshots\\..\\x"}, {"snapshot": "snapshots/a\x00b"},
+    {"documents": [{"sha256": "a" * 64, "name": "../../.bashrc"}]},
+    {"documents": [{"sha256": "../" + "a" * 61, "name": "x.png"}]},
+])
+def test_manifest_with_traversal_is_refused(moto: S3Endpoint, tmp_path: Path,
+                                            entry: dict) -> None:  # type: ignore[type-arg]
+    a = library(tmp_path / "a")
+    a.add([scans(tmp_path / "docs", {"ok.png": "fine words"})])
+    push(a, config(moto))
+    remote = S3Remote(config(moto))
+    manifest = {**remote.get_json(MANIFEST), **entry}
+    remote.put_json(MANIFEST, manifest)
+    b = library(tmp_path / "b")
+    with pytest.raises(UnsafeRemote):
+        pull(b, config(moto))
+    assert b.documents() == [] and not (tmp_path / "b" / "blobs").exists()
+    assert not (tmp_path / "b" / "sync.json").exists()
+
+
+def test_corrupt_object_is_detected_and_not_kept(moto: S3Endpoint, tmp_path: Path) -> None:
+    a = library(tmp_path / "a")
+    a.add([scans(tmp_path / "docs", {"x.png": "tamper target"})])
+    push(a, config(moto))
+    b = library(tmp_path / "b")
+    pull(b, config(moto))
+    doc = b.documents()[0]
+    remote = S3Remote(config(moto))
+    remote.client.put_object(Bucket=BUCKET, Key=remote.key(blob_key(doc.sha256 or "")),
+                             Body=b"not the original")
+    with pytest.raises(SyncError, match="SHA-256"):
+        b.page_image(doc.id, 1)
+    assert not Path(doc.path).exists()
+    assert not any(p.name.startswith(".download-") for p in (tmp_path / "b").rglob("*"))
+
+
+def test_large_file_goes_multipart(moto: S3Endpoint, tmp_path: Path) -> None:
+    folder = tmp_path / "big"
+    folder.mkdir()
+    info = PngImagePlugin.PngInfo()
+    info.add_text(FAKE_TEXT_KEY, "very large scan")
+    Image.frombytes("RGB", (2600, 2600), os.urandom(2600 * 2600 * 3)).save(
+        folder / "big.png", pnginfo=info, compress_level=0)
+    assert (folder / "big.png").stat().st_size > 16 * 2**20
+    a = library(tmp_path / "a")
+    a.add([folder])
+    push(a, config(moto))
+    remote = S3Remote(config(moto))
+    sha = a.documents()[0].sha256 or ""
+    head = remote.client.head_object(Bucket=BUCKET, Key=remote.key(blob_key(sha)))
+    assert head["ETag"].strip('"').endswith(("-2", "-3"))  # a multipart upload's ETag
+    assert head["Metadata"]["sha256"] == sha
+
+
+def test_wrong_credentials_are_a_clear_error(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    with rclone_endpoint(tmp_path / "rclone") as ep:
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+        make_bucket(ep.url, BUCKET)
+        a = library(tmp_path / "a")
+        a.add([scans(tmp_path / "docs", {"x.png": "words"})])
+        a.close()
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": KEY,
+               "AWS_SECRET_ACCESS_KEY": "wrong-secret-DO-NOT-PRINT"}
+        out = subprocess.run(
+            [sys.executable, "-m", "engine", "--library", str(tmp_path / "a"), "sync", "push",
+             "--bucket", BUCKET, "--endpoint-url", ep.url, "--json"],
+            capture_output=True, text=True, env=env, timeout=120)
+        assert out.returncode == 4, out.stderr
+        assert "refused our credentials" in out.stderr
+        assert "wrong-secret" not in out.stderr + out.stdout and SECRET not in out.stderr
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
+        with pytest.raises(SyncAuthError):
+            push(library(tmp_path / "a"), config(ep))
+
+
+def test_cli_push_pull_status_json(moto: S3Endpoint, tmp_path: Path) -> None:
+    a = library(tmp_path / "a")
+    a.add([scans(tmp_path / "docs", {"x.png": "cli words"})])
+    a.close()
+    base = [sys.executable, "-m", "engine", "--library", str(tmp_path / "a"), "sync"]
+    flags = ["--bucket", BUCKET, "--endpoint-url", moto.url, "--json"]
+    state = json.loads(subprocess.run([*base, "status", *flags], capture_output=True,
+                                      text=True, timeout=120, check=True).stdout)
+    assert state["to_push"] == 1
+    pushed = json.loads(subprocess.run([*base, "push", *flags], capture_output=True,
+                                       text=True, timeout=120, check=True).stdout)
+    assert pushed["uploaded"] == 2 and "speed_mb_s" in pushed
+    # The remote is remembered (no credentials in it) for later runs without flags.
+    saved = json.loads((tmp_path / "a" / "sync.json").read_text())
+    assert saved["bucket"] == BUCKET and "secret" not in json.dumps(saved).lower()
+    again = subprocess.run([*base, "status", "--json"], capture_output=True, text=True,
+                           timeout=120, check=True)
+    assert json.loads(again.stdout)["to_push"] == 0
+
+
+def test_server_pulls_at_start_and_pushes_after_indexing(moto: S3Endpoint, tmp_path: Path) -> None:
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from engine.api import create_app
+
+    a = library(tmp_path / "a")
+    a.add([scans(tmp_path / "docs", {"shared.png": "shared document from a laptop"})])
+    push(a, config(moto))
+    app = create_app(tmp_path / "server", embedder=HashingEmbedder(), ocr=FakeOcr(),
+                     executor=InlineExecutor(), sync=config(moto))
+    with TestClient(app) as client:
+        deadline = time.monotonic() + 30
+        while not client.get("/search", params={"q": "laptop", "mode": "keyword"}).json()[
+                "results"]:
+            assert time.monotonic() < deadline, "the server never pulled"
+            time.sleep(0.2)
+        info = PngImagePlugin.PngInfo()
+        info.add_text(FAKE_TEXT_KEY, "uploaded to the server")
+        data = io.BytesIO()
+        Image.new("L", (300, 200), 255).save(data, format="PNG", pnginfo=info)
+        job = client.post("/documents", files={"file": ("upload.png", data.getvalue())}).json()
+        while job["state"] in ("queued", "running"):
+            time.sleep(0.1)
+            job = client.get(f"/jobs/{job['id']}").json()
+        assert job["state"] == "done"
+        remote = S3Remote(config(moto))
+        deadline = time.monotonic() + 30
+        while len(remote.get_json(MANIFEST)["documents"]) < 2:
+            assert time.monotonic() < deadline, "the server never pushed"
+            time.sleep(0.2)
+    pull(a, config(moto))
+    assert names(a, "server") == ["upload.png"]
