@@ -14,7 +14,10 @@ from bench import engine_bench
 def main() -> int:
     """Dispatch to the chosen benchmark."""
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("which", choices=["ocr", "embed", "search", "incremental", "gui", "all"])
+    parser.add_argument("which", choices=["ocr", "embed", "search", "incremental", "gui",
+                                          "quality", "ocr-quality", "all"])
+    parser.add_argument("--quick", action="store_true", help="a few minutes' check")
+    parser.add_argument("--docs", type=int, default=2000, help="documents for quality")
     parser.add_argument("--pages", type=int, default=8, help="pages for the OCR benchmark")
     parser.add_argument("--sizes", default="10000,100000", help="chunk counts for search")
     args = parser.parse_args()
@@ -28,6 +31,8 @@ def main() -> int:
                 engine_bench.bench_ocr(work / "ocr", args.pages)
             elif name == "embed":
                 engine_bench.bench_embed()
+            elif name in ("quality", "ocr-quality"):
+                _quality(name, args, work)
             elif name == "gui":
                 from bench.gui_bench import bench_gui
 
@@ -37,6 +42,36 @@ def main() -> int:
             else:
                 engine_bench.bench_incremental(work / "incremental")
     return 0
+
+
+def _quality(name: str, args: argparse.Namespace, work: Path) -> None:
+    import platform
+    from datetime import date
+
+    if name == "quality":
+        from bench.quality import bench_quality
+
+        table = bench_quality(200 if args.quick else args.docs, quick=args.quick)
+        section = "Retrieval: SciFact as scans (`python -m bench quality`)"
+    else:
+        from bench.ocr_quality import bench_ocr_quality
+
+        table = bench_ocr_quality(work / "ocr-quality", quick=args.quick)
+        section = "OCR word recall on real scans (`python -m bench ocr-quality`)"
+    if args.quick:
+        return  # quick runs are checks, not the recorded figures
+    docs = Path(__file__).resolve().parents[1] / "docs" / "quality.md"
+    text = docs.read_text() if docs.exists() else "# Search and OCR quality\n"
+    block = (f"## {section}\n\nMeasured {date.today()} on {platform.node()} "
+             f"({os.cpu_count()} cores, {platform.machine()}).\n\n{table}\n")
+    marker = f"## {section}"
+    if marker in text:
+        head, _, rest = text.partition(marker)
+        tail = rest.split("\n## ", 1)
+        text = head + block + ("\n## " + tail[1] if len(tail) > 1 else "")
+    else:
+        text = text.rstrip() + "\n\n" + block
+    docs.write_text(text)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ from engine.models import Box, FileKind, PageText, Word
 # Pages scanned below this resolution are scaled up before OCR: Tesseract reads
 # best with x-heights of ~20-30 px, which a 100-dpi form does not have.
 MIN_OCR_DPI = 200
+# A page image without dpi whose longer side is under this is treated as low-resolution.
+_SMALL_PAGE_PX = 1400
 # Below this mean confidence (or word count) the page may be sideways: ask OSD.
 _ROTATION_CHECK_CONF = 60.0
 _ROTATION_CHECK_WORDS = 8
@@ -106,6 +108,9 @@ def _ocr_scale(image: Image.Image) -> float:
         x_dpi = 0.0
     if 50 <= x_dpi < MIN_OCR_DPI:
         return min(3.0, 300.0 / x_dpi)
+    if not x_dpi and 600 <= max(image.size) < _SMALL_PAGE_PX:
+        # No resolution recorded and page-shaped but small: a ~100-dpi scan (fax, form).
+        return 2.0
     return 1.0
 
 

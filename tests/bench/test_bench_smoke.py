@@ -1,0 +1,42 @@
+"""Smoke runs of the quality benchmarks (the full runs are in docs/quality.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench import ocr_quality, quality
+
+pytestmark = pytest.mark.slow
+needs_corpus = pytest.mark.skipif(not quality.CORPUS.is_dir(), reason="no ../shared/corpus")
+
+
+@needs_corpus
+def test_quality_smoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(quality, "CACHE", tmp_path / "cache")
+    table = quality.bench_quality(25, quick=True, max_queries=5)
+    rows = [r for r in table.splitlines() if r.startswith(("| keyword", "| semantic", "| hybrid"))]
+    assert len(rows) == 3
+    for row in rows:
+        values = [float(v) for v in row.strip("|").split("|")[1:]]
+        assert all(0.0 <= v <= 1.0 for v in values) and values[1] > 0.3, row
+
+
+@needs_corpus
+def test_ocr_quality_smoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = ocr_quality.datasets
+
+    def small(quick: bool) -> dict:  # type: ignore[type-arg]
+        sets = real(True)
+        return {name: items[:2] for name, items in sets.items()}
+
+    monkeypatch.setattr(ocr_quality, "datasets", small)
+    table = ocr_quality.bench_ocr_quality(tmp_path, quick=True)
+    assert table.count("| FUNSD") == 1 and "%" in table
+
+
+def test_metrics() -> None:
+    assert quality.ndcg_at_10(["a", "b"], {"a"}) == 1.0
+    assert quality.ndcg_at_10(["b", "a"], {"a"}) == pytest.approx(1 / 1.5849625, rel=1e-6)
+    assert quality.recall_at_100(["x"] * 5 + ["a"], {"a", "b"}) == 0.5
