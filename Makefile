@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	# torch first and pinned; the CPU index keeps pip away from multi-GB CUDA builds.
 	$(PY) -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null || \
 	  $(PY) -m pip install -q --retries 1 --timeout 20 --extra-index-url $(TORCH_INDEX) torch==2.13.0
-	$(PY) -m pip install -q -e ".[desktop,server,s3,dev]"
+	$(PY) -m pip install -q -e ".[desktop,server,s3,cluster,dev]"
 	touch $@
 
 run: install

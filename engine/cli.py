@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-failed", action="store_true", help="retry unchanged failed files")
     p.add_argument("--no-rotation", action="store_true", help="skip sideways-page detection")
     p.add_argument("--executor", default="local", help="where OCR runs: local (pool) or inline")
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="Dask cluster for OCR and embeddings: local:N or tcp://HOST:8786")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     p = sub.add_parser("search", parents=[common], help="search the library")
@@ -66,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--since", type=_date, help="modified on or after (YYYY-MM-DD)")
     p.add_argument("--until", type=_date, help="modified on or before (YYYY-MM-DD)")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("worker", parents=[common], help="join a Dask cluster as OCR worker")
+    p.add_argument("--scheduler", required=True, metavar="tcp://HOST:8786")
+    p.add_argument("--processes", type=int, help="worker processes (default: cores)")
 
     p = sub.add_parser("status", parents=[common], help="counts and failed files")
     p.add_argument("--json", action="store_true")
@@ -131,6 +137,10 @@ def _dispatch(args: argparse.Namespace) -> ExitCode:
     from engine.library import Library
 
     command = args.command
+    if command == "worker":
+        from engine.cluster import run_worker
+
+        return ExitCode(run_worker(args.scheduler, args.processes) and 1)
     if command == "serve":
         from engine.api import serve
         from engine.config import default_library_dir
@@ -194,7 +204,8 @@ def _index(library: Any, args: argparse.Namespace) -> ExitCode:
                 args.paths, lang=args.lang, progress=sink, cancel=cancel, workers=args.workers,
                 page_timeout_s=args.page_timeout, retry_failed=args.retry_failed,
                 detect_rotation=not args.no_rotation,
-            ) if args.executor == "local" else _add_with(library, args, sink, cancel)
+            ) if args.executor == "local" and not args.cluster else _add_with(
+                library, args, sink, cancel)
     finally:
         signal.signal(signal.SIGINT, previous)
     if args.json:
@@ -216,12 +227,20 @@ def _index(library: Any, args: argparse.Namespace) -> ExitCode:
 def _add_with(library: Any, args: argparse.Namespace, sink: Any, cancel: Any) -> Any:
     from engine.executor import make_executor
 
-    library._executor = make_executor(args.executor, args.workers)
-    return library.add(
-        args.paths, lang=args.lang, progress=sink, cancel=cancel,
-        page_timeout_s=args.page_timeout, retry_failed=args.retry_failed,
-        detect_rotation=not args.no_rotation,
-    )
+    executor = make_executor(args.cluster or args.executor, args.workers)
+    library._executor = executor
+    if args.cluster:
+        from engine.cluster import DaskEmbedder
+
+        library.embedder = DaskEmbedder(executor)
+    try:
+        return library.add(
+            args.paths, lang=args.lang, progress=sink, cancel=cancel,
+            page_timeout_s=args.page_timeout, retry_failed=args.retry_failed,
+            detect_rotation=not args.no_rotation,
+        )
+    finally:
+        executor.shutdown()
 
 
 class _nullcontext:

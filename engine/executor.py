@@ -103,11 +103,15 @@ class InlineExecutor:
 
 
 def make_executor(spec: str | None = None, workers: int | None = None) -> Any:
-    """An executor for a --executor spec: None/'local' (pool) or 'inline'."""
+    """An executor for a spec: None/'local' (pool), 'inline', 'local:N' or 'tcp://...' (Dask)."""
     if spec in (None, "", "local"):
         return LocalPoolExecutor(workers)
     if spec == "inline":
         return InlineExecutor()
+    if spec.startswith(("local:", "tcp://", "tls://")):
+        from engine.cluster import DaskExecutor
+
+        return DaskExecutor(spec)
     from engine.errors import UsageError
 
-    raise UsageError(f"unknown executor '{spec}'; use 'local' or 'inline'")
+    raise UsageError(f"unknown executor '{spec}'; use local, inline, local:N or tcp://HOST:PORT")

@@ -236,9 +236,16 @@ class IndexRun:
         except Exception as e:  # noqa: BLE001 - one bad page must not stop the batch
             job.error = job.error or f"page {task.page_no}: unexpected error: {e!r}"
         else:
-            job.pages[page.page_no] = page
-            self.tracker.pages_done += 1
-            self.tracker.emit(str(job.candidate.path))
+            if not _well_formed(page, task.page_no):
+                # A corrupt or partial result (a remote worker): run it again, never store it.
+                if attempt < _MAX_ATTEMPTS:
+                    self._submit(job, task, attempt + 1)
+                    return
+                job.error = job.error or f"page {task.page_no}: malformed OCR result"
+            else:
+                job.pages[page.page_no] = page
+                self.tracker.pages_done += 1
+                self.tracker.emit(str(job.candidate.path))
         if job.complete and job not in self._ready:
             self._mark_ready(job)
 
@@ -350,6 +357,11 @@ class IndexRun:
                 return
             ids = [i for i, _ in rows]
             self.store.set_vectors(ids, self.embedder.embed([t for _, t in rows]), model)
+
+
+def _well_formed(page: object, page_no: int) -> bool:
+    return (isinstance(page, PageText) and page.page_no == page_no
+            and isinstance(page.words, list) and page.width > 0 and page.height > 0)
 
 
 def _os_reason(error: OSError) -> str:
