@@ -15,7 +15,7 @@ def main() -> int:
     """Dispatch to the chosen benchmark."""
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("which", choices=["ocr", "embed", "search", "incremental", "gui",
-                                          "quality", "ocr-quality", "all"])
+                                          "quality", "ocr-quality", "scale", "all"])
     parser.add_argument("--quick", action="store_true", help="a few minutes' check")
     parser.add_argument("--docs", type=int, default=2000, help="documents for quality")
     parser.add_argument("--pages", type=int, default=8, help="pages for the OCR benchmark")
@@ -33,6 +33,10 @@ def main() -> int:
                 engine_bench.bench_embed()
             elif name in ("quality", "ocr-quality"):
                 _quality(name, args, work)
+            elif name == "scale":
+                from bench.scale_bench import bench_scale
+
+                bench_scale(work / "scale")
             elif name == "gui":
                 from bench.gui_bench import bench_gui
 

