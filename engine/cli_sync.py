@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -17,6 +18,23 @@ def _config(args: argparse.Namespace) -> Any:
         return None  # the remote saved by the last push or pull
     return RemoteConfig(bucket=args.bucket, prefix=args.prefix, endpoint_url=args.endpoint_url,
                         region=args.region, profile=args.profile)
+
+
+def _progress_printer(args: argparse.Namespace) -> Any:
+    """Each object as it moves, on a terminal (quiet with --json or when piped)."""
+    import sys
+
+    if args.json or not sys.stderr.isatty():
+        return None
+    started = time.monotonic()
+    count = [0]
+
+    def show(message: str) -> None:
+        count[0] += 1
+        print(f"  [{count[0]:>5}] {time.monotonic() - started:6.1f} s  {message}",
+              file=sys.stderr, flush=True)
+
+    return show
 
 
 def run_sync(library: Any, args: argparse.Namespace) -> ExitCode:
@@ -35,7 +53,7 @@ def run_sync(library: Any, args: argparse.Namespace) -> ExitCode:
                   f"bucket; removals to apply: {result.tombstones_to_apply}")
         return ExitCode.OK
     action = sync.push if args.action == "push" else sync.pull
-    report = action(library, config)
+    report = action(library, config, on_progress=_progress_printer(args))
     if args.json:
         print(json.dumps({**asdict(report), "speed_mb_s": round(report.speed_mb_s, 2)},
                          indent=2))
