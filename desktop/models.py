@@ -63,8 +63,9 @@ class ResultsModel(QAbstractListModel):
             ).replace("</mark>", "</span>")
             how = " + ".join({"keyword": "words", "semantic": "meaning"}.get(m, m)
                              for m in hit.matched_by)
-            return (f"<b>{html.escape(name)}</b> &nbsp;<span style='color:#777'>page {hit.page}"
-                    f" · {html.escape(how)}</span><br>{marked}")
+            # No fixed colour for the details: it must stay legible on the selection.
+            return (f"<b>{html.escape(name)}</b> &nbsp;<i>page {hit.page}"
+                    f" · {html.escape(how)}</i><br>{marked}")
         if role == HitRole:
             return hit
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from importlib.resources import files
@@ -10,7 +11,8 @@ from pathlib import Path
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
-OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+OUT = Path(os.environ.get("SCANDEX_SCREENSHOTS_DIR")
+           or Path(__file__).resolve().parent.parent / "docs" / "screenshots")
 
 
 def spin(until: object, timeout_s: float = 300) -> None:
