@@ -45,9 +45,13 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     parser.add_argument("--version", action="version", version="scandex 0.1.0")
+    parser.add_argument("--self-test", action="store_true",
+                        help="OCR, embed, index and search a bundled sample; print a JSON "
+                             "report; exit 0 when everything works")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("index", parents=[common], help="index files and folders")
+    p = sub.add_parser("index", parents=[common],
+                       help="index files, folders and s3://BUCKET/PREFIX locations")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--lang", default="eng", help="Tesseract languages, e.g. eng+deu")
     p.add_argument("--workers", type=int, default=None, help="OCR processes (default: cores)")
@@ -57,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", default="local", help="where OCR runs: local (pool) or inline")
     p.add_argument("--cluster", metavar="ADDRESS",
                    help="Dask cluster for OCR and embeddings: local:N or tcp://HOST:8786")
+    p.add_argument("--s3-endpoint", metavar="URL",
+                   help="S3-compatible endpoint for s3://BUCKET/PREFIX paths "
+                        "(default: $SCANDEX_S3_ENDPOINT, else AWS)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     p = sub.add_parser("search", parents=[common], help="search the library")
@@ -117,8 +124,11 @@ def _print_json(data: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `scandex` command; returns the exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["--self-test"]:
+        return _self_test()
     try:
-        args = _parser().parse_args(argv)
+        args = _parser().parse_args(arguments)
     except SystemExit as e:
         return int(e.code or 0)
     try:
@@ -131,6 +141,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         return 0
+
+
+def _self_test() -> int:
+    from engine.selftest import run_self_test
+
+    try:
+        report = run_self_test("cli")
+    except ScandexError as e:
+        _print_json({"frontend": "cli", "ok": False, "error": str(e)})
+        return int(e.exit_code)
+    except Exception as e:  # noqa: BLE001 - the report must say what broke, whatever it is
+        _print_json({"frontend": "cli", "ok": False, "error": f"{type(e).__name__}: {e}"})
+        return 1
+    _print_json(report)
+    return 0 if report["ok"] else 1
 
 
 def _dispatch(args: argparse.Namespace) -> ExitCode:
@@ -195,6 +220,9 @@ def _index(library: Any, args: argparse.Namespace) -> ExitCode:
               file=sys.stderr)
         cancel.cancel()
 
+    if args.s3_endpoint:
+        # Through the environment, so OCR workers spawned from here see it too.
+        os.environ["SCANDEX_S3_ENDPOINT"] = args.s3_endpoint
     previous = signal.signal(signal.SIGINT, on_sigint)
     interactive = sys.stderr.isatty() and not args.json
     sink: Any = RichProgress() if interactive else NullProgress()

@@ -127,7 +127,11 @@ class Library:
             raise LibraryError("this library was opened read-only")
         if not paths:
             raise UsageError("give at least one file or folder to index")
-        roots = [Path(os.path.abspath(os.fspath(p))) for p in paths]
+        from engine.s3input import is_s3_url
+
+        # s3://bucket/prefix is listed and read remotely; everything else is a local path.
+        roots: list[Path | str] = [
+            str(p) if is_s3_url(p) else Path(os.path.abspath(os.fspath(p))) for p in paths]
         executor = self._executor
         owned = not hasattr(executor, "submit")
         pool: Any = make_executor(executor, workers) if owned else executor  # type: ignore[arg-type]
@@ -172,7 +176,7 @@ class Library:
                 raise UsageError(
                     f"unknown file type '{kind}'; use one of {', '.join(k.value for k in FileKind)}"
                 )
-        if path_prefix:
+        if path_prefix and not path_prefix.startswith("s3://"):
             path_prefix = os.path.abspath(path_prefix)
         filters = SearchFilters(tuple(kinds), path_prefix, since, until)
         return self._searcher.search(query, mode=mode, limit=limit, filters=filters)
@@ -211,7 +215,9 @@ class Library:
         if page is None:
             raise UsageError(f"document {info.id} has no page {page_no}")
         original = Path(os.fsdecode(raw))
-        if not original.is_file() and (self.directory / "sync.json").exists():
+        if info.path.startswith("s3://") and info.sha256:
+            original = self._fetched_object(info.path, info.sha256)
+        elif not original.is_file() and (self.directory / "sync.json").exists():
             from engine.sync import ensure_original
 
             original = ensure_original(self, info.id)  # synced from elsewhere: fetch once
@@ -220,10 +226,23 @@ class Library:
             image = image.rotate(-page.rotation, expand=True)
         return image
 
+    def _fetched_object(self, url: str, sha256: str) -> Path:
+        """A bucket object's bytes, fetched once into the library's cache and checked."""
+        from engine.discover import sha256_file
+        from engine.s3input import fetch_original
+
+        cached = self.directory / "cache" / "objects" / sha256
+        if not cached.is_file():
+            fetch_original(url, cached)
+            if sha256_file(cached) != sha256:
+                cached.unlink(missing_ok=True)
+                raise UsageError(f"{url} changed since it was indexed; index it again")
+        return cached
+
     def remove(self, ref: str | int) -> int:
         """Forget a document, or every document under a folder; returns how many."""
         if isinstance(ref, str) and not ref.isdigit():
-            folder = os.path.abspath(ref)
+            folder = ref.rstrip("/") if ref.startswith("s3://") else os.path.abspath(ref)
             ids = self.store.ids_under(folder)
             if ids:
                 return self.store.remove_documents(ids)

@@ -82,6 +82,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE TABLE tombstones (sha256 TEXT PRIMARY KEY, removed_at TEXT NOT NULL);
         """,
     ),
+    (
+        "0004_source_etag",
+        """
+        -- Objects indexed from a bucket (s3://...) are checked for change by ETag.
+        ALTER TABLE documents ADD COLUMN etag TEXT;
+        """,
+    ),
 ]
 
 

@@ -14,6 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,16 @@ from engine.models import Chunk, FailedFile, FileKind, IndexReport, PageText
 from engine.ocr import OcrEngine, OcrOptions, OcrTask, run_ocr_task
 from engine.progress import CancelToken, NullProgress, ProgressSink, ProgressTracker
 from engine.readers import plan_pages
+from engine.s3input import (
+    S3Access,
+    S3DocumentResult,
+    S3DocumentTask,
+    S3Location,
+    S3Object,
+    is_s3_url,
+    list_objects,
+    read_s3_document,
+)
 from engine.store import Store, db_path_text
 
 _MAX_ATTEMPTS = 2  # a page whose worker died is tried once more
@@ -44,15 +55,31 @@ class IndexOptions:
     prune_missing: bool = True
 
 
+# A file found on disk, or an object listed in a bucket.
+Source = Candidate | S3Object
+
+
+def _where(source: Source) -> Path | str:
+    return source.url if isinstance(source, S3Object) else source.path
+
+
+def _mtime(source: Source) -> int:
+    return source.modified_ns if isinstance(source, S3Object) else source.mtime_ns
+
+
+def _etag(source: Source) -> str | None:
+    return source.etag if isinstance(source, S3Object) else None
+
+
 @dataclass
 class _DocJob:
-    candidate: Candidate
+    candidate: Source
     kind: FileKind
     sha256: str
     page_count: int
     pages: dict[int, PageText] = field(default_factory=dict)
     error: str | None = None
-    followers: list[Candidate] = field(default_factory=list)
+    followers: list[Source] = field(default_factory=list)
     ready_since: float = 0.0
 
     @property
@@ -72,11 +99,15 @@ class IndexRun:
     library_dir: Path
     progress: ProgressSink = field(default_factory=NullProgress)
     cancel: CancelToken = field(default_factory=CancelToken)
+    s3_access: S3Access = field(default_factory=S3Access.from_environment)
 
     def __post_init__(self) -> None:
         self.report = IndexReport()
         self.tracker = ProgressTracker(self.progress)
         self._futures: dict[Future[PageText], tuple[_DocJob, OcrTask, int]] = {}
+        # Whole objects read on workers, and identical objects (same ETag) waiting on them.
+        self._remote: dict[Future[S3DocumentResult], tuple[S3Object, int]] = {}
+        self._remote_followers: dict[str, list[S3Object]] = {}
         self._in_flight: dict[str, _DocJob] = {}
         self._ready: list[_DocJob] = []
         self._ocr_options = OcrOptions(
@@ -87,18 +118,25 @@ class IndexRun:
 
     # -- the order of things ---------------------------------------------------
 
-    def run(self, roots: Sequence[Path]) -> IndexReport:
-        """Index roots; returns what happened. Cancelling keeps finished documents."""
+    def run(self, roots: Sequence[Path | str]) -> IndexReport:
+        """Index roots (paths or s3:// locations); returns what happened.
+
+        Cancelling keeps finished documents.
+        """
         started = time.monotonic()
         self.ocr.check(self.options.lang)
-        paths = [Path(r) for r in roots]
-        todo = self._discover(paths)
+        locations = [S3Location.parse(str(r)) for r in roots if is_s3_url(r)]
+        paths = [Path(r) for r in roots if not is_s3_url(r)]
+        # The bucket is listed first: a refused listing stops the run before any work.
+        todo: deque[Source] = deque(self._list_buckets(locations))
+        todo.extend(self._discover(paths))
         self._process(todo)
         if not self.cancel.cancelled:
             # After processing, so a renamed file reuses its content before the old
             # path's document (and, with it, the content) is forgotten.
             if self.options.prune_missing:
                 self._prune(paths, self._seen)
+                self._prune_buckets(locations)
             self._embed_stale_chunks()
         self.report.cancelled = self.cancel.cancelled
         self.report.seconds = time.monotonic() - started
@@ -128,10 +166,45 @@ class IndexRun:
                 continue
             todo.append(item)
         self._seen = seen
-        self.tracker.files_total = len(todo)
+        self.tracker.files_total += len(todo)
         self.tracker.files_skipped = self.report.skipped_unchanged
         self.tracker.emit()
         return todo
+
+    def _list_buckets(self, locations: list[S3Location]) -> list[S3Object]:
+        """Objects that are new or changed (ETag or size) under each location."""
+        self._seen_urls: set[str] = set()
+        if not locations:
+            return []
+        known = self.store.file_rows()
+        todo = []
+        for location in locations:
+            for obj in list_objects(self.s3_access, location):
+                if self.cancel.cancelled:
+                    break
+                self._seen_urls.add(obj.url)
+                row = known.get(obj.url)
+                if (
+                    row is not None
+                    and row.size == obj.size
+                    and row.etag == obj.etag
+                    and (row.state == "indexed" or not self.options.retry_failed)
+                ):
+                    self.report.skipped_unchanged += 1
+                    continue
+                todo.append(obj)
+        self.tracker.files_total += len(todo)
+        return todo
+
+    def _prune_buckets(self, locations: list[S3Location]) -> None:
+        """Forget objects that are no longer listed under a location indexed again."""
+        if not locations:
+            return
+        path_of = {row.id: path for path, row in self.store.file_rows().items()}
+        gone = {doc_id for location in locations
+                for doc_id in self.store.ids_under(location.url.rstrip("/"))
+                if path_of.get(doc_id) not in self._seen_urls}
+        self.report.removed += self.store.remove_documents(sorted(gone))
 
     def _prune(self, roots: list[Path], seen: set[str]) -> None:
         """Forget documents that vanished from a folder being indexed again."""
@@ -146,26 +219,126 @@ class IndexRun:
                     gone.append(doc_id)
         self.report.removed += self.store.remove_documents(sorted(set(gone)))
 
-    def _process(self, todo: deque[Candidate]) -> None:
+    def _process(self, todo: deque[Source]) -> None:
         window = max(2, self.executor.workers * 3)
         try:
-            while (todo or self._futures or self._ready) and not self.cancel.cancelled:
-                while todo and len(self._futures) < window and not self.cancel.cancelled:
-                    self._start(todo.popleft())
+            while (todo or self._busy or self._ready) and not self.cancel.cancelled:
+                while (todo and len(self._futures) + len(self._remote) < window
+                       and not self.cancel.cancelled):
+                    item = todo.popleft()
+                    if isinstance(item, S3Object):
+                        self._start_remote(item)
+                    else:
+                        self._start(item)
                 if self._ready and self._should_flush(bool(todo)):
                     self._flush()
-                if self._futures:
-                    done, _ = wait(list(self._futures), timeout=0.25, return_when=FIRST_COMPLETED)
+                if self._busy:
+                    pending: list[Future[Any]] = [*self._futures, *self._remote]
+                    done, _ = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
                     for future in done:
-                        self._collect(future)
+                        if future in self._remote:
+                            self._collect_remote(future)
+                        else:
+                            self._collect(future)
         finally:
             if self.cancel.cancelled:
                 self.executor.shutdown(cancel=True)
                 self._futures.clear()
+                self._remote.clear()
             # Documents whose pages are all through are kept, even on cancel.
             self._flush()
 
+    @property
+    def _busy(self) -> bool:
+        return bool(self._futures or self._remote)
+
     # -- stages ----------------------------------------------------------------
+
+    def _start_remote(self, obj: S3Object) -> None:
+        """Reuse content already read from an identical object, else read it on a worker."""
+        known = self.store.content_by_etag(obj.etag, obj.size) if obj.etag else None
+        if known is not None and self.store.content_known(known[0]):
+            self._commit_reused(obj, FileKind(known[1]), known[0])
+            return
+        if obj.etag and obj.etag in self._remote_followers:
+            self._remote_followers[obj.etag].append(obj)  # same object content: read once
+            return
+        if obj.etag:
+            self._remote_followers[obj.etag] = []
+        self._submit_remote(obj, 1)
+        self.tracker.emit(obj.url)
+
+    def _submit_remote(self, obj: S3Object, attempt: int) -> None:
+        task = S3DocumentTask(obj, self.s3_access, self._ocr_options, self.ocr)
+        self._remote[self.executor.submit(read_s3_document, task)] = (obj, attempt)
+
+    def _collect_remote(self, future: Future[S3DocumentResult]) -> None:
+        entry = self._remote.pop(future, None)
+        if entry is None:
+            return
+        obj, attempt = entry
+        followers = self._remote_followers.pop(obj.etag, []) if obj.etag else []
+        error: str | None = None
+        try:
+            result = future.result()
+        except BrokenProcessPool:
+            self._recover_pool_remote(obj, attempt, followers)
+            return
+        except ScanError as e:
+            error = str(e)
+        except Exception as e:  # noqa: BLE001 - one bad object must not stop the batch
+            error = f"unexpected error: {e!r}"
+        else:
+            good = (isinstance(result, S3DocumentResult) and result.url == obj.url
+                    and bool(result.pages)
+                    and all(_well_formed(p, n) for n, p in enumerate(result.pages, 1)))
+            if not good:
+                if attempt < _MAX_ATTEMPTS:
+                    if obj.etag:
+                        self._remote_followers[obj.etag] = followers
+                    self._submit_remote(obj, attempt + 1)
+                    return
+                error = "malformed result from the worker"
+        if error is not None:
+            for source in [obj, *followers]:
+                self._fail_path(source.url, None, source.size, source.modified_ns, error,
+                                etag=source.etag)
+            return
+        job = _DocJob(obj, result.kind, result.sha256, len(result.pages),
+                      pages={p.page_no: p for p in result.pages}, followers=list(followers))
+        self.tracker.pages_total += len(result.pages)
+        self.tracker.pages_done += len(result.pages)
+        if self.store.content_known(result.sha256) or result.sha256 in self._in_flight:
+            # The same bytes were already read under another name: store them once.
+            self._commit_reused(obj, result.kind, result.sha256)
+            for follower in followers:
+                self._commit_reused(follower, result.kind, result.sha256)
+            return
+        self._in_flight[result.sha256] = job
+        self._mark_ready(job)
+
+    def _recover_pool_remote(self, obj: S3Object, attempt: int,
+                             followers: list[S3Object]) -> None:
+        self.executor.restart()
+        stranded = [(obj, attempt, followers)] + [
+            (o, a, self._remote_followers.pop(o.etag, []) if o.etag else [])
+            for o, a in self._remote.values()]
+        self._remote.clear()
+        for stranded_obj, tries, waiting in stranded:
+            if tries >= _MAX_ATTEMPTS:
+                for source in [stranded_obj, *waiting]:
+                    self._fail_path(source.url, None, source.size, source.modified_ns,
+                                    "the worker crashed twice reading it (out of memory?)",
+                                    etag=source.etag)
+                continue
+            if stranded_obj.etag:
+                self._remote_followers[stranded_obj.etag] = waiting
+            self._submit_remote(stranded_obj, tries + 1)
+        # Pages of local files in flight died with the pool too.
+        stranded_pages = list(self._futures.values())
+        self._futures.clear()
+        for job, task, tries in stranded_pages:
+            self._submit(job, task, tries)
 
     def _start(self, candidate: Candidate) -> None:
         """Sniff, hash and plan a file; reuse known content; queue its OCR pages."""
@@ -245,7 +418,7 @@ class IndexRun:
             else:
                 job.pages[page.page_no] = page
                 self.tracker.pages_done += 1
-                self.tracker.emit(str(job.candidate.path))
+                self.tracker.emit(str(_where(job.candidate)))
         if job.complete and job not in self._ready:
             self._mark_ready(job)
 
@@ -254,6 +427,11 @@ class IndexRun:
         stranded = [(job, task, attempt)] + list(self._futures.values())
         self._futures.clear()
         self.executor.restart()
+        # Objects being read on the dead pool go again as well.
+        stranded_objects = list(self._remote.values())
+        self._remote.clear()
+        for obj, tries in stranded_objects:
+            self._submit_remote(obj, tries)
         for stranded_job, stranded_task, tries in stranded:
             if stranded_job.error is not None:
                 continue
@@ -307,40 +485,42 @@ class IndexRun:
         c = job.candidate
         pages = [job.pages[n] for n in sorted(job.pages)]
         self.store.commit_document(
-            path=c.path, kind=job.kind.value, sha256=job.sha256, size=c.size,
-            mtime_ns=c.mtime_ns, pages=pages, chunks=chunks, vectors=vectors,
-            model_id=self.embedder.model_id,
+            path=_where(c), kind=job.kind.value, sha256=job.sha256, size=c.size,
+            mtime_ns=_mtime(c), pages=pages, chunks=chunks, vectors=vectors,
+            model_id=self.embedder.model_id, etag=_etag(c),
         )
         self._in_flight.pop(job.sha256, None)
         self.report.indexed += 1
         self.report.pages += len(pages)
-        self._document_done(c.path, None)
+        self._document_done(_where(c), None)
         for follower in job.followers:
             self._commit_reused(follower, job.kind, job.sha256)
 
-    def _commit_reused(self, candidate: Candidate, kind: FileKind, sha: str) -> None:
+    def _commit_reused(self, candidate: Source, kind: FileKind, sha: str) -> None:
         self.store.commit_document(
-            path=candidate.path, kind=kind.value, sha256=sha, size=candidate.size,
-            mtime_ns=candidate.mtime_ns, pages=None,
+            path=_where(candidate), kind=kind.value, sha256=sha, size=candidate.size,
+            mtime_ns=_mtime(candidate), pages=None, etag=_etag(candidate),
         )
         self.report.reused += 1
-        self._document_done(candidate.path, None)
+        self._document_done(_where(candidate), None)
 
     def _fail_job(self, job: _DocJob) -> None:
         for c in [job.candidate, *job.followers]:
-            self._fail_path(c.path, job.kind, c.size, c.mtime_ns, job.error or "failed")
+            self._fail_path(_where(c), job.kind, c.size, _mtime(c), job.error or "failed",
+                            etag=_etag(c))
 
     def _fail_path(
-        self, path: Path, kind: FileKind | None, size: int, mtime_ns: int, error: str
+        self, path: Path | str, kind: FileKind | None, size: int, mtime_ns: int, error: str,
+        etag: str | None = None,
     ) -> None:
         self.store.record_failure(
             path=path, kind=kind.value if kind else None, size=size, mtime_ns=mtime_ns,
-            error=error,
+            error=error, etag=etag,
         )
         self.report.failed.append(FailedFile(db_path_text(path)[0], error))
         self._document_done(path, error)
 
-    def _document_done(self, path: Path, error: str | None) -> None:
+    def _document_done(self, path: Path | str, error: str | None) -> None:
         self.tracker.files_done += 1
         if error is not None:
             self.tracker.files_failed += 1

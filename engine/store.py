@@ -23,7 +23,7 @@ INDEX_FILE = "index.sqlite"
 BUSY_TIMEOUT_MS = 15_000
 
 
-def db_path_text(path: Path) -> tuple[str, bytes]:
+def db_path_text(path: Path | str) -> tuple[str, bytes]:
     """A path as display text (always valid UTF-8) and its exact bytes."""
     raw = os.fsencode(path)
     return raw.decode("utf-8", "backslashreplace"), raw
@@ -44,6 +44,7 @@ class FileRow:
     mtime_ns: int
     state: str
     sha256: str | None
+    etag: str | None = None
 
 
 def _words_to_json(words: Sequence[Word]) -> str:
@@ -150,9 +151,16 @@ class Store:
         return {
             row[1]: FileRow(*row)
             for row in self.db.execute(
-                "SELECT id, path, size, mtime_ns, state, sha256 FROM documents"
+                "SELECT id, path, size, mtime_ns, state, sha256, etag FROM documents"
             )
         }
+
+    def content_by_etag(self, etag: str, size: int) -> tuple[str, str] | None:
+        """(sha256, kind) of indexed content fetched from an object with this ETag and size."""
+        row = self.db.execute(
+            "SELECT sha256, kind FROM documents WHERE etag = ? AND size = ? AND state = 'indexed' "
+            "AND sha256 IS NOT NULL LIMIT 1", (etag, size)).fetchone()
+        return (str(row[0]), str(row[1])) if row else None
 
     def content_known(self, sha256: str) -> bool:
         """True when this content's pages and chunks are already stored."""
@@ -162,7 +170,7 @@ class Store:
     def commit_document(
         self,
         *,
-        path: Path,
+        path: Path | str,
         kind: str,
         sha256: str,
         size: int,
@@ -171,6 +179,7 @@ class Store:
         chunks: Sequence[Chunk] = (),
         vectors: np.ndarray | None = None,
         model_id: str | None = None,
+        etag: str | None = None,
     ) -> int:
         """Store a document (and its content unless already known) in one transaction."""
         text, raw = db_path_text(path)
@@ -203,20 +212,23 @@ class Store:
             elif not self.content_known(sha256):
                 raise LibraryError(f"content {sha256[:12]} is not stored; index the file again")
             old = db.execute("SELECT sha256 FROM documents WHERE path = ?", (text,)).fetchone()
-            doc_id = self._upsert_document(text, raw, kind, sha256, size, mtime_ns, "indexed", None)
+            doc_id = self._upsert_document(text, raw, kind, sha256, size, mtime_ns, "indexed", None,
+                                           etag)
             if old and old[0] and old[0] != sha256:
                 self._collect_garbage([old[0]])
             self._bump("generation")
         return doc_id
 
     def record_failure(
-        self, *, path: Path, kind: str | None, size: int, mtime_ns: int, error: str
+        self, *, path: Path | str, kind: str | None, size: int, mtime_ns: int, error: str,
+        etag: str | None = None,
     ) -> int:
         """Record a file that could not be indexed, with its one-line reason."""
         text, raw = db_path_text(path)
         with self.transaction() as db:
             old = db.execute("SELECT sha256 FROM documents WHERE path = ?", (text,)).fetchone()
-            doc_id = self._upsert_document(text, raw, kind, None, size, mtime_ns, "failed", error)
+            doc_id = self._upsert_document(text, raw, kind, None, size, mtime_ns, "failed", error,
+                                           etag)
             if old and old[0]:
                 self._collect_garbage([old[0]])
             self._bump("generation")
@@ -224,16 +236,16 @@ class Store:
 
     def _upsert_document(
         self, text: str, raw: bytes, kind: str | None, sha256: str | None,
-        size: int, mtime_ns: int, state: str, error: str | None,
+        size: int, mtime_ns: int, state: str, error: str | None, etag: str | None = None,
     ) -> int:
         row = self.db.execute(
             "INSERT INTO documents (path, raw_path, kind, sha256, size, mtime_ns, state, error, "
-            "indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "indexed_at, etag) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(path) DO UPDATE SET raw_path = excluded.raw_path, kind = excluded.kind, "
             "sha256 = excluded.sha256, size = excluded.size, mtime_ns = excluded.mtime_ns, "
-            "state = excluded.state, error = excluded.error, indexed_at = excluded.indexed_at "
-            "RETURNING id",
-            (text, raw, kind, sha256, size, mtime_ns, state, error, now_iso()),
+            "state = excluded.state, error = excluded.error, indexed_at = excluded.indexed_at, "
+            "etag = excluded.etag RETURNING id",
+            (text, raw, kind, sha256, size, mtime_ns, state, error, now_iso(), etag),
         ).fetchone()
         return int(row[0])
 

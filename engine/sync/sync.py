@@ -199,6 +199,10 @@ def push(library: Library, config: RemoteConfig | None = None, *,
             report.skipped += 1
             announced.append(entry)
             continue
+        if doc.path.startswith("s3://"):
+            report.warnings.append(f"{doc.path}: indexed from a bucket; the original stays "
+                                   "there and is not copied")
+            continue
         raw = library.store.raw_path(doc.id)
         path = Path(os.fsdecode(raw)) if raw else None
         if path is None or not path.is_file():
