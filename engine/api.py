@@ -227,13 +227,8 @@ def create_app(library_dir: str | Path, *, token: str | None = None,
     def original(doc_id: int = doc_id_param) -> FileResponse:
         library = state.reader()
         document_json(library, doc_id)
-        raw = library.store.raw_path(doc_id)
-        path = Path(os.fsdecode(raw)) if raw else None
-        if path is not None and not path.is_file() and (state.library_dir / "sync.json").exists():
-            from engine.sync import ensure_original
-
-            path = ensure_original(library, doc_id)
-        if path is None or not path.is_file():
+        path = library.original_file(doc_id)
+        if not path.is_file():
             raise HTTPException(404, "the original file is no longer where it was indexed")
         return FileResponse(path, filename=safe_filename(path.name, f"document-{doc_id}"))
 
@@ -301,6 +296,24 @@ def create_app(library_dir: str | Path, *, token: str | None = None,
         target = folder / safe_filename(file.filename, f"upload.{kind.value}")
         staged.replace(target)
         return state.jobs.submit(target).as_dict()
+
+    from pydantic import BaseModel, Field
+
+    class SourceRequest(BaseModel):
+        """A location to index: s3://bucket/prefix."""
+
+        url: str = Field(..., min_length=6, max_length=2048, pattern=r"^s3://")
+
+    @app.post("/sources", dependencies=guarded, status_code=202)
+    def add_source(source: SourceRequest) -> dict[str, Any]:
+        """Index a bucket location (s3://bucket/prefix) in the background."""
+        from engine.s3input import S3Location, is_s3_url
+
+        if not is_s3_url(source.url):
+            raise HTTPException(422, "only s3://BUCKET/PREFIX sources can be added here; "
+                                     "upload files with POST /documents")
+        S3Location.parse(source.url)  # a malformed location is a 400 now, not a failed job
+        return state.jobs.submit(source.url).as_dict()
 
     @app.get("/jobs/{job_id}", dependencies=guarded)
     def job(job_id: str = PathParam(max_length=64)) -> dict[str, Any]:

@@ -22,7 +22,8 @@ exit codes:
   1    finished, but some files failed (each is listed with its reason)
   2    usage error (bad option, unknown document, unusable library)
   3    a missing dependency (Tesseract, a language pack, the model)
-  4    the S3 bucket failed (unreachable, credentials refused, unsafe content)
+  4    the S3 bucket or the Dask scheduler failed (unreachable, credentials refused,
+       unsafe content, scheduler lost mid-run: rerun to resume)
   130  interrupted (Ctrl-C); finished documents are kept
 
 library: --library DIR, else $SCANDEX_LIBRARY, else the user data folder.

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from engine.embedding import MINILM_DIM, MINILM_ID
-from engine.errors import UsageError
+from engine.errors import ClusterLost, UsageError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -62,9 +62,16 @@ class DaskExecutor:
     def submit(self, fn: Callable[[T], R], arg: T) -> Future[R]:
         """Schedule fn(arg) on the cluster (retried elsewhere if its worker dies)."""
         result: Future[R] = Future()
+        if self.client.status in ("closing", "closed"):
+            raise ClusterLost(self.address)
         remote = self.client.submit(fn, arg, pure=False, retries=1)
 
         def done(finished: Any) -> None:
+            # We never cancel a task that is still wanted: a cancelled future means the
+            # client lost the scheduler, which is the run's problem, not this page's.
+            if finished.cancelled():
+                result.set_exception(ClusterLost(self.address))
+                return
             try:
                 result.set_result(finished.result())
             except BaseException as e:  # noqa: BLE001 - delivered through the future
@@ -112,6 +119,7 @@ class DaskEmbedder:
 
     def __init__(self, executor: DaskExecutor, batch: int = 64) -> None:
         self._client = executor.client
+        self._address = executor.address
         self._batch = batch
         from distributed import WorkerPlugin
 
@@ -123,8 +131,13 @@ class DaskEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         batches = [texts[i:i + self._batch] for i in range(0, len(texts), self._batch)]
-        futures = self._client.map(_embed_on_worker, batches, pure=False, retries=2)
-        parts = self._client.gather(futures)
+        from concurrent.futures import CancelledError
+
+        try:
+            futures = self._client.map(_embed_on_worker, batches, pure=False, retries=2)
+            parts = self._client.gather(futures)
+        except (CancelledError, OSError) as e:
+            raise ClusterLost(self._address) from e
         for batch, part in zip(batches, parts, strict=True):
             if part.shape != (len(batch), self.dim) or not np.isfinite(part).all():
                 raise UsageError("a worker returned a malformed embedding; run the index again")

@@ -94,6 +94,18 @@ class UnsafeRemote(SyncError):
     """The bucket holds a key or manifest entry that could escape the library."""
 
 
+class ClusterLost(ScandexError):
+    """The Dask scheduler went away during a run; finished documents are kept."""
+
+    exit_code = ExitCode.REMOTE
+
+    def __init__(self, address: str) -> None:
+        super().__init__(
+            f"lost the Dask scheduler at {address}; documents finished so far are kept. "
+            "Start the scheduler again and run the same command: it resumes where it stopped."
+        )
+
+
 class Interrupted(ScandexError):
     """The user cancelled; finished documents are kept."""
 

@@ -23,6 +23,7 @@ class Job:
     state: str = "queued"  # queued | running | done | failed
     document_id: int | None = None
     error: str | None = None
+    report: dict[str, Any] | None = None  # counts, for a bucket location
     created_at: float = field(default_factory=time.time)
     finished_at: float | None = None
 
@@ -49,8 +50,8 @@ class JobRunner:
         self._thread = threading.Thread(target=self._run, name="scandex-jobs", daemon=True)
         self._thread.start()
 
-    def submit(self, path: Path) -> Job:
-        """Queue a file for indexing."""
+    def submit(self, path: Path | str) -> Job:
+        """Queue a file (or an s3:// location) for indexing."""
         with self._lock:
             job = Job(id=f"job-{next(self._ids)}", path=str(path))
             self._jobs[job.id] = job
@@ -76,7 +77,14 @@ class JobRunner:
                 try:
                     report = library.add([job.path], lang=self._lang)
                     failed = report.failed[0].error if report.failed else None
-                    if failed:
+                    if job.path.startswith("s3://"):
+                        # A location: done when listed and read; per-object failures are
+                        # counted here and listed by /documents like any other.
+                        job.report = {"indexed": report.indexed, "reused": report.reused,
+                                      "unchanged": report.skipped_unchanged,
+                                      "removed": report.removed, "failed": len(report.failed)}
+                        job.state = "done"
+                    elif failed:
                         job.state, job.error = "failed", failed
                     else:
                         job.document_id = library.store.document_id_by_path(job.path)

@@ -214,17 +214,26 @@ class Library:
         page = self.store.page(info.sha256, page_no) if info.sha256 else None
         if page is None:
             raise UsageError(f"document {info.id} has no page {page_no}")
-        original = Path(os.fsdecode(raw))
-        if info.path.startswith("s3://") and info.sha256:
-            original = self._fetched_object(info.path, info.sha256)
-        elif not original.is_file() and (self.directory / "sync.json").exists():
-            from engine.sync import ensure_original
-
-            original = ensure_original(self, info.id)  # synced from elsewhere: fetch once
-        image = load_page(original, FileKind(info.kind), page_no)
+        image = load_page(self.original_file(info.id), FileKind(info.kind), page_no)
         if page.rotation:
             image = image.rotate(-page.rotation, expand=True)
         return image
+
+    def original_file(self, ref: str | int) -> Path:
+        """A local copy of the document's original: where it was indexed, or fetched once
+        from the sync bucket or from the bucket it was indexed from."""
+        info = self.resolve(ref)
+        raw = self.store.raw_path(info.id)
+        if raw is None:
+            raise UsageError(f"document {info.id} has no original")
+        if info.path.startswith("s3://") and info.sha256:
+            return self._fetched_object(info.path, info.sha256)
+        original = Path(os.fsdecode(raw))
+        if not original.is_file() and (self.directory / "sync.json").exists():
+            from engine.sync import ensure_original
+
+            return ensure_original(self, info.id)  # synced from elsewhere: fetch once
+        return original
 
     def _fetched_object(self, url: str, sha256: str) -> Path:
         """A bucket object's bytes, fetched once into the library's cache and checked."""

@@ -21,7 +21,7 @@ import numpy as np
 from engine.chunking import chunk_page
 from engine.discover import SCAN_EXTENSIONS, Candidate, WalkProblem, sha256_file, sniff_path, walk
 from engine.embedding import Embedder
-from engine.errors import EmptyDocument, FileVanished, ScanError, UnsupportedFile
+from engine.errors import ClusterLost, EmptyDocument, FileVanished, ScanError, UnsupportedFile
 from engine.executor import TaskExecutor
 from engine.models import Chunk, FailedFile, FileKind, IndexReport, PageText
 from engine.ocr import OcrEngine, OcrOptions, OcrTask, run_ocr_task
@@ -284,6 +284,8 @@ class IndexRun:
         except BrokenProcessPool:
             self._recover_pool_remote(obj, attempt, followers)
             return
+        except ClusterLost:
+            raise
         except ScanError as e:
             error = str(e)
         except Exception as e:  # noqa: BLE001 - one bad object must not stop the batch
@@ -404,6 +406,8 @@ class IndexRun:
         except BrokenProcessPool:
             self._recover_pool(job, task, attempt)
             return
+        except ClusterLost:
+            raise  # the run stops; this page was not at fault and is not recorded
         except ScanError as e:
             job.error = job.error or f"page {task.page_no}: {e}"
         except Exception as e:  # noqa: BLE001 - one bad page must not stop the batch

@@ -25,6 +25,10 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("AWS_"):
             monkeypatch.delenv(key)
+    # Tests talk to 127.0.0.1 only: no instance-metadata lookups, and an s3:// path that
+    # a test (or the API fuzzer) reaches without its own endpoint goes nowhere.
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("SCANDEX_S3_ENDPOINT", "http://127.0.0.1:9")
 
 
 @pytest.fixture

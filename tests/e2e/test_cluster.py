@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -110,3 +111,87 @@ def test_cli_cluster_flag(docs: Path, tmp_path: Path) -> None:
                           "index", str(docs), "--cluster", "nonsense"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "local:N" in bad.stderr
+
+
+def _start_scheduler(port: int) -> subprocess.Popen[bytes]:
+    from tests.s3_servers import _wait_port
+
+    proc = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler",
+                             "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_port(port, timeout_s=60)
+    return proc
+
+
+def _start_worker(port: int) -> subprocess.Popen[bytes]:
+    from engine.cluster import WORKER_ENV
+
+    return subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker",
+                             f"tcp://127.0.0.1:{port}", "--nworkers", "1", "--nthreads", "1",
+                             "--no-dashboard", "--host", "127.0.0.1"],
+                            env={**os.environ, **WORKER_ENV},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _executor_with_a_worker(port: int) -> object:
+    import time
+
+    from engine.cluster import DaskExecutor
+
+    executor = DaskExecutor(f"tcp://127.0.0.1:{port}")
+    deadline = time.monotonic() + 60
+    while not executor.client.scheduler_info().get("workers"):
+        assert time.monotonic() < deadline, "the worker never joined"
+        time.sleep(0.2)
+    return executor
+
+
+def test_scheduler_gone_is_a_clear_error_and_a_rerun_resumes(tmp_path: Path) -> None:
+    from engine.errors import ClusterLost, ExitCode
+    from tests.http_helpers import free_port
+
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    for i in range(10):
+        save_text_page(folder / f"p{i:02}.png", [f"Page {i} outlives its scheduler"] * 4)
+    port = free_port()
+    scheduler, worker = _start_scheduler(port), _start_worker(port)
+    try:
+        executor: Any = _executor_with_a_worker(port)
+
+        class KillTheSchedulerAfterOneDocument:
+            def update(self, progress: object) -> None:
+                pass
+
+            def document_done(self, path: str, ok: bool, error: str | None) -> None:
+                if scheduler.poll() is None:
+                    scheduler.kill()
+
+        lib = Library.open(tmp_path / "lib", embedder=HashingEmbedder(), executor=executor)
+        with pytest.raises(ClusterLost) as lost:
+            lib.add([folder], progress=KillTheSchedulerAfterOneDocument())
+        executor.shutdown()
+        assert lost.value.exit_code == ExitCode.REMOTE
+        assert "run the same command" in str(lost.value)
+        kept = lib.documents()
+        assert 1 <= len(kept) < 10
+        assert all(d.state == "indexed" for d in kept)  # nothing blamed on the files
+        assert lib.store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+        worker.kill()
+        worker.wait()
+        scheduler = _start_scheduler(port)
+        worker = _start_worker(port)
+        executor = _executor_with_a_worker(port)
+        lib._executor = executor
+        try:
+            report = lib.add([folder])
+        finally:
+            executor.shutdown()
+        assert report.skipped_unchanged == len(kept)
+        assert report.indexed == 10 - len(kept) and not report.failed
+        assert len(lib.search("outlives", mode="keyword", limit=20)) == 10
+    finally:
+        for proc in (scheduler, worker):
+            proc.kill()
+            proc.wait()

@@ -172,3 +172,27 @@ def test_not_a_bucket_location_is_a_usage_error(tmp_path: Path) -> None:
     from engine.cli import main
 
     assert main(["index", "s3://", "--library", str(tmp_path / "lib")]) == 2
+
+
+def test_server_indexes_a_bucket_location(moto: S3Endpoint, tmp_path: Path) -> None:
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from engine.api import create_app
+    from tests.server.test_api import wait_job
+
+    put(moto, "mail/letter.png", fake_scan_bytes("parking permit renewal", tmp_path))
+    app = create_app(tmp_path / "lib", token="t0ken-for-tests", embedder=HashingEmbedder(),
+                     ocr=FakeOcr(), executor=InlineExecutor())
+    with TestClient(app, headers={"Authorization": "Bearer t0ken-for-tests"}) as api:
+        assert api.post("/sources", json={"url": "/etc/passwd"}).status_code == 422
+        assert api.post("/sources", json={"url": "s3://x"}).status_code == 400
+        queued = api.post("/sources", json={"url": f"s3://{BUCKET}/mail"})
+        assert queued.status_code == 202
+        job = wait_job(api, queued.json()["id"])
+        assert job["state"] == "done" and job["report"]["indexed"] == 1
+        hits = api.get("/search", params={"q": "parking permit", "mode": "keyword"}).json()
+        assert hits["results"][0]["path"] == f"s3://{BUCKET}/mail/letter.png"
+        original = api.get(f"/documents/{hits['results'][0]['id']}/file")
+        assert original.status_code == 200
+        assert original.content == fake_scan_bytes("parking permit renewal", tmp_path)
