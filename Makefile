@@ -1,5 +1,6 @@
 # make run   - set up everything, then the main job (desktop app, or a demo without a display)
 # make test  - set up everything, then lint, type-check and the whole test suite
+# make package - the PyInstaller bundle dist/Scandex (CLI + desktop + Tesseract + model)
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,7 +9,12 @@ STAMP := $(VENV)/.scandex-installed
 SYSSTAMP := $(VENV)/.scandex-sysdeps
 PYTEST_ARGS ?=
 
-.PHONY: install sysdeps run demo test lint typecheck importlint pytest bench clean screenshots
+BUNDLE := dist/Scandex/scandex
+BUNDLE_SOURCES := $(shell find engine desktop resources packaging -type f \
+	-not -path '*/__pycache__/*' 2>/dev/null) pyproject.toml
+
+.PHONY: install sysdeps run demo test lint typecheck importlint pytest bench clean screenshots \
+	package
 
 install: $(SYSSTAMP) $(STAMP)
 
@@ -22,7 +28,7 @@ $(STAMP): pyproject.toml
 	# torch first and pinned; the CPU index keeps pip away from multi-GB CUDA builds.
 	$(PY) -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null || \
 	  $(PY) -m pip install -q --retries 1 --timeout 20 --extra-index-url $(TORCH_INDEX) torch==2.13.0
-	$(PY) -m pip install -q -e ".[desktop,server,s3,cluster,dev]"
+	$(PY) -m pip install -q -e ".[desktop,server,s3,cluster,package,dev]"
 	touch $@
 
 run: install
@@ -47,8 +53,16 @@ pytest:
 bench: install
 	$(PY) -m bench all
 
+# Rebuilt only when the code, resources, spec or dependencies changed.
+package: install $(BUNDLE)
+
+$(BUNDLE): $(BUNDLE_SOURCES) $(STAMP)
+	$(VENV)/bin/pyinstaller --noconfirm --log-level WARN --distpath dist \
+	  --workpath build/pyinstaller packaging/scandex.spec
+	touch $@
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
 
 screenshots: install
 	xvfb-run -a -s "-screen 0 1280x800x24" $(PY) scripts/screenshots.py

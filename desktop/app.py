@@ -6,8 +6,11 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
@@ -18,7 +21,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--library", metavar="DIR", help="library folder")
     parser.add_argument("--quit-after", type=float, default=0,
                         help=argparse.SUPPRESS)  # seconds; for start-up measurements
+    parser.add_argument("--self-test", action="store_true",
+                        help="index and search a bundled sample in an offscreen window, "
+                             "print a JSON report and exit (0 when everything works)")
     args = parser.parse_args(list(argv) if argv is not None else None)
+    if args.self_test:
+        return self_test()
     started = time.perf_counter()
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -28,6 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("Scandex")
     app.setApplicationName("Scandex")
+    if isinstance(app, QApplication):
+        app.setWindowIcon(app_icon())
     window = create_main_window(args.library)
     window.show()
     shown = time.perf_counter() - started
@@ -38,6 +48,57 @@ def main(argv: Sequence[str] | None = None) -> int:
               flush=True)
         QTimer.singleShot(int(args.quit_after * 1000), window.close)
     return int(app.exec())
+
+
+def app_icon() -> Any:
+    """The Scandex icon from the resources package."""
+    from importlib.resources import files
+
+    from PySide6.QtGui import QIcon, QPixmap
+
+    pixmap = QPixmap()
+    pixmap.loadFromData((files("resources") / "icons" / "scandex.png").read_bytes())
+    return QIcon(pixmap)
+
+
+def self_test() -> int:
+    """The engine self-test driven through an offscreen main window."""
+
+    # Offscreen, and with settings of its own: a self-test must not touch the user's.
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    settings_home = tempfile.TemporaryDirectory(prefix="scandex-selftest-settings-")
+    os.environ["XDG_CONFIG_HOME"] = settings_home.name
+    try:
+        from PySide6.QtGui import QGuiApplication
+        from PySide6.QtWidgets import QApplication
+
+        from desktop.selftest import WindowDriver
+        from engine.selftest import run_self_test
+
+        app = QApplication.instance() or QApplication(sys.argv[:1])
+        app.setOrganizationName("Scandex")
+        app.setApplicationName("Scandex self-test")
+        drivers: list[WindowDriver] = []
+
+        def make_driver(library_dir: Any) -> WindowDriver:
+            drivers.append(WindowDriver(library_dir))
+            return drivers[-1]
+
+        report = run_self_test("desktop", make_driver)
+        if drivers:
+            report["timings_s"]["window_shown"] = drivers[0].window_shown_s
+        report["versions"]["qt_platform"] = QGuiApplication.platformName()
+    except Exception as e:  # noqa: BLE001 - the report must say what broke, whatever it is
+        report = {"frontend": "desktop", "ok": False, "error": f"{type(e).__name__}: {e}"}
+    finally:
+        settings_home.cleanup()
+    text = json.dumps(report, ensure_ascii=False, indent=2)
+    if sys.stdout is None:
+        # A windowed Windows executable has no console; leave the report where it can be found.
+        Path(tempfile.gettempdir(), "scandex-selftest.json").write_text(text, encoding="utf-8")
+    else:
+        print(text, flush=True)
+    return 0 if report["ok"] else 1
 
 
 if __name__ == "__main__":
