@@ -1,0 +1,78 @@
+"""The shortcuts that keep hybrid search fast on big libraries must not change answers:
+the split vector product, the postings budget, and re-scoring when every word is common."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import engine.search as search
+from engine import Library
+from engine.executor import InlineExecutor
+from engine.testing import FakeOcr, HashingEmbedder, write_fake_scan
+
+
+def test_float16_scan_finds_the_same_top_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("torch")
+    cache = search.VectorCache()
+    rng = np.random.default_rng(5)
+    matrix = rng.standard_normal((3000, 384)).astype(np.float32)
+    cache.matrix = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    cache.ids = np.arange(3000, dtype=np.int64)
+    cache.pages = np.ones(3000, dtype=np.int32)
+    cache.shas = [f"sha{i % 300}" for i in range(3000)]
+    query = cache.matrix[17] + 0.5 * cache.matrix[99]
+    query = (query / np.linalg.norm(query)).astype(np.float32)
+    allowed = {"sha17", "sha99", "sha5"}
+    exact, exact_allowed = cache.top(query, 50, None), cache.top(query, 50, allowed)
+    monkeypatch.setattr(search, "_SPLIT_FROM_ROWS", 10)
+    fast, fast_allowed = cache.top(query, 50, None), cache.top(query, 50, allowed)
+    assert cache._half is not None  # the float16 path really ran
+    assert [h.chunk_id for h in fast] == [h.chunk_id for h in exact]
+    np.testing.assert_allclose([h.score for h in fast], [h.score for h in exact], rtol=1e-5)
+    assert [h.chunk_id for h in fast_allowed] == [h.chunk_id for h in exact_allowed]
+    assert {h.sha256 for h in fast_allowed} <= allowed
+
+
+@pytest.fixture
+def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Library:
+    """30 one-page documents; 'harbour' is on 6 of them (20 %: over a 10 % budget)."""
+    monkeypatch.setattr(search, "_PRUNE_FROM_CHUNKS", 10)
+    monkeypatch.setattr(search, "_BUDGET_FROM_CHUNKS", 10)
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(30):
+        words = f"record {i} about the {'harbour pilot boats' if i % 5 == 0 else 'orchard frost'}"
+        if i == 7:
+            words = "the zeppelin ledger mentions a harbour once"
+        write_fake_scan(folder / f"d{i:02}.png", words)
+    lib = Library.open(tmp_path / "lib", embedder=HashingEmbedder(), ocr=FakeOcr(),
+                       executor=InlineExecutor())
+    lib.add([folder])
+    return lib
+
+
+def test_every_word_too_common_reranks_meaning_without_a_full_scan(
+        library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_full_scan(*_args: object) -> list[object]:
+        raise AssertionError("the words ranker scanned the whole index")
+
+    monkeypatch.setattr(library._searcher, "_keyword", no_full_scan)
+    hits = library.search("harbour", mode="hybrid", limit=7)
+    with_word = {f"d{i:02}.png" for i in (0, 5, 7, 10, 15, 20, 25)}
+    assert {Path(h.path).name for h in hits} == with_word
+    assert all("keyword" in h.matched_by for h in hits)
+    assert all("<mark>harbour</mark>" in h.snippet for h in hits)
+
+
+def test_a_rare_word_still_ranks_the_whole_index(library: Library) -> None:
+    hits = library.search("zeppelin harbour", mode="hybrid", limit=3)
+    assert Path(hits[0].path).name == "d07.png"
+    assert "keyword" in hits[0].matched_by
+
+
+def test_words_mode_is_not_budgeted(library: Library) -> None:
+    hits = library.search("harbour", mode="keyword", limit=20)
+    assert len(hits) == 7
