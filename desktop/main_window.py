@@ -523,12 +523,26 @@ class MainWindow(QMainWindow):
             self._show_hit_page(self._current, page_no)
 
     def _open_original(self) -> None:
-        if self._current is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(self._current.path))
+        self._with_original(lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
 
     def _show_in_folder(self) -> None:
-        if self._current is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(self._current.path).parent)))
+        self._with_original(
+            lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent))))
+
+    def _with_original(self, use: Any) -> None:
+        """A local copy of the current document (fetched from a bucket once if it came
+        from one, or from the sync bucket), then use(path) on the GUI thread."""
+        if self._current is None:
+            return
+        doc_id = self._current.id
+
+        def fetch(lib: Any) -> str:
+            return str(lib.original_file(doc_id))
+
+        def failed(error: Exception) -> None:
+            self.results_label.setText(f"Cannot open the original: {error}")
+
+        self.bridge.run_on_searcher(fetch, use, failed)
 
     def _focus_search(self) -> None:
         self.search_input.setFocus()

@@ -180,3 +180,27 @@ def test_sync_now_pushes_to_the_bucket(make_window, qtbot, tmp_path: Path, scans
                         timeout=30_000)
         remote = S3Remote(RemoteConfig(bucket="desk-sync", prefix="me", endpoint_url=ep.url))
         assert len(remote.get_json("manifest.json")["documents"]) == 3
+
+
+def test_open_original_hands_the_desktop_a_local_file(make_window, qtbot, scans: Path,  # type: ignore[no-untyped-def]
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtGui import QDesktopServices
+
+    opened: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl",
+                        staticmethod(lambda url: opened.append(url.toLocalFile()) or True))
+    window = make_window()
+    drop_paths(window, [scans])
+    results = child(window, QAbstractItemView, "resultsView")
+    qtbot.waitUntil(lambda: len(rows(child(window, QAbstractItemView, "libraryView"))) == 3,
+                    timeout=20_000)
+    child(window, QLineEdit, "searchInput").setText("chocolate cake")
+    window.run_search()
+    qtbot.waitUntil(lambda: bool(rows(results)) and window._current is not None,
+                    timeout=20_000)
+    window._open_original()
+    qtbot.waitUntil(lambda: len(opened) == 1, timeout=10_000)
+    assert opened == [str(scans / "recipe.png")]
+    window._show_in_folder()
+    qtbot.waitUntil(lambda: len(opened) == 2, timeout=10_000)
+    assert opened[1] == str(scans)
