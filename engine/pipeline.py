@@ -310,11 +310,16 @@ class IndexRun:
                       pages={p.page_no: p for p in result.pages}, followers=list(followers))
         self.tracker.pages_total += len(result.pages)
         self.tracker.pages_done += len(result.pages)
-        if self.store.content_known(result.sha256) or result.sha256 in self._in_flight:
+        if self.store.content_known(result.sha256):
             # The same bytes were already read under another name: store them once.
             self._commit_reused(obj, result.kind, result.sha256)
             for follower in followers:
                 self._commit_reused(follower, result.kind, result.sha256)
+            return
+        leader = self._in_flight.get(result.sha256)
+        if leader is not None:
+            # ... or are being read right now (a local copy): commit after it.
+            leader.followers.extend([obj, *followers])
             return
         self._in_flight[result.sha256] = job
         self._mark_ready(job)

@@ -230,3 +230,16 @@ def test_cluster_workers_fetch_their_own_objects(moto: S3Endpoint, tmp_path: Pat
     assert again.skipped_unchanged == 6 and again.indexed == 0
     assert fetched_here == []
     assert len(lib.search("tram depot", mode="keyword", limit=10)) == 6
+
+
+def test_same_bytes_on_disk_and_in_the_bucket_are_read_once(moto: S3Endpoint,
+                                                            tmp_path: Path) -> None:
+    folder = tmp_path / "local"
+    folder.mkdir()
+    page = write_fake_scan(folder / "scan.png", "identical tram depot ledger")
+    put(moto, "copy/scan-copy.png", page.read_bytes())
+    lib = library(tmp_path / "lib")
+    report = lib.add([f"s3://{BUCKET}/copy", folder])
+    assert not report.failed and report.indexed + report.reused == 2
+    assert len(found(lib, "depot")) == 2
+    assert lib.store.db.execute("SELECT COUNT(*) FROM contents").fetchone()[0] == 1
