@@ -65,6 +65,15 @@ def test_cli_self_test_uses_what_the_bundle_carries(bundle: Path, tmp_path: Path
     check_report(self_test(bundle / "scandex", tmp_path), bundle)
 
 
+def test_bundled_tesseract_wins_over_one_on_path(bundle: Path, tmp_path: Path) -> None:
+    """A system Tesseract on PATH (here /usr/bin's, when installed) is not used."""
+    env = {**bare_env(tmp_path), "PATH": "/usr/local/bin:/usr/bin:/bin"}
+    out = subprocess.run([str(bundle / "scandex"), "--self-test"], env=env,
+                         capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    check_report(json.loads(out.stdout), bundle)
+
+
 def test_desktop_self_test_runs_offscreen(bundle: Path, tmp_path: Path) -> None:
     report = self_test(bundle / "scandex-desktop", tmp_path)
     check_report(report, bundle)
