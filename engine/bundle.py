@@ -56,12 +56,9 @@ def configure_environment(root: Path | None = None) -> BundledTesseract | None:
     os.environ["SCANDEX_TESSERACT"] = str(bundled.binary)
     # The data next to the binary, never a system folder compiled into it.
     os.environ["TESSDATA_PREFIX"] = str(bundled.tessdata)
-    if sys.platform.startswith("linux"):
-        # The executable carries no RPATH; its libraries sit in lib/ beside it.
-        # PyInstaller's bootloader saved the caller's value in LD_LIBRARY_PATH_ORIG.
-        current = os.environ.get("LD_LIBRARY_PATH", "")
-        parts = [str(bundled.libraries)] + [p for p in current.split(os.pathsep) if p]
-        os.environ["LD_LIBRARY_PATH"] = os.pathsep.join(dict.fromkeys(parts))
+    # No LD_LIBRARY_PATH: the staged binary finds lib/ through its RPATH ($ORIGIN/lib),
+    # and a global setting would hand Tesseract's libraries to every other program this
+    # process starts (a file manager opened by "Show in folder", say).
     # Model weights ship inside the bundle; never look for them online.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

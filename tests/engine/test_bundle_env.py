@@ -1,0 +1,55 @@
+"""engine.bundle: a frozen app points the engine at the Tesseract inside the bundle."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from engine.bundle import configure_environment, find_bundled_tesseract
+
+
+def fake_bundle(root: Path) -> Path:
+    home = root / "tesseract"
+    (home / "tessdata").mkdir(parents=True)
+    (home / "lib").mkdir()
+    (home / "tesseract").write_text("#!/bin/sh\n")
+    (home / "tessdata" / "eng.traineddata").write_bytes(b"data")
+    return home
+
+
+def test_the_bundled_tesseract_and_its_data_are_used(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    home = fake_bundle(tmp_path)
+    monkeypatch.delenv("SCANDEX_TESSERACT", raising=False)
+    monkeypatch.setenv("TESSDATA_PREFIX", "/usr/share/somewhere-else")
+    monkeypatch.setenv("LD_LIBRARY_PATH", "/opt/keep-me")
+    configured = configure_environment(tmp_path)
+    assert configured is not None
+    assert os.environ["SCANDEX_TESSERACT"] == str(home / "tesseract")
+    assert os.environ["TESSDATA_PREFIX"] == str(home / "tessdata")
+    assert os.environ["LD_LIBRARY_PATH"] == "/opt/keep-me"  # other programs unaffected
+
+
+def test_a_user_choice_of_tesseract_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_bundle(tmp_path)
+    monkeypatch.setenv("SCANDEX_TESSERACT", "/opt/tesseract-with-every-language")
+    assert configure_environment(tmp_path) is None
+    assert os.environ["SCANDEX_TESSERACT"] == "/opt/tesseract-with-every-language"
+
+
+def test_an_incomplete_bundle_is_not_used(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    home = fake_bundle(tmp_path)
+    (home / "tessdata" / "eng.traineddata").unlink()
+    monkeypatch.delenv("SCANDEX_TESSERACT", raising=False)
+    assert find_bundled_tesseract(tmp_path) is None
+    assert configure_environment(tmp_path) is None
+    assert "SCANDEX_TESSERACT" not in os.environ
+
+
+def test_not_frozen_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SCANDEX_TESSERACT", raising=False)
+    assert configure_environment() is None
+    assert "SCANDEX_TESSERACT" not in os.environ
