@@ -56,10 +56,26 @@ def configure_environment(root: Path | None = None) -> BundledTesseract | None:
     os.environ["SCANDEX_TESSERACT"] = str(bundled.binary)
     # The data next to the binary, never a system folder compiled into it.
     os.environ["TESSDATA_PREFIX"] = str(bundled.tessdata)
-    # No LD_LIBRARY_PATH: the staged binary finds lib/ through its RPATH ($ORIGIN/lib),
-    # and a global setting would hand Tesseract's libraries to every other program this
-    # process starts (a file manager opened by "Show in folder", say).
+    # No LD_LIBRARY_PATH for Tesseract: the staged binary finds lib/ through its RPATH
+    # ($ORIGIN/lib). See restore_library_path for the one the bootloader set.
     # Model weights ship inside the bundle; never look for them online.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     return bundled
+
+
+def restore_library_path() -> None:
+    """Give child processes the LD_LIBRARY_PATH the user started the app with.
+
+    PyInstaller's bootloader points LD_LIBRARY_PATH at the bundle's _internal for this
+    process, whose loader has read it already; programs started from here (a file manager
+    from "Show in folder", xdg-open) would load our libraries instead of their own. Call
+    once, at start, in a frozen process.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    original = os.environ.pop("LD_LIBRARY_PATH_ORIG", None)
+    if original is not None:
+        os.environ["LD_LIBRARY_PATH"] = original
+    else:
+        os.environ.pop("LD_LIBRARY_PATH", None)

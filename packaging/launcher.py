@@ -15,9 +15,11 @@ def main() -> int:
     """Configure the bundle, then run the CLI or the desktop app."""
     # OCR workers are spawned processes of this same executable: let them start here.
     multiprocessing.freeze_support()
-    from engine.bundle import configure_environment
+    from engine.bundle import configure_environment, restore_library_path
 
     configure_environment()
+    if getattr(sys, "frozen", False):
+        restore_library_path()
     if Path(sys.executable).stem.lower() == "scandex-desktop":
         from desktop.app import main as desktop_main
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
-from engine.bundle import configure_environment, find_bundled_tesseract
+from engine.bundle import configure_environment, find_bundled_tesseract, restore_library_path
 
 
 def fake_bundle(root: Path) -> Path:
@@ -24,12 +25,24 @@ def test_the_bundled_tesseract_and_its_data_are_used(tmp_path: Path,
     home = fake_bundle(tmp_path)
     monkeypatch.delenv("SCANDEX_TESSERACT", raising=False)
     monkeypatch.setenv("TESSDATA_PREFIX", "/usr/share/somewhere-else")
-    monkeypatch.setenv("LD_LIBRARY_PATH", "/opt/keep-me")
     configured = configure_environment(tmp_path)
     assert configured is not None
     assert os.environ["SCANDEX_TESSERACT"] == str(home / "tesseract")
     assert os.environ["TESSDATA_PREFIX"] == str(home / "tessdata")
-    assert os.environ["LD_LIBRARY_PATH"] == "/opt/keep-me"  # other programs unaffected
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="LD_LIBRARY_PATH is Linux's")
+def test_children_get_the_callers_library_path_back(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # As PyInstaller's bootloader leaves it: the bundle first, the caller's value saved.
+    monkeypatch.setenv("LD_LIBRARY_PATH", str(tmp_path))
+    monkeypatch.setenv("LD_LIBRARY_PATH_ORIG", "/opt/keep-me")
+    restore_library_path()
+    assert os.environ["LD_LIBRARY_PATH"] == "/opt/keep-me"
+    assert "LD_LIBRARY_PATH_ORIG" not in os.environ
+    monkeypatch.setenv("LD_LIBRARY_PATH", str(tmp_path))  # the caller had none
+    restore_library_path()
+    assert "LD_LIBRARY_PATH" not in os.environ
 
 
 def test_a_user_choice_of_tesseract_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -51,6 +51,7 @@ def check_report(report: dict, bundle: Path) -> None:  # type: ignore[type-arg]
     internal = (bundle / "_internal").resolve()
     assert report["ok"] is True
     assert report["versions"]["frozen"] is True
+    assert report["versions"]["child_ld_library_path"] is None  # nothing leaks to children
     tesseract = report["tesseract"]
     assert tesseract["bundled"] is True
     assert Path(tesseract["path"]).resolve().is_relative_to(internal)
