@@ -11,6 +11,12 @@ import pytest
 from engine.bundle import configure_environment, find_bundled_tesseract, restore_library_path
 
 
+@pytest.fixture(autouse=True)
+def own_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """configure_environment writes os.environ: give each test a copy, thrown away after."""
+    monkeypatch.setattr(os, "environ", dict(os.environ))
+
+
 def fake_bundle(root: Path) -> Path:
     home = root / "tesseract"
     (home / "tessdata").mkdir(parents=True)

@@ -25,8 +25,12 @@ def bundle() -> Path:
     given = os.environ.get("SCANDEX_BUNDLE_DIR")
     if given:
         return Path(given)
+    # The build stages the Tesseract on PATH; settings meant for a running app must not
+    # redirect it.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SCANDEX_TESSERACT", "TESSDATA_PREFIX")}
     out = subprocess.run(["make", "package"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=1800)
+                         timeout=1800, env=env)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return ROOT / "dist" / "Scandex"
 
