@@ -42,7 +42,7 @@ def _pct(values: list[float], q: float) -> float:
 def bench_ocr(work: Path, pages: int) -> None:
     """Pages/min through Library.add vs the tesseract CLI with the same parallelism."""
     from engine import Library
-    from engine.executor import default_workers
+    from engine.backends.pool import default_workers
     from engine.testing import HashingEmbedder
 
     work.mkdir(parents=True)
@@ -77,7 +77,7 @@ def bench_ocr(work: Path, pages: int) -> None:
 
 def bench_embed(chunks: int = 256) -> None:
     """Chunks/s through MiniLMEmbedder vs a bare SentenceTransformer.encode."""
-    from engine.embedding import MiniLMEmbedder
+    from engine.backends.minilm import MiniLMEmbedder
 
     rng = random.Random(7)
     texts = [" ".join(rng.choice(WORDS) for _ in range(96)) for _ in range(chunks)]
@@ -98,9 +98,9 @@ def bench_embed(chunks: int = 256) -> None:
 
 def _fill_store(library_dir: Path, chunks: int) -> None:
     """A library with `chunks` synthetic chunks (10 per document, 384-d random vectors)."""
-    from engine.embedding import MINILM_ID
+    from engine.backends.minilm import MINILM_ID
     from engine.models import Box, Chunk, PageText, Word
-    from engine.store import Store
+    from engine.store.db import Store
 
     rng = np.random.default_rng(1)
     vocabulary = WORDS + [f"term{i}" for i in range(5000)]
@@ -128,7 +128,7 @@ def _fill_store(library_dir: Path, chunks: int) -> None:
 def bench_search(work: Path, sizes: list[int], queries: int = 60) -> None:
     """p50/p95 of each mode vs a bare FTS5 query and a bare numpy dot product."""
     from engine import Library
-    from engine.embedding import MiniLMEmbedder
+    from engine.backends.minilm import MiniLMEmbedder
 
     embedder = MiniLMEmbedder()
     embedder.load()
@@ -180,7 +180,7 @@ def bench_search(work: Path, sizes: list[int], queries: int = 60) -> None:
 def bench_incremental(work: Path, files: int = 1000) -> None:
     """Re-index of unchanged files vs a bare os.walk + stat of the same tree."""
     from engine import Library
-    from engine.executor import InlineExecutor
+    from engine.backends.pool import InlineExecutor
     from engine.testing import FakeOcr, HashingEmbedder, write_fake_scan
 
     docs = work / "docs"

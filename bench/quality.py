@@ -133,7 +133,7 @@ def clean_library(folder: Path, docs: list[str], corpus: dict[str, dict[str, str
                   embedder: object) -> object:
     """The same documents as clean text (no OCR), chunked and embedded like scans."""
     from engine import Library
-    from engine.chunking import chunk_page
+    from engine.ingest.chunking import chunk_page
     from engine.models import Box, PageText, Word
 
     library = Library.open(folder, embedder=embedder)  # type: ignore[arg-type]
@@ -156,7 +156,7 @@ def clean_library(folder: Path, docs: list[str], corpus: dict[str, dict[str, str
 def bench_quality(size: int, quick: bool = False, max_queries: int = 40) -> str:
     """Run everything; print and return the markdown table."""
     from engine import Library
-    from engine.embedding import MiniLMEmbedder
+    from engine.backends.minilm import MiniLMEmbedder
 
     started = time.monotonic()
     corpus, queries, qrels = load()

@@ -14,7 +14,7 @@ def bench_scale(work: Path, pages: int = 16) -> None:
     """Print the figures and the estimate."""
     from bench.engine_bench import _page_image
     from engine import Library
-    from engine.cluster import DaskExecutor
+    from engine.backends.dask_cluster import DaskExecutor
     from engine.testing import HashingEmbedder
 
     docs = work / "pages"
@@ -51,9 +51,9 @@ def bench_scale(work: Path, pages: int = 16) -> None:
 
 def _writer_cost(folder: Path, documents: int = 200) -> float:
     """Seconds per committed one-page document with 3 chunks and their vectors."""
-    from engine.chunking import chunk_page
+    from engine.ingest.chunking import chunk_page
     from engine.models import Box, PageText, Word
-    from engine.store import Store
+    from engine.store.db import Store
 
     store = Store(folder)
     words = [Word(f"word{i % 300}", Box(i, i, 10, 10), 90.0) for i in range(220)]

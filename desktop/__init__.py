@@ -20,7 +20,7 @@ def create_main_window(library_dir: str | Path | None = None, **engine_options: 
     from desktop.bridge import EngineConfig
     from desktop.main_window import MainWindow
     from desktop.settings import AppSettings
-    from engine.config import default_library_dir
+    from engine import default_library_dir
 
     settings = AppSettings.load()
     folder = Path(library_dir or settings.library_dir or default_library_dir()).expanduser()

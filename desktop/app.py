@@ -73,7 +73,7 @@ def self_test() -> int:
         from PySide6.QtWidgets import QApplication
 
         from desktop.selftest import WindowDriver
-        from engine.selftest import run_self_test
+        from engine.service.selftest import run_self_test
 
         app = QApplication.instance() or QApplication(sys.argv[:1])
         app.setOrganizationName("Scandex")

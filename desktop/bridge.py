@@ -17,8 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from engine import CancelToken, IndexProgress, Library, ScandexError
-from engine.embedding import Embedder, MiniLMEmbedder
+from engine import CancelToken, Embedder, IndexProgress, Library, ScandexError, make_embedder
 
 
 @dataclass
@@ -27,7 +26,7 @@ class EngineConfig:
 
     library_dir: Path
     lang: str = "eng"
-    embedder: Embedder = field(default_factory=MiniLMEmbedder)
+    embedder: Embedder = field(default_factory=make_embedder)
     ocr: Any = None  # None: Tesseract
     executor: Any = None  # None: the local process pool
 

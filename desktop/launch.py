@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from engine.demo import demo_library_dir, has_display, run_demo
+from engine.cli.demo import demo_library_dir, has_display, run_demo
 
 
 def main() -> int:

@@ -4,106 +4,50 @@ every engine call goes through EngineBridge, off the GUI thread."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, QTimer, QUrl
+from PySide6.QtCore import QModelIndex, QTimer, QUrl
 from PySide6.QtGui import (
-    QAbstractTextDocumentLayout,
     QAction,
     QDesktopServices,
-    QDragEnterEvent,
-    QDropEvent,
     QKeySequence,
-    QPalette,
     QShortcut,
-    QTextDocument,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QFileDialog,
-    QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QLineEdit,
     QListView,
     QMainWindow,
     QMessageBox,
     QProgressBar,
     QPushButton,
     QSplitter,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
-    QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop.bridge import EngineBridge, EngineConfig
-from desktop.models import HitRole, LibraryModel, ResultsModel, SnippetHtmlRole
+from desktop.delegates import SnippetDelegate
+from desktop.models import HitRole, ResultsModel
+from desktop.panels import FileDropTarget, LibraryTab, SearchBar, row_of
 from desktop.preview import PagePreview, pil_to_qimage
 from desktop.settings import AppSettings, SettingsDialog
-from engine import IndexProgress, IndexReport, MissingDependency, SearchHit
+from desktop.view_model import WindowViewModel
+from engine import (
+    IndexProgress,
+    IndexReport,
+    MissingDependency,
+    SearchHit,
+    matching_word_indexes,
+)
 
 SEARCH_DEBOUNCE_MS = 250
-MODES = [("Hybrid", "hybrid"), ("Words", "keyword"), ("Meaning", "semantic")]
-TYPES = [("Any type", ""), ("PDF", "pdf"), ("PNG", "png"), ("JPEG", "jpeg"), ("TIFF", "tiff"),
-         ("BMP", "bmp"), ("GIF", "gif"), ("WebP", "webp")]
-DATES = [("Any time", 0), ("Past week", 7), ("Past month", 31), ("Past year", 366)]
 
 
-class SnippetDelegate(QStyledItemDelegate):
-    """Draws a result as rich text: name, page, snippet with highlighted matches."""
-
-    def _document(self, option: QStyleOptionViewItem, index: QModelIndex) -> QTextDocument:
-        doc = QTextDocument()
-        doc.setDefaultFont(option.font)
-        doc.setHtml(index.data(SnippetHtmlRole) or "")
-        doc.setTextWidth(max(100, option.rect.width() - 8))
-        return doc
-
-    def paint(self, painter: Any, option: QStyleOptionViewItem,
-              index: QModelIndex | QPersistentModelIndex) -> None:
-        """Qt: paint the selection background, then the rich text."""
-        self.initStyleOption(option, index)
-        style = option.widget.style() if option.widget else None
-        text = option.text
-        option.text = ""
-        if style:
-            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, option.widget)
-        option.text = text
-        doc = self._document(option, index)  # type: ignore[arg-type]
-        painter.save()
-        painter.translate(option.rect.left() + 4, option.rect.top() + 3)
-        context = QAbstractTextDocumentLayout.PaintContext()
-        if option.state & QStyle.StateFlag.State_Selected:
-            context.palette.setColor(QPalette.ColorRole.Text,
-                                     option.palette.color(QPalette.ColorRole.HighlightedText))
-        doc.documentLayout().draw(painter, context)
-        painter.restore()
-
-    def sizeHint(self, option: QStyleOptionViewItem,  # noqa: N802
-                 index: QModelIndex | QPersistentModelIndex) -> QSize:
-        """Qt: the height of the wrapped rich text."""
-        self.initStyleOption(option, index)
-        doc = self._document(option, index)  # type: ignore[arg-type]
-        return QSize(int(doc.idealWidth()), int(doc.size().height()) + 8)
-
-
-def _row(stretching: QWidget, *fixed: QWidget) -> QHBoxLayout:
-    """A row whose first widget takes the spare width."""
-    row = QHBoxLayout()
-    row.addWidget(stretching, 1)
-    for widget in fixed:
-        row.addWidget(widget)
-    return row
-
-
-class MainWindow(QMainWindow):
+class MainWindow(FileDropTarget, QMainWindow):
     """Scandex's window over one library."""
 
     def __init__(self, config: EngineConfig, settings: AppSettings | None = None) -> None:
@@ -111,10 +55,8 @@ class MainWindow(QMainWindow):
         self.settings = settings or AppSettings.load()
         self.config = config
         self.bridge = EngineBridge(config)
-        self._request = 0
-        self._current: SearchHit | None = None
+        self.view_model = WindowViewModel()
         self._started = time.monotonic()
-        self._last_progress: IndexProgress | None = None
         self._build()
         self._connect()
         self.setAcceptDrops(True)
@@ -125,27 +67,10 @@ class MainWindow(QMainWindow):
     # -- building -------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.search_input = QLineEdit()
-        self.search_input.setObjectName("searchInput")
-        self.search_input.setPlaceholderText("Search your scans — words or meaning (Ctrl+F)")
-        self.search_input.setClearButtonEnabled(True)
-        self.search_mode = QComboBox()
-        self.search_mode.setObjectName("searchMode")
-        for label, mode in MODES:
-            self.search_mode.addItem(label, mode)
-        self.type_filter = QComboBox()
-        for label, kind in TYPES:
-            self.type_filter.addItem(label, kind)
-        self.folder_filter = QLineEdit()
-        self.folder_filter.setPlaceholderText("in folder…")
-        self.folder_filter.setMaximumWidth(220)
-        self.date_filter = QComboBox()
-        for label, days in DATES:
-            self.date_filter.addItem(label, days)
-        top = QHBoxLayout()
-        top.addWidget(self.search_input, 1)
-        for w in (self.search_mode, self.type_filter, self.folder_filter, self.date_filter):
-            top.addWidget(w)
+        bar = SearchBar()
+        self.search_input, self.search_mode = bar.search_input, bar.search_mode
+        self.type_filter, self.folder_filter = bar.type_filter, bar.folder_filter
+        self.date_filter = bar.date_filter
 
         self.results_model = ResultsModel()
         self.results_view = QListView()
@@ -164,23 +89,11 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.results_view, 1)
 
         self.preview = PagePreview()
-        self.library_model = LibraryModel()
-        self.library_view = QTableView()
-        self.library_view.setObjectName("libraryView")
-        self.library_view.setModel(self.library_model)
-        self.library_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.library_view.verticalHeader().setVisible(False)
-        header = self.library_view.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
-        self.retry_button = QPushButton("Retry failed")
-        self.remove_button = QPushButton("Remove selected")
-        self.library_summary = QLabel("")
-        lib_buttons = _row(self.library_summary, self.retry_button, self.remove_button)
-        library_tab = QWidget()
-        lib_layout = QVBoxLayout(library_tab)
-        lib_layout.addLayout(lib_buttons)
-        lib_layout.addWidget(self.library_view, 1)
+        library_tab = LibraryTab()
+        self.library_model, self.library_view = library_tab.model, library_tab.view
+        self.retry_button, self.remove_button = library_tab.retry_button, library_tab.remove_button
+        self.library_summary = library_tab.summary
+        self.library_tab = library_tab
         self.tabs = QTabWidget()
         self.tabs.addTab(self.preview, "Page")
         self.tabs.addTab(library_tab, "Library")
@@ -200,11 +113,11 @@ class MainWindow(QMainWindow):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName("cancelButton")
         self.cancel_button.setEnabled(False)
-        bottom = _row(self.progress_label, self.progress_bar, self.cancel_button)
+        bottom = row_of(self.progress_label, self.progress_bar, self.cancel_button)
 
         central = QWidget()
         layout = QVBoxLayout(central)
-        layout.addLayout(top)
+        layout.addWidget(bar)
         layout.addWidget(splitter, 1)
         layout.addLayout(bottom)
         self.setCentralWidget(central)
@@ -296,33 +209,16 @@ class MainWindow(QMainWindow):
         self.progress_label.setText("Cancelling — finished documents are kept…")
 
     def _on_progress(self, progress: IndexProgress) -> None:
-        self._last_progress = progress
         if progress.pages_total:
             self.progress_bar.setRange(0, progress.pages_total)
             self.progress_bar.setValue(progress.pages_done)
-        eta = progress.eta_s
-        parts = [f"{progress.files_done}/{progress.files_total} files",
-                 f"{progress.pages_done}/{progress.pages_total} pages",
-                 f"{progress.pages_per_s:.2f} pages/s"]
-        if eta is not None:
-            parts.append(f"ETA {int(eta) // 60}:{int(eta) % 60:02d}")
-        if progress.files_failed:
-            parts.append(f"{progress.files_failed} failed")
-        if progress.current:
-            parts.append(Path(progress.current).name)
-        self.progress_label.setText(" · ".join(parts))
+        self.progress_label.setText(self.view_model.progress(progress))
 
     def _index_finished(self, report: IndexReport) -> None:
         self.cancel_button.setEnabled(False)
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(1)
-        state = "Cancelled" if report.cancelled else "Done"
-        text = (f"{state}: {report.indexed} indexed, {report.reused} reused, "
-                f"{report.skipped_unchanged} unchanged, {report.pages} pages in "
-                f"{report.seconds:.1f} s")
-        if report.failed:
-            text += f" — {len(report.failed)} failed (see Library)"
-        self.progress_label.setText(text)
+        self.progress_label.setText(self.view_model.finished(report))
         self.refresh_library()
         if self.search_input.text().strip():
             self.run_search()
@@ -333,8 +229,7 @@ class MainWindow(QMainWindow):
 
     def sync_now(self) -> None:
         """Push (after pulling) through the S3 bucket set in Settings, in the background."""
-        from engine import ScandexError
-        from engine.sync import RemoteConfig
+        from engine import RemoteConfig, ScandexError
 
         s = self.settings
         if not s.s3_bucket:
@@ -350,9 +245,7 @@ class MainWindow(QMainWindow):
         self.progress_label.setText(f"Syncing with s3://{s.s3_bucket}/{config.prefix} …")
 
         def run(lib: Any) -> Any:
-            from engine.sync import push
-
-            return push(lib, config)
+            return lib.push(config)
 
         self.bridge.run_on_indexer(run, self._sync_done, self._sync_failed)
 
@@ -383,7 +276,7 @@ class MainWindow(QMainWindow):
 
     def check_dependencies(self) -> None:
         """Check for Tesseract off the GUI thread; a dialog if it is missing."""
-        from engine.ocr import available_languages
+        from engine import available_languages
 
         def check(_lib: Any) -> Any:
             available_languages.cache_clear()
@@ -407,10 +300,7 @@ class MainWindow(QMainWindow):
         self.bridge.run_on_searcher(lambda lib: lib.documents(), self._show_documents)
 
     def _show_documents(self, documents: list[Any]) -> None:
-        self.library_model.set_documents(documents)
-        failed = sum(1 for d in documents if d.state == "failed")
-        self.library_summary.setText(f"{len(documents)} documents, {failed} failed")
-        self.retry_button.setEnabled(failed > 0)
+        failed = self.library_tab.show_documents(documents)
         if not self.search_input.text().strip():
             if documents:
                 self.results_label.setText(
@@ -422,13 +312,11 @@ class MainWindow(QMainWindow):
 
     def retry_failed(self) -> None:
         """Index the failed documents again."""
-        paths = [d.path for d in self.library_model.documents if d.state == "failed"]
-        self.add_paths(paths, retry_failed=True)
+        self.add_paths(self.library_tab.failed_paths(), retry_failed=True)
 
     def remove_selected(self) -> None:
         """Forget the selected documents (the files stay on disk)."""
-        rows = {i.row() for i in self.library_view.selectionModel().selectedRows()}
-        ids = [self.library_model.documents[r].id for r in sorted(rows)]
+        ids = self.library_tab.selected_ids()
         if not ids:
             return
 
@@ -446,34 +334,27 @@ class MainWindow(QMainWindow):
     def run_search(self) -> None:
         """Search now with the current text, mode and filters."""
         self._debounce.stop()
-        query = self.search_input.text().strip()
-        self._request += 1
-        if not query:
+        request = self.view_model.new_search(
+            self.search_input.text(), self.search_mode.currentData(),
+            kind=self.type_filter.currentData(), folder=self.folder_filter.text(),
+            days=self.date_filter.currentData())
+        if request is None:
             self.results_model.set_hits([])
             self.refresh_library()
             return
-        days = self.date_filter.currentData()
-        kind = self.type_filter.currentData()
-        options: dict[str, Any] = {
-            "mode": self.search_mode.currentData(),
-            "limit": 50,
-            "kinds": [kind] if kind else [],
-            "path_prefix": self.folder_filter.text().strip() or None,
-            "since": datetime.now() - timedelta(days=days) if days else None,
-        }
         self.results_label.setText("Searching…")
-        self.bridge.search(self._request, query, **options)
+        self.bridge.search(request.number, request.query, **request.options())
 
     def _show_results(self, request: int, hits: list[SearchHit]) -> None:
-        if request != self._request:
+        if not self.view_model.accept_results(request, hits):
             return  # an older query answered late
         self.results_model.set_hits(hits)
-        self.results_label.setText(f"{len(hits)} document(s) match." if hits else "No matches.")
+        self.results_label.setText(self.view_model.results_text())
         if hits:
             self.results_view.setCurrentIndex(self.results_model.index(0))
 
     def _search_failed(self, request: int, error: Exception) -> None:
-        if request == self._request:
+        if self.view_model.is_current(request):
             self.results_label.setText(f"Search failed: {error}")
 
     def _result_selected(self, current: QModelIndex, _previous: QModelIndex) -> None:
@@ -488,25 +369,23 @@ class MainWindow(QMainWindow):
             self._show_hit_page(hit, hit.page)
 
     def _show_hit_page(self, hit: SearchHit, page_no: int) -> None:
-        self._current = hit
+        page_no = self.view_model.show_hit(hit, page_no)
         query = self.search_input.text()
 
         def load(lib: Any) -> Any:
-            from engine.search import matching_words, parse_query
-
             detail = lib.document(hit.id)
             page = next(p for p in detail.pages if p.page_no == page_no)
             if page_no == hit.page:
                 boxes = hit.boxes
             else:
-                matched = matching_words(page.words, parse_query(query))
+                matched = matching_word_indexes(page.words, query)
                 boxes = [page.words[i].box.as_list() for i in matched]
             image = lib.page_image(hit.id, page_no)
             image.thumbnail((2000, 2000 * image.height // max(1, image.width)))
             return (pil_to_qimage(image), boxes, (page.width, page.height), len(detail.pages))
 
         def show(result: Any) -> None:
-            if self._current is not hit:
+            if self.view_model.current_hit is not hit:
                 return
             image, boxes, size, pages = result
             self.preview.show_page(f"<b>{Path(hit.path).name}</b> — {hit.path}", page_no, pages,
@@ -519,8 +398,9 @@ class MainWindow(QMainWindow):
         self.bridge.run_on_searcher(load, show, failed)
 
     def _go_to_page(self, page_no: int) -> None:
-        if self._current is not None and 1 <= page_no <= self.preview.pages:
-            self._show_hit_page(self._current, page_no)
+        hit = self.view_model.current_hit
+        if hit is not None and self.view_model.page_in_range(page_no, self.preview.pages):
+            self._show_hit_page(hit, page_no)
 
     def _open_original(self) -> None:
         self._with_original(lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
@@ -532,9 +412,9 @@ class MainWindow(QMainWindow):
     def _with_original(self, use: Any) -> None:
         """A local copy of the current document (fetched from a bucket once if it came
         from one, or from the sync bucket), then use(path) on the GUI thread."""
-        if self._current is None:
+        if self.view_model.current_hit is None:
             return
-        doc_id = self._current.id
+        doc_id = self.view_model.current_hit.id
 
         def fetch(lib: Any) -> str:
             return str(lib.original_file(doc_id))
@@ -597,27 +477,6 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About Scandex",
                           "<b>Scandex</b><br>Local-first search over scanned paper.<br>"
                           f"Library: {self.config.library_dir}")
-
-    # -- drag and drop ---------------------------------------------------------------------
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
-        """Accept local files and folders."""
-        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event: Any) -> None:  # noqa: N802
-        """Keep accepting while the drag moves over child widgets."""
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
-        """Index what was dropped."""
-        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-        if paths:
-            event.acceptProposedAction()
-            self.add_paths(paths)
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802
         """Cancel indexing (finished documents stay) and stop the engine threads."""

@@ -78,7 +78,7 @@ class WindowDriver:
         bridge = window.bridge
         while True:
             request, _hits = _wait(bridge.searchFinished, bridge.searchFailed, "search")
-            if request == window._request:
+            if window.view_model.is_current(request):
                 break
         return list(window.results_model.hits)
 

@@ -61,8 +61,7 @@ class AppSettings:
 
 def installed_languages() -> list[str]:
     """Tesseract's languages, or [] when Tesseract is missing."""
-    from engine import MissingDependency
-    from engine.ocr import available_languages
+    from engine import MissingDependency, available_languages
 
     try:
         return [lang for lang in available_languages() if lang != "osd"]

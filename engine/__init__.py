@@ -1,10 +1,19 @@
-"""Scandex engine: scans in, hybrid search out. The public API lives here."""
+"""Scandex engine: scans in, hybrid search out. The public API lives here.
 
+Everything a face (CLI, desktop, server, a user's script) may use is re-exported here;
+`Library` is the one front door. Modules inside the engine never import this package.
+"""
+
+from engine.backends.factory import make_embedder, make_ocr
+from engine.backends.s3 import RemoteConfig
+from engine.backends.tesseract import available_languages, tesseract_version
 from engine.errors import (
+    ClusterLost,
     CorruptFile,
     EmptyDocument,
     EncryptedPdf,
     ExitCode,
+    FileVanished,
     ImageTooLarge,
     Interrupted,
     LibraryError,
@@ -12,6 +21,7 @@ from engine.errors import (
     MissingLanguage,
     ModelUnavailable,
     OcrFailed,
+    OriginalUnavailable,
     ScandexError,
     ScanError,
     SyncAuthError,
@@ -21,31 +31,42 @@ from engine.errors import (
     UnsupportedFile,
     UsageError,
 )
+from engine.layout import default_library_dir
 from engine.library import DocumentDetail, Library
 from engine.models import (
+    Box,
     DocumentInfo,
+    DocumentState,
     FailedFile,
     FileKind,
     IndexReport,
     LibraryStatus,
     PageText,
     SearchHit,
+    SearchMode,
     Word,
 )
 from engine.progress import CancelToken, IndexProgress, NullProgress, ProgressSink
-
-__version__ = "0.1.0"
+from engine.protocols import Embedder, OcrEngine, OcrOptions, OcrResult, TaskExecutor
+from engine.search.highlight import matching_word_indexes
+from engine.sync.transfer import SyncReport, SyncStatus
+from engine.version import __version__
 
 __all__ = [
+    "Box",
     "CancelToken",
+    "ClusterLost",
     "CorruptFile",
     "DocumentDetail",
     "DocumentInfo",
+    "DocumentState",
+    "Embedder",
     "EmptyDocument",
     "EncryptedPdf",
     "ExitCode",
     "FailedFile",
     "FileKind",
+    "FileVanished",
     "ImageTooLarge",
     "IndexProgress",
     "IndexReport",
@@ -57,18 +78,33 @@ __all__ = [
     "MissingLanguage",
     "ModelUnavailable",
     "NullProgress",
+    "OcrEngine",
     "OcrFailed",
+    "OcrOptions",
+    "OcrResult",
+    "OriginalUnavailable",
     "PageText",
     "ProgressSink",
+    "RemoteConfig",
     "ScanError",
     "ScandexError",
     "SearchHit",
+    "SearchMode",
     "SyncAuthError",
     "SyncError",
+    "SyncReport",
+    "SyncStatus",
+    "TaskExecutor",
     "TesseractMissing",
     "UnsafeRemote",
     "UnsupportedFile",
     "UsageError",
     "Word",
     "__version__",
+    "available_languages",
+    "default_library_dir",
+    "make_embedder",
+    "make_ocr",
+    "matching_word_indexes",
+    "tesseract_version",
 ]

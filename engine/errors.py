@@ -46,6 +46,14 @@ class LibraryError(ScandexError):
     exit_code = ExitCode.USAGE
 
 
+class OriginalUnavailable(LibraryError):
+    """A document's original is gone, or its bytes are no longer the ones indexed."""
+
+    def __init__(self, message: str, *, gone: bool) -> None:
+        super().__init__(message)
+        self.gone = gone
+
+
 class MissingDependency(ScandexError):
     """Something outside Python that Scandex needs is not installed."""
 

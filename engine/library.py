@@ -1,29 +1,47 @@
-"""`Library`: the public face the CLI, the GUI and the server all use."""
+"""`Library`: the one front door. The CLI, the desktop and the server use only its public
+methods; everything behind it (store, ingest, search, sync, backends) may move."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+import stat
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from engine.config import default_library_dir
-from engine.embedding import Embedder, MiniLMEmbedder
-from engine.errors import LibraryError, UsageError
-from engine.executor import TaskExecutor, make_executor
-from engine.models import DocumentInfo, FailedFile, FileKind, IndexReport, LibraryStatus, PageText
+from engine.backends.factory import is_cluster_address, make_executor
+from engine.backends.minilm import MiniLMEmbedder
+from engine.backends.tesseract import TesseractOcr
+from engine.content import sha256_of_handle
+from engine.errors import LibraryError, OriginalUnavailable, UsageError
+from engine.ingest.items import IndexOptions
+from engine.ingest.readers.dispatch import load_page
+from engine.ingest.run import IndexRun
+from engine.layout import LibraryLayout, default_library_dir
+from engine.models import (
+    DocumentInfo,
+    DocumentState,
+    FailedFile,
+    FileKind,
+    IndexReport,
+    LibraryStatus,
+    PageText,
+    SearchMode,
+)
 from engine.models import SearchHit as SearchHit
-from engine.ocr import OcrEngine, TesseractOcr, load_page
-from engine.pipeline import IndexOptions, IndexRun
 from engine.progress import CancelToken, NullProgress, ProgressSink
-from engine.search import Searcher, SearchFilters
-from engine.store import Store
+from engine.protocols import Embedder, OcrEngine, TaskExecutor
+from engine.search.query import SearchFilters
+from engine.search.searcher import Searcher
+from engine.search.vectors import VectorCache
+from engine.store.db import Store
 
-LOCK_FILE = "index.lock"
-
+if TYPE_CHECKING:
+    from engine.backends.s3 import RemoteConfig
+    from engine.sync.transfer import SyncReport, SyncStatus
 
 @dataclass(frozen=True)
 class DocumentDetail:
@@ -41,7 +59,7 @@ def _writer_lock(library_dir: Path) -> Iterator[None]:
     except ImportError:  # Windows: SQLite's own locking still keeps the index safe
         yield
         return
-    with (library_dir / LOCK_FILE).open("a+") as handle:
+    with LibraryLayout(library_dir).lock.open("a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as e:
@@ -65,13 +83,17 @@ class Library:
         embedder: Embedder,
         ocr: OcrEngine,
         executor: str | TaskExecutor | None,
+        vector_cache: VectorCache | None = None,
     ) -> None:
         self.directory = directory
+        self.layout = LibraryLayout(directory)
         self.store = store
         self.embedder = embedder
         self.ocr = ocr
         self._executor = executor
         self._searcher = Searcher(store, embedder)
+        if vector_cache is not None:
+            self._searcher.vectors = vector_cache
 
     @classmethod
     def open(
@@ -82,12 +104,17 @@ class Library:
         ocr: OcrEngine | None = None,
         executor: str | TaskExecutor | None = None,
         read_only: bool = False,
+        vector_cache: VectorCache | None = None,
     ) -> Library:
-        """Open (creating if needed) the library in directory, or the default one."""
+        """Open (creating if needed) the library in directory, or the default one.
+
+        vector_cache lets several Library objects on one folder (one per server thread)
+        share one in-memory vector matrix; make it with `Library.new_vector_cache()`.
+        """
         path = Path(directory).expanduser() if directory else default_library_dir()
         if path.exists() and not path.is_dir():
             raise LibraryError(f"{path} is a file; give a folder for the library")
-        if read_only and not (path / "index.sqlite").exists():
+        if read_only and not LibraryLayout(path).index.exists():
             raise LibraryError(f"no library at {path}; index something first with 'scandex index'")
         store = Store(path, read_only=read_only)
         return cls(
@@ -96,7 +123,18 @@ class Library:
             embedder=embedder or MiniLMEmbedder(),
             ocr=ocr or TesseractOcr(),
             executor=executor,
+            vector_cache=vector_cache,
         )
+
+    @staticmethod
+    def new_vector_cache() -> VectorCache:
+        """A vector matrix cache to share between Library objects on one folder."""
+        return VectorCache()
+
+    @property
+    def model_id(self) -> str:
+        """The embedding model this library's vectors come from."""
+        return self.embedder.model_id
 
     def close(self) -> None:
         """Close the index."""
@@ -121,26 +159,35 @@ class Library:
         page_timeout_s: float = 300.0,
         retry_failed: bool = False,
         detect_rotation: bool = True,
+        executor: str | TaskExecutor | None = None,
     ) -> IndexReport:
-        """Index files and folders; unchanged files are skipped, vanished ones forgotten."""
-        if self.store.read_only:
-            raise LibraryError("this library was opened read-only")
+        """Index files and folders; unchanged files are skipped, vanished ones forgotten.
+
+        executor overrides the library's for this run: 'local', 'inline', or a Dask
+        scheduler address (then the cluster's workers embed too).
+        """
+        self._require_writable()
         if not paths:
             raise UsageError("give at least one file or folder to index")
-        from engine.s3input import is_s3_url
+        from engine.backends.s3 import is_s3_url
 
         # s3://bucket/prefix is listed and read remotely; everything else is a local path.
         roots: list[Path | str] = [
             str(p) if is_s3_url(p) else Path(os.path.abspath(os.fspath(p))) for p in paths]
-        executor = self._executor
-        owned = not hasattr(executor, "submit")
-        pool: Any = make_executor(executor, workers) if owned else executor  # type: ignore[arg-type]
+        spec = executor if executor is not None else self._executor
+        owned = not hasattr(spec, "submit")
+        pool: Any = make_executor(spec, workers) if owned else spec  # type: ignore[arg-type]
+        embedder = self.embedder
+        if isinstance(spec, str) and is_cluster_address(spec):
+            from engine.backends.dask_cluster import DaskEmbedder
+
+            embedder = DaskEmbedder(pool)
         try:
             with _writer_lock(self.directory):
                 run = IndexRun(
                     store=self.store,
                     ocr=self.ocr,
-                    embedder=self.embedder,
+                    embedder=embedder,
                     executor=pool,
                     options=IndexOptions(
                         lang=lang,
@@ -163,7 +210,7 @@ class Library:
         self,
         query: str,
         *,
-        mode: str = "hybrid",
+        mode: str | SearchMode = SearchMode.HYBRID,
         limit: int = 10,
         kinds: Sequence[str] = (),
         path_prefix: str | None = None,
@@ -219,6 +266,15 @@ class Library:
             image = image.rotate(-page.rotation, expand=True)
         return image
 
+    def original_path(self, ref: str | int) -> Path | None:
+        """Where the original was indexed from (exact bytes of the name), or None for a
+        bucket object; unlike original_file it never fetches anything."""
+        info = self.resolve(ref)
+        raw = self.store.raw_path(info.id)
+        if raw is None or info.path.startswith("s3://"):
+            return None
+        return Path(os.fsdecode(raw))
+
     def original_file(self, ref: str | int) -> Path:
         """A local copy of the document's original: where it was indexed, or fetched once
         from the sync bucket or from the bucket it was indexed from."""
@@ -229,18 +285,50 @@ class Library:
         if info.path.startswith("s3://") and info.sha256:
             return self._fetched_object(info.path, info.sha256)
         original = Path(os.fsdecode(raw))
-        if not original.is_file() and (self.directory / "sync.json").exists():
-            from engine.sync import ensure_original
+        if not original.is_file() and self.layout.sync_config.exists():
+            from engine.sync.transfer import ensure_original
 
-            return ensure_original(self, info.id)  # synced from elsewhere: fetch once
+            # Synced from elsewhere: fetched once from the bucket.
+            return ensure_original(self.store, self.layout, info.id)
         return original
+
+    def open_original(self, ref: str | int) -> BinaryIO:
+        """The original's bytes, opened and checked against the indexed SHA-256.
+
+        The check reads the same open file that the caller then reads, so a file swapped
+        for another (or for a symlink to one) after indexing is never handed out.
+        """
+        info = self.resolve(ref)
+        try:
+            path = self.original_file(info.id)
+            handle = path.open("rb")
+        except (FileNotFoundError, NotADirectoryError) as e:
+            raise OriginalUnavailable(
+                f"the original of document {info.id} is no longer at {info.path}", gone=True
+            ) from e
+        except OSError as e:
+            raise OriginalUnavailable(f"cannot read the original of document {info.id}: "
+                                      f"{e.strerror or e}", gone=True) from e
+        try:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise OriginalUnavailable(f"{info.path} is no longer a regular file",
+                                          gone=True)
+            if sha256_of_handle(handle) != info.sha256:
+                raise OriginalUnavailable(
+                    f"{info.path} changed since it was indexed; index it again to serve it",
+                    gone=False)
+            handle.seek(0)
+        except BaseException:
+            handle.close()
+            raise
+        return handle
 
     def _fetched_object(self, url: str, sha256: str) -> Path:
         """A bucket object's bytes, fetched once into the library's cache and checked."""
-        from engine.discover import sha256_file
-        from engine.s3input import fetch_original
+        from engine.backends.s3 import fetch_original
+        from engine.content import sha256_file
 
-        cached = self.directory / "cache" / "objects" / sha256
+        cached = self.layout.cached_object(sha256)
         if not cached.is_file():
             fetch_original(url, cached)
             if sha256_file(cached) != sha256:
@@ -261,7 +349,8 @@ class Library:
         """Counts, the model in use and every failure with its reason."""
         counts = self.store.counts()
         failures = [
-            FailedFile(d.path, d.error or "failed") for d in self.store.documents(state="failed")
+            FailedFile(d.path, d.error or "failed")
+            for d in self.store.documents(state=DocumentState.FAILED)
         ]
         return LibraryStatus(
             path=str(self.directory),
@@ -274,3 +363,31 @@ class Library:
             schema_version=self.store.schema_version,
             failures=failures,
         )
+
+    # -- sync -----------------------------------------------------------------------
+
+    def push(self, config: RemoteConfig | None = None, *,
+             on_progress: Callable[[str], None] | None = None) -> SyncReport:
+        """Merge the bucket into this library, then publish what is new here."""
+        from engine.sync.transfer import push
+
+        self._require_writable()
+        return push(self.store, self.layout, config, on_progress=on_progress)
+
+    def pull(self, config: RemoteConfig | None = None, *,
+             on_progress: Callable[[str], None] | None = None) -> SyncReport:
+        """Merge what other machines pushed into this library (no OCR needed)."""
+        from engine.sync.transfer import pull
+
+        self._require_writable()
+        return pull(self.store, self.layout, config, on_progress=on_progress)
+
+    def sync_status(self, config: RemoteConfig | None = None) -> SyncStatus:
+        """What a push and a pull would move, without moving anything."""
+        from engine.sync.transfer import status
+
+        return status(self.store, self.layout, config)
+
+    def _require_writable(self) -> None:
+        if self.store.read_only:
+            raise LibraryError("this library was opened read-only")

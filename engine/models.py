@@ -23,6 +23,31 @@ class FileKind(StrEnum):
         return self is not FileKind.PDF
 
 
+class SearchMode(StrEnum):
+    """How a query is answered: by words, by meaning, or both fused (the default)."""
+
+    HYBRID = "hybrid"
+    KEYWORD = "keyword"
+    SEMANTIC = "semantic"
+
+    @classmethod
+    def parse(cls, text: str | SearchMode) -> SearchMode | None:
+        """The mode a user means ('words', 'meaning' and 'exact' too), or None."""
+        aliases = {"words": "keyword", "meaning": "semantic", "exact": "keyword"}
+        value = str(text).strip().lower()
+        try:
+            return cls(aliases.get(value, value))
+        except ValueError:
+            return None
+
+
+class DocumentState(StrEnum):
+    """Where a document stands in the index."""
+
+    INDEXED = "indexed"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class Box:
     """A rectangle in page pixels (origin top-left)."""
@@ -84,7 +109,7 @@ class DocumentInfo:
     sha256: str | None
     size: int
     mtime_ns: int
-    state: str  # "indexed" or "failed"
+    state: str  # a DocumentState value
     error: str | None
     pages: int
     indexed_at: str

@@ -18,7 +18,7 @@ from PIL import Image, PngImagePlugin
 
 from engine.errors import MissingLanguage, OcrFailed
 from engine.models import Box, Word
-from engine.ocr import OcrOptions, OcrResult
+from engine.protocols import OcrOptions, OcrResult
 
 FAKE_TEXT_KEY = "scandex-fake-text"
 

@@ -15,7 +15,7 @@ def main() -> int:
     """Configure the bundle, then run the CLI or the desktop app."""
     # OCR workers are spawned processes of this same executable: let them start here.
     multiprocessing.freeze_support()
-    from engine.bundle import configure_environment, restore_library_path
+    from engine.backends.bundle import configure_environment, restore_library_path
 
     configure_environment()
     if getattr(sys, "frozen", False):
@@ -24,7 +24,7 @@ def main() -> int:
         from desktop.app import main as desktop_main
 
         return desktop_main()
-    from engine.cli import main as cli_main
+    from engine.cli.main import main as cli_main
 
     return cli_main()
 

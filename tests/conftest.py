@@ -12,7 +12,7 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 from engine import Library  # noqa: E402
-from engine.executor import InlineExecutor  # noqa: E402
+from engine.backends.pool import InlineExecutor  # noqa: E402
 from engine.testing import FakeOcr, HashingEmbedder  # noqa: E402
 
 
@@ -44,8 +44,29 @@ def fake_library(tmp_path: Path) -> Library:
 @pytest.fixture(scope="session")
 def real_embedder() -> object:
     """The real MiniLM model, loaded once per test session."""
-    from engine.embedding import MiniLMEmbedder
+    from engine.backends.minilm import MiniLMEmbedder
 
     embedder = MiniLMEmbedder()
     embedder.load()
     return embedder
+
+
+RUN_SLOW_ENV = "SCANDEX_RUN_SLOW"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--runslow", action="store_true", default=False,
+                     help="also run the slow tests (real Tesseract, model, servers, bundles); "
+                          f"{RUN_SLOW_ENV}=1 does the same (.ci/run sets it)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow tests are opt-in locally; a -m expression that names them also selects them."""
+    if config.getoption("--runslow") or os.environ.get(RUN_SLOW_ENV) == "1":
+        return
+    if "slow" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason=f"slow: run with --runslow or {RUN_SLOW_ENV}=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

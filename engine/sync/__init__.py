@@ -1,16 +1,6 @@
-"""Sync a library through any S3-compatible bucket: push, pull (merge by content), status."""
+"""One library across machines through a bucket: push, pull (merge by content), status.
 
-from engine.sync.remote import RemoteConfig, S3Remote, safe_relative_key
-from engine.sync.sync import SyncReport, SyncStatus, ensure_original, pull, push, status
+It works on the store and the library layout, never on `Library`.
 
-__all__ = [
-    "RemoteConfig",
-    "S3Remote",
-    "SyncReport",
-    "SyncStatus",
-    "ensure_original",
-    "pull",
-    "push",
-    "safe_relative_key",
-    "status",
-]
+Children import siblings directly, never this package (no re-exports, no circles).
+"""

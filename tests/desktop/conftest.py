@@ -13,7 +13,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from engine.executor import InlineExecutor  # noqa: E402
+from engine.backends.pool import InlineExecutor  # noqa: E402
 from engine.testing import FakeOcr, HashingEmbedder  # noqa: E402
 
 

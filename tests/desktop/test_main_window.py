@@ -79,8 +79,8 @@ def test_cancel_keeps_finished_documents(make_window, qtbot, tmp_path: Path) -> 
     drop_paths(window, [folder])
     cancel = child(window, QPushButton, "cancelButton")
     qtbot.waitUntil(lambda: window.bridge.indexing and cancel.isEnabled(), timeout=10_000)
-    qtbot.waitUntil(lambda: window._last_progress is not None
-                    and window._last_progress.pages_done >= 3, timeout=20_000)
+    qtbot.waitUntil(lambda: window.view_model.last_progress is not None
+                    and window.view_model.last_progress.pages_done >= 3, timeout=20_000)
     qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.bridge.indexing, timeout=20_000)
     assert window.progress_label.text().startswith("Cancelled")
@@ -126,7 +126,7 @@ def test_settings_survive_a_restart(tmp_path: Path) -> None:
 
 
 def test_missing_tesseract_shows_what_to_install(make_window, qtbot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from engine.ocr import TesseractOcr, available_languages
+    from engine.backends.tesseract import TesseractOcr, available_languages
 
     monkeypatch.setenv("SCANDEX_TESSERACT", "/nonexistent/tesseract")
     available_languages.cache_clear()
@@ -139,8 +139,8 @@ def test_missing_tesseract_shows_what_to_install(make_window, qtbot, monkeypatch
 
 @pytest.mark.slow
 def test_real_stack_drop_to_boxes(make_window, qtbot, tmp_path: Path, real_embedder) -> None:  # type: ignore[no-untyped-def]
-    from engine.executor import LocalPoolExecutor
-    from engine.ocr import TesseractOcr
+    from engine.backends.pool import LocalPoolExecutor
+    from engine.backends.tesseract import TesseractOcr
     from tests.scans import save_text_page
 
     folder = tmp_path / "real"
@@ -165,7 +165,7 @@ def test_sync_now_pushes_to_the_bucket(make_window, qtbot, tmp_path: Path, scans
                                        monkeypatch) -> None:
     pytest.importorskip("boto3")
     from desktop.settings import AppSettings
-    from engine.sync import RemoteConfig, S3Remote
+    from engine.backends.s3 import RemoteConfig, S3Remote
     from tests.s3_servers import KEY, SECRET, make_bucket, moto_endpoint
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
@@ -196,7 +196,7 @@ def test_open_original_hands_the_desktop_a_local_file(make_window, qtbot, scans:
                     timeout=20_000)
     child(window, QLineEdit, "searchInput").setText("chocolate cake")
     window.run_search()
-    qtbot.waitUntil(lambda: bool(rows(results)) and window._current is not None,
+    qtbot.waitUntil(lambda: bool(rows(results)) and window.view_model.current_hit is not None,
                     timeout=20_000)
     window._open_original()
     qtbot.waitUntil(lambda: len(opened) == 1, timeout=10_000)

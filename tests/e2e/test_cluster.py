@@ -45,7 +45,7 @@ def snapshot(lib: Library) -> dict[str, tuple[str, np.ndarray]]:
 
 def test_local_cluster_matches_the_local_pool(docs: Path, tmp_path: Path,
                                               real_embedder: object) -> None:
-    from engine.cluster import DaskEmbedder, DaskExecutor
+    from engine.backends.dask_cluster import DaskEmbedder, DaskExecutor
 
     pool = Library.open(tmp_path / "pool", embedder=real_embedder)  # type: ignore[arg-type]
     pool.add([docs])
@@ -68,7 +68,7 @@ def test_local_cluster_matches_the_local_pool(docs: Path, tmp_path: Path,
 
 
 def test_a_killed_worker_loses_nothing(tmp_path: Path) -> None:
-    from engine.cluster import DaskExecutor
+    from engine.backends.dask_cluster import DaskExecutor
 
     folder = tmp_path / "many"
     folder.mkdir()
@@ -124,7 +124,7 @@ def _start_scheduler(port: int) -> subprocess.Popen[bytes]:
 
 
 def _start_worker(port: int) -> subprocess.Popen[bytes]:
-    from engine.cluster import WORKER_ENV
+    from engine.backends.dask_cluster import WORKER_ENV
 
     return subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker",
                              f"tcp://127.0.0.1:{port}", "--nworkers", "1", "--nthreads", "1",
@@ -136,7 +136,7 @@ def _start_worker(port: int) -> subprocess.Popen[bytes]:
 def _executor_with_a_worker(port: int) -> object:
     import time
 
-    from engine.cluster import DaskExecutor
+    from engine.backends.dask_cluster import DaskExecutor
 
     executor = DaskExecutor(f"tcp://127.0.0.1:{port}")
     deadline = time.monotonic() + 60

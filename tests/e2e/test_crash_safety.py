@@ -129,7 +129,8 @@ def test_ctrl_c_exits_130_and_keeps_finished(tmp_path: Path) -> None:
 
 def test_page_time_limit(tmp_path: Path) -> None:
     from engine import OcrFailed
-    from engine.ocr import OcrOptions, TesseractOcr
+    from engine.backends.tesseract import TesseractOcr
+    from engine.protocols import OcrOptions
     from tests.scans import text_page
 
     with pytest.raises(OcrFailed, match="longer than"):

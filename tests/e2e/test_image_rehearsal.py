@@ -63,6 +63,18 @@ def test_image_python_layer_runs_headless(tmp_path: Path) -> None:
     qt = subprocess.run([str(bin_dir / "python"), "-c", "import PySide6"], capture_output=True,
                         cwd=tmp_path)
     assert qt.returncode != 0, "PySide6 must not be in the image"
+    # Every engine module imports from the image's non-editable install (a hand-kept
+    # package list once left engine.sync out of it).
+    every = ("import importlib, pkgutil, engine\n"
+             "assert 'site-packages' in engine.__file__, engine.__file__\n"
+             "for m in pkgutil.walk_packages(engine.__path__, 'engine.'):\n"
+             "    importlib.import_module(m.name)\n")
+    imported = subprocess.run([str(bin_dir / "python"), "-c", every], capture_output=True,
+                              text=True, cwd=tmp_path, env=env, timeout=300)
+    assert imported.returncode == 0, imported.stderr
+    synced = subprocess.run([str(bin_dir / "scandex"), "sync", "status"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert "no bucket configured" in synced.stderr and "Traceback" not in synced.stderr
     samples = ROOT / "resources" / "samples"
     indexed = subprocess.run([str(bin_dir / "scandex"), "index", str(samples)], env=env,
                              cwd=tmp_path, capture_output=True, text=True, timeout=600)

@@ -13,8 +13,8 @@ import pytest
 pytest.importorskip("boto3")
 
 from engine import Library  # noqa: E402
-from engine.executor import InlineExecutor  # noqa: E402
-from engine.s3input import S3Access, S3Location, list_objects  # noqa: E402
+from engine.backends.pool import InlineExecutor  # noqa: E402
+from engine.backends.s3 import S3Access, S3Location, list_objects  # noqa: E402
 from engine.testing import FakeOcr, HashingEmbedder, write_fake_scan  # noqa: E402
 from tests.s3_servers import (  # noqa: E402
     KEY,
@@ -143,7 +143,7 @@ def test_local_and_bucket_inputs_in_one_run(moto: S3Endpoint, tmp_path: Path) ->
 def test_refused_credentials_stop_the_run_with_a_clear_error(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from engine.cli import main
+    from engine.cli.main import main
 
     monkeypatch.setenv("SCANDEX_S3_ENDPOINT", "")  # the CLI sets it; restored afterwards
     # rclone checks request signatures (moto does not).
@@ -160,7 +160,7 @@ def test_refused_credentials_stop_the_run_with_a_clear_error(
 
 def test_missing_bucket_is_a_remote_error(moto: S3Endpoint, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    from engine.cli import main
+    from engine.cli.main import main
 
     code = main(["index", "s3://no-such-bucket/scans", "--library", str(tmp_path / "lib"),
                  "--executor", "inline"])
@@ -169,7 +169,7 @@ def test_missing_bucket_is_a_remote_error(moto: S3Endpoint, tmp_path: Path,
 
 
 def test_not_a_bucket_location_is_a_usage_error(tmp_path: Path) -> None:
-    from engine.cli import main
+    from engine.cli.main import main
 
     assert main(["index", "s3://", "--library", str(tmp_path / "lib")]) == 2
 
@@ -178,7 +178,7 @@ def test_server_indexes_a_bucket_location(moto: S3Endpoint, tmp_path: Path) -> N
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 
-    from engine.api import create_app
+    from engine.server.app import create_app
     from tests.server.test_api import wait_job
 
     put(moto, "mail/letter.png", fake_scan_bytes("parking permit renewal", tmp_path))
@@ -201,7 +201,7 @@ def test_server_indexes_a_bucket_location(moto: S3Endpoint, tmp_path: Path) -> N
 @pytest.mark.slow
 def test_cluster_workers_fetch_their_own_objects(moto: S3Endpoint, tmp_path: Path) -> None:
     pytest.importorskip("distributed")
-    from engine.cluster import DaskExecutor
+    from engine.backends.dask_cluster import DaskExecutor
 
     for i in range(6):
         put(moto, f"box/page{i}.png", fake_scan_bytes(f"ledger page {i} of the tram depot",

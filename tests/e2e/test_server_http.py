@@ -49,7 +49,8 @@ def test_upload_search_page_over_http(tmp_path: Path) -> None:
         page = httpx.get(f"{base}/documents/{job['document_id']}/pages/1.png", headers=headers,
                          params={"q": "boiler"}, timeout=60)
         assert page.status_code == 200 and page.content.startswith(b"\x89PNG")
-        spec = httpx.get(f"{base}/openapi.json", timeout=10).json()
+        assert httpx.get(f"{base}/openapi.json", timeout=10).status_code == 401
+        spec = httpx.get(f"{base}/openapi.json", headers=headers, timeout=10).json()
         assert "/search" in spec["paths"]
     finally:
         server.terminate()

@@ -16,10 +16,10 @@ pytest.importorskip("boto3")
 from PIL import Image, PngImagePlugin  # noqa: E402
 
 from engine import Library  # noqa: E402
+from engine.backends.pool import InlineExecutor  # noqa: E402
+from engine.backends.s3 import RemoteConfig, S3Remote
 from engine.errors import SyncAuthError, SyncError, UnsafeRemote  # noqa: E402
-from engine.executor import InlineExecutor  # noqa: E402
-from engine.sync import RemoteConfig, S3Remote, pull, push, status  # noqa: E402
-from engine.sync.sync import MANIFEST, blob_key  # noqa: E402
+from engine.sync.transfer import MANIFEST, blob_key  # noqa: E402
 from engine.testing import FAKE_TEXT_KEY, FakeOcr, HashingEmbedder, write_fake_scan  # noqa: E402
 from tests.s3_servers import KEY, SECRET, S3Endpoint, make_bucket, moto_endpoint, rclone_endpoint  # noqa: E402,E501
 
@@ -69,11 +69,11 @@ def test_push_then_pull_into_an_empty_library(endpoint: S3Endpoint, tmp_path: Pa
     a = library(tmp_path / "a")
     a.add([scans(tmp_path / "docs-a", {"lease.png": "lease rent landlord",
                                        "invoice.png": "invoice total acme"})])
-    report = push(a, config(endpoint))
+    report = a.push(config(endpoint))
     assert report.uploaded == 3 and report.uploaded_bytes > 0  # 2 originals + 1 snapshot
     b = library(tmp_path / "b")
-    assert status(b, config(endpoint)).to_pull == 2
-    pulled = pull(b, config(endpoint))
+    assert b.sync_status(config(endpoint)).to_pull == 2
+    pulled = b.pull(config(endpoint))
     assert pulled.merged == 2
     assert names(b, "landlord") == ["lease.png"] and names(b, "acme") == ["invoice.png"]
     hit = b.search("landlord", mode="semantic")[0]
@@ -81,7 +81,7 @@ def test_push_then_pull_into_an_empty_library(endpoint: S3Endpoint, tmp_path: Pa
     assert not Path(hit.path).exists()
     image = b.page_image(hit.id, 1)  # the original is fetched (and verified) on first open
     assert image.size == (850, 1100) and Path(hit.path).exists()
-    again = push(a, config(endpoint))
+    again = a.push(config(endpoint))
     assert again.skipped == 2 and again.uploaded == 1  # only a new snapshot
 
 
@@ -89,21 +89,21 @@ def test_two_libraries_converge_and_removals_travel(endpoint: S3Endpoint, tmp_pa
     a, b = library(tmp_path / "a"), library(tmp_path / "b")
     a.add([scans(tmp_path / "docs-a", {"alpha.png": "alpha apple", "gone.png": "gone soon"})])
     b.add([scans(tmp_path / "docs-b", {"beta.png": "beta banana"})])
-    push(a, config(endpoint))
-    push(b, config(endpoint))
-    pull(a, config(endpoint))
+    a.push(config(endpoint))
+    b.push(config(endpoint))
+    a.pull(config(endpoint))
     everything = ["alpha.png", "beta.png", "gone.png"]
     for lib in (a, b):
         assert sorted(Path(d.path).name for d in lib.documents()) == everything
     a.remove(str(tmp_path / "docs-a" / "gone.png"))
-    push(a, config(endpoint))
-    pull(b, config(endpoint))
+    a.push(config(endpoint))
+    b.pull(config(endpoint))
     assert names(b, "gone") == []
-    push(b, config(endpoint))
-    pull(a, config(endpoint))
+    b.push(config(endpoint))
+    a.pull(config(endpoint))
     for lib in (a, b):
         assert sorted(Path(d.path).name for d in lib.documents()) == ["alpha.png", "beta.png"]
-    assert status(a, config(endpoint)).to_pull == 0
+    assert a.sync_status(config(endpoint)).to_pull == 0
 
 
 def test_push_interrupted_by_a_dead_server_then_rerun(moto: S3Endpoint, tmp_path: Path) -> None:
@@ -117,18 +117,18 @@ def test_push_interrupted_by_a_dead_server_then_rerun(moto: S3Endpoint, tmp_path
             moto.stop()  # type: ignore[operator]
 
     with pytest.raises(SyncError):
-        push(a, config(moto), on_progress=stop_after_two)
+        a.push(config(moto), on_progress=stop_after_two)
     moto.start()  # type: ignore[operator]
     remote = S3Remote(config(moto))
     assert not remote.exists(MANIFEST)  # never a manifest pointing at missing objects
-    report = push(a, config(moto))
+    report = a.push(config(moto))
     assert report.skipped == 2 and report.uploaded == 5
     manifest = remote.get_json(MANIFEST)
     blobs = remote.list("blobs/sha256")
     assert all(blob_key(d["sha256"]) in blobs for d in manifest["documents"])
     assert len(manifest["documents"]) == 6 and remote.exists(manifest["snapshot"])
     b = library(tmp_path / "b")
-    assert pull(b, config(moto)).merged == 6
+    assert b.pull(config(moto)).merged == 6
 
 
 @pytest.mark.parametrize("entry", [
@@ -141,13 +141,13 @@ def test_manifest_with_traversal_is_refused(moto: S3Endpoint, tmp_path: Path,
                                             entry: dict) -> None:  # type: ignore[type-arg]
     a = library(tmp_path / "a")
     a.add([scans(tmp_path / "docs", {"ok.png": "fine words"})])
-    push(a, config(moto))
+    a.push(config(moto))
     remote = S3Remote(config(moto))
     manifest = {**remote.get_json(MANIFEST), **entry}
     remote.put_json(MANIFEST, manifest)
     b = library(tmp_path / "b")
     with pytest.raises(UnsafeRemote):
-        pull(b, config(moto))
+        b.pull(config(moto))
     assert b.documents() == [] and not (tmp_path / "b" / "blobs").exists()
     assert not (tmp_path / "b" / "sync.json").exists()
 
@@ -155,9 +155,9 @@ def test_manifest_with_traversal_is_refused(moto: S3Endpoint, tmp_path: Path,
 def test_corrupt_object_is_detected_and_not_kept(moto: S3Endpoint, tmp_path: Path) -> None:
     a = library(tmp_path / "a")
     a.add([scans(tmp_path / "docs", {"x.png": "tamper target"})])
-    push(a, config(moto))
+    a.push(config(moto))
     b = library(tmp_path / "b")
-    pull(b, config(moto))
+    b.pull(config(moto))
     doc = b.documents()[0]
     remote = S3Remote(config(moto))
     remote.client.put_object(Bucket=BUCKET, Key=remote.key(blob_key(doc.sha256 or "")),
@@ -178,7 +178,7 @@ def test_large_file_goes_multipart(moto: S3Endpoint, tmp_path: Path) -> None:
     assert (folder / "big.png").stat().st_size > 16 * 2**20
     a = library(tmp_path / "a")
     a.add([folder])
-    push(a, config(moto))
+    a.push(config(moto))
     remote = S3Remote(config(moto))
     sha = a.documents()[0].sha256 or ""
     head = remote.client.head_object(Bucket=BUCKET, Key=remote.key(blob_key(sha)))
@@ -206,7 +206,7 @@ def test_wrong_credentials_are_a_clear_error(tmp_path: Path,
         assert "wrong-secret" not in out.stderr + out.stdout and SECRET not in out.stderr
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
         with pytest.raises(SyncAuthError):
-            push(library(tmp_path / "a"), config(ep))
+            library(tmp_path / "a").push(config(ep))
 
 
 def test_cli_push_pull_status_json(moto: S3Endpoint, tmp_path: Path) -> None:
@@ -234,11 +234,11 @@ def test_server_pulls_at_start_and_pushes_after_indexing(moto: S3Endpoint, tmp_p
 
     from fastapi.testclient import TestClient
 
-    from engine.api import create_app
+    from engine.server.app import create_app
 
     a = library(tmp_path / "a")
     a.add([scans(tmp_path / "docs", {"shared.png": "shared document from a laptop"})])
-    push(a, config(moto))
+    a.push(config(moto))
     app = create_app(tmp_path / "server", embedder=HashingEmbedder(), ocr=FakeOcr(),
                      executor=InlineExecutor(), sync=config(moto))
     with TestClient(app) as client:
@@ -261,5 +261,5 @@ def test_server_pulls_at_start_and_pushes_after_indexing(moto: S3Endpoint, tmp_p
         while len(remote.get_json(MANIFEST)["documents"]) < 2:
             assert time.monotonic() < deadline, "the server never pushed"
             time.sleep(0.2)
-    pull(a, config(moto))
+    a.pull(config(moto))
     assert names(a, "server") == ["upload.png"]

@@ -70,7 +70,7 @@ def test_bad_inputs_fail_alone(
     fake_library: Library, bad_folder: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder, expected = bad_folder
-    import engine.pipeline as pipeline
+    import engine.ingest.run as pipeline
 
     real_sha = pipeline.sha256_file
 
@@ -129,7 +129,7 @@ def test_unreadable_folder_is_reported(fake_library: Library, tmp_path: Path,
     folder = tmp_path / "top"
     (folder / "locked").mkdir(parents=True)
     write_fake_scan(folder / "ok.png", "fine")
-    import engine.discover as discover
+    import engine.ingest.discover as discover
 
     real_scandir = os.scandir
 

@@ -1,4 +1,4 @@
-"""engine.bundle: a frozen app points the engine at the Tesseract inside the bundle."""
+"""engine.backends.bundle: a frozen app points the engine at the Tesseract inside the bundle."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.bundle import configure_environment, find_bundled_tesseract, restore_library_path
+from engine.backends.bundle import (
+    configure_environment,
+    find_bundled_tesseract,
+    restore_library_path,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import cli
+from engine.cli import main as cli
 from engine.testing import write_fake_scan
 
 
@@ -23,7 +23,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 def test_help_is_fast_and_light() -> None:
     code = (
-        "import sys, engine.cli as c\n"
+        "import sys, engine.cli.main as c\n"
         "try:\n    c.main(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('torch', 'sentence_transformers', 'boto3', 'pypdfium2', 'PySide6')"
         " if m in sys.modules]\nprint('HEAVY', heavy)"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine import Library, UsageError
-from engine.executor import InlineExecutor
+from engine.backends.pool import InlineExecutor
 from engine.progress import CancelToken, IndexProgress
 from engine.testing import FakeOcr, HashingEmbedder, write_fake_scan
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import engine.search as search
+import engine.search.searcher as searcher
+import engine.search.vectors as search
 from engine import Library
-from engine.executor import InlineExecutor
+from engine.backends.pool import InlineExecutor
 from engine.testing import FakeOcr, HashingEmbedder, write_fake_scan
 
 
@@ -39,8 +40,8 @@ def test_float16_scan_finds_the_same_top_chunks(monkeypatch: pytest.MonkeyPatch)
 @pytest.fixture
 def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Library:
     """30 one-page documents; 'harbour' is on 6 of them (20 %: over a 10 % budget)."""
-    monkeypatch.setattr(search, "_PRUNE_FROM_CHUNKS", 10)
-    monkeypatch.setattr(search, "_BUDGET_FROM_CHUNKS", 10)
+    monkeypatch.setattr(searcher, "_PRUNE_FROM_CHUNKS", 10)
+    monkeypatch.setattr(searcher, "_BUDGET_FROM_CHUNKS", 10)
     folder = tmp_path / "docs"
     folder.mkdir()
     for i in range(30):

@@ -9,12 +9,14 @@ import pytest
 from PIL import Image
 
 import engine
-from engine.chunking import chunk_page
-from engine.discover import Candidate, WalkProblem, sniff, walk
-from engine.migrations import MIGRATIONS
+from engine.content import sniff
+from engine.ingest.chunking import chunk_page
+from engine.ingest.discover import Candidate, WalkProblem, walk
 from engine.models import Box, FileKind, PageText, Word
-from engine.search import matching_words, parse_query
-from engine.store import Store
+from engine.search.highlight import matching_words
+from engine.search.query import parse_query
+from engine.store.db import Store
+from engine.store.migrations import MIGRATIONS
 
 
 @pytest.mark.parametrize(
@@ -122,6 +124,48 @@ def test_public_api_is_complete() -> None:
     assert public <= set(engine.__all__)
     for name in engine.__all__:
         assert hasattr(engine, name), name
+
+
+def _engine_types_in(annotation: object) -> set[type]:
+    import typing
+
+    found: set[type] = set()
+    if isinstance(annotation, type) and annotation.__module__.startswith("engine."):
+        found.add(annotation)
+    for arg in typing.get_args(annotation):
+        found |= _engine_types_in(arg)
+    return found
+
+
+def test_public_api_exports_every_type_library_takes_or_returns() -> None:
+    """Every engine type in Library's public signatures is importable from `engine`."""
+    import inspect
+    import typing
+
+    import engine.library as library_module
+
+    used: set[type] = set()
+    for name, member in inspect.getmembers(engine.Library):
+        if name.startswith("_") or not callable(member):
+            continue
+        hints = typing.get_type_hints(member, vars(library_module) | vars(engine))
+        for hint in hints.values():
+            used |= _engine_types_in(hint)
+    exported = {getattr(engine, n) for n in engine.__all__}
+    # VectorCache is deliberately opaque: callers only pass Library.new_vector_cache() on.
+    missing = {t.__name__ for t in used - exported} - {"VectorCache"}
+    assert not missing, f"export these from engine: {sorted(missing)}"
+
+
+def test_public_api_exports_every_error_the_engine_raises() -> None:
+    """Every ScandexError subclass defined in engine.errors is exported."""
+    import inspect
+
+    import engine.errors as errors
+
+    defined = {name for name, obj in vars(errors).items()
+               if inspect.isclass(obj) and issubclass(obj, errors.ScandexError)}
+    assert defined <= set(engine.__all__), sorted(defined - set(engine.__all__))
 
 
 def test_exit_codes_are_stable() -> None:

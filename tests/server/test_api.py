@@ -13,9 +13,9 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 from PIL import Image, PngImagePlugin  # noqa: E402
 
-from engine.api import create_app, is_loopback  # noqa: E402
-from engine.executor import InlineExecutor  # noqa: E402
-from engine.names import safe_filename  # noqa: E402
+from engine.backends.pool import InlineExecutor  # noqa: E402
+from engine.content import safe_filename  # noqa: E402
+from engine.server.app import create_app, is_loopback  # noqa: E402
 from engine.testing import FAKE_TEXT_KEY, FakeOcr, HashingEmbedder  # noqa: E402
 
 TOKEN = "s3cret-token-for-tests"

@@ -1,0 +1,116 @@
+"""The window's state without Qt: what is searched, which hit and page are shown, and the
+progress and summary texts. MainWindow only lays out widgets and wires signals to this;
+tests drive it directly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from engine import IndexProgress, IndexReport, SearchHit, SearchMode
+
+RESULT_LIMIT = 50
+# The choices the window offers, as (label, value).
+MODES = [("Hybrid", SearchMode.HYBRID.value), ("Words", SearchMode.KEYWORD.value),
+         ("Meaning", SearchMode.SEMANTIC.value)]
+TYPES = [("Any type", ""), ("PDF", "pdf"), ("PNG", "png"), ("JPEG", "jpeg"), ("TIFF", "tiff"),
+         ("BMP", "bmp"), ("GIF", "gif"), ("WebP", "webp")]
+DATES = [("Any time", 0), ("Past week", 7), ("Past month", 31), ("Past year", 366)]
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """One search as the user asked for it; `number` tells late answers from current ones."""
+
+    number: int
+    query: str
+    mode: SearchMode
+    kinds: tuple[str, ...] = ()
+    folder: str | None = None
+    since: datetime | None = None
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments for Library.search."""
+        return {"mode": self.mode, "limit": RESULT_LIMIT, "kinds": list(self.kinds),
+                "path_prefix": self.folder, "since": self.since}
+
+
+@dataclass
+class WindowViewModel:
+    """What the main window shows, as plain data."""
+
+    request_number: int = 0
+    hits: list[SearchHit] = field(default_factory=list)
+    current_hit: SearchHit | None = None
+    current_page: int = 0
+    last_progress: IndexProgress | None = None
+    status_text: str = ""
+
+    def new_search(self, query: str, mode: str | SearchMode, *, kind: str = "",
+                   folder: str = "", days: int = 0,
+                   now: datetime | None = None) -> SearchRequest | None:
+        """Start a search; None when there is nothing to search (the results clear)."""
+        self.request_number += 1
+        query = query.strip()
+        if not query:
+            self.hits = []
+            return None
+        since = (now or datetime.now()) - timedelta(days=days) if days else None
+        return SearchRequest(self.request_number, query, SearchMode(mode),
+                             (kind,) if kind else (), folder.strip() or None, since)
+
+    def accept_results(self, number: int, hits: list[SearchHit]) -> bool:
+        """Take the hits of search `number`; False when a newer search superseded it."""
+        if number != self.request_number:
+            return False
+        self.hits = hits
+        if not hits:
+            self.current_hit, self.current_page = None, 0
+        return True
+
+    def results_text(self) -> str:
+        """The line above the results."""
+        return f"{len(self.hits)} document(s) match." if self.hits else "No matches."
+
+    def is_current(self, number: int) -> bool:
+        """Whether search `number` is the latest one."""
+        return number == self.request_number
+
+    def show_hit(self, hit: SearchHit, page_no: int | None = None) -> int:
+        """Make hit (at page_no, else its best page) the one previewed; returns the page."""
+        self.current_hit = hit
+        self.current_page = page_no or hit.page
+        return self.current_page
+
+    def page_in_range(self, page_no: int, pages: int) -> bool:
+        """Whether the preview can move to page_no of the current hit."""
+        return self.current_hit is not None and 1 <= page_no <= pages
+
+    def progress(self, progress: IndexProgress) -> str:
+        """Remember progress and say it in one line."""
+        self.last_progress = progress
+        parts = [f"{progress.files_done}/{progress.files_total} files",
+                 f"{progress.pages_done}/{progress.pages_total} pages",
+                 f"{progress.pages_per_s:.2f} pages/s"]
+        eta = progress.eta_s
+        if eta is not None:
+            parts.append(f"ETA {int(eta) // 60}:{int(eta) % 60:02d}")
+        if progress.files_failed:
+            parts.append(f"{progress.files_failed} failed")
+        if progress.current:
+            parts.append(Path(progress.current).name)
+        self.status_text = " · ".join(parts)
+        return self.status_text
+
+    def finished(self, report: IndexReport) -> str:
+        """The summary of a finished (or cancelled) indexing run."""
+        state = "Cancelled" if report.cancelled else "Done"
+        text = (f"{state}: {report.indexed} indexed, {report.reused} reused, "
+                f"{report.skipped_unchanged} unchanged, {report.pages} pages in "
+                f"{report.seconds:.1f} s")
+        if report.failed:
+            text += f" — {len(report.failed)} failed (see Library)"
+        self.status_text = text
+        return text

@@ -1,0 +1,371 @@
+"""The one S3 client: sync's remote (a prefix we own) and bucket inputs (s3:// to index).
+
+boto3 is imported inside functions; every botocore error is converted here, with the next
+step to take, so callers only ever see SyncError / SyncAuthError / UnsafeRemote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from engine.content import SCAN_EXTENSIONS
+from engine.errors import SyncAuthError, SyncError, UnsafeRemote, UsageError
+
+MULTIPART_THRESHOLD = 8 * 1024 * 1024
+_AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "ExpiredToken",
+               "InvalidToken", "UnrecognizedClientException", "403"}
+_SEGMENT = re.compile(r"^[A-Za-z0-9._\-]+$")
+
+
+def safe_relative_key(key: str) -> str:
+    """A key relative to the prefix, refused if it could escape or confuse a path."""
+    if (not key or "\x00" in key or "\\" in key or key.startswith("/")
+            or any(part in ("", ".", "..") for part in key.split("/"))
+            or not all(_SEGMENT.match(part) for part in key.split("/"))):
+        raise UnsafeRemote(
+            f"refusing the bucket entry {key!r}: keys must be plain relative names "
+            "(no '..', absolute paths, backslashes or NUL); nothing was written"
+        )
+    return key
+
+
+@dataclass(frozen=True)
+class RemoteConfig:
+    """Where the library syncs. Credentials come from the standard AWS chain, never here."""
+
+    bucket: str
+    prefix: str = "scandex"
+    endpoint_url: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    max_attempts: int = 8
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if len(self.bucket) < 3 or "/" in self.bucket:
+            raise SyncError(f"'{self.bucket}' is not a bucket name (3+ characters, no '/')")
+        if self.prefix:
+            safe_relative_key(self.prefix.strip("/"))
+
+    def save(self, path: Path) -> None:
+        """Remember the remote (no secrets) so originals can be fetched later."""
+        data = {k: v for k, v in asdict(self).items() if v is not None}
+        path.write_text(json.dumps(data, indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> RemoteConfig | None:
+        """The remote saved by the last push or pull, if any."""
+        if not path.exists():
+            return None
+        return cls(**json.loads(path.read_text()))
+
+
+class S3Remote:
+    """A prefix in a bucket."""
+
+    def __init__(self, config: RemoteConfig, client: Any = None) -> None:
+        self.config = config
+        self.prefix = config.prefix.strip("/")
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        """The boto3 client, made on first use (boto3 is imported lazily)."""
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+
+            session = boto3.session.Session(profile_name=self.config.profile or None)
+            self._client = session.client(
+                "s3",
+                endpoint_url=self.config.endpoint_url or None,
+                region_name=self.config.region or "us-east-1",
+                config=Config(
+                    retries={"max_attempts": self.config.max_attempts, "mode": "standard"},
+                    connect_timeout=self.config.connect_timeout_s,
+                    read_timeout=self.config.read_timeout_s,
+                    s3={"addressing_style": "path"} if self.config.endpoint_url else {},
+                ),
+            )
+        return self._client
+
+    def key(self, relative: str) -> str:
+        """The full key of a relative key (checked)."""
+        safe_relative_key(relative)
+        return f"{self.prefix}/{relative}" if self.prefix else relative
+
+    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            EndpointConnectionError,
+            NoCredentialsError,
+        )
+
+        where = f"s3://{self.config.bucket}/{self.prefix}"
+        try:
+            return fn()
+        except NoCredentialsError as e:
+            raise SyncAuthError(
+                "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a "
+                "profile (--profile) or an instance role"
+            ) from e
+        except ClientError as e:
+            code = str(e.response.get("Error", {}).get("Code", "error"))
+            if code in _AUTH_CODES:
+                raise SyncAuthError(
+                    f"{where} refused our credentials ({code}) while trying to {what}; check "
+                    "the access key, secret and the bucket policy"
+                ) from e
+            if code in ("NoSuchBucket",):
+                raise SyncError(f"bucket '{self.config.bucket}' does not exist; create it "
+                                "first") from e
+            raise SyncError(f"{where}: cannot {what} ({code})") from e
+        except EndpointConnectionError as e:
+            raise SyncError(f"cannot reach {self.config.endpoint_url or 'S3'} to {what}; "
+                            "check the endpoint URL and the network, then run it again") from e
+        except BotoCoreError as e:
+            raise SyncError(f"{where}: cannot {what} ({type(e).__name__}); run it again") from e
+
+    def exists(self, relative: str) -> bool:
+        """Whether an object exists."""
+        from botocore.exceptions import ClientError
+
+        key = self.key(relative)
+
+        def head() -> bool:
+            try:
+                self.client.head_object(Bucket=self.config.bucket, Key=key)
+                return True
+            except ClientError as e:
+                if str(e.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+                    return False
+                raise
+
+        return bool(self._call(f"check {relative}", head))
+
+    def list(self, relative_prefix: str) -> dict[str, int]:
+        """Relative keys under a relative prefix, with their sizes (paginated)."""
+        full = self.key(relative_prefix.rstrip("/")) + "/"
+        cut = len(self.prefix) + 1 if self.prefix else 0
+
+        def listing() -> dict[str, int]:
+            out: dict[str, int] = {}
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.config.bucket, Prefix=full):
+                for item in page.get("Contents", []):
+                    out[item["Key"][cut:]] = int(item["Size"])
+            return out
+
+        result: dict[str, int] = self._call(f"list {relative_prefix}", listing)
+        return result
+
+    def upload_file(self, path: Path, relative: str, *, sha256: str,
+                    on_bytes: Callable[[int], None] | None = None) -> None:
+        """Upload a file (multipart above 8 MiB), tagging its SHA-256."""
+        from boto3.s3.transfer import TransferConfig
+
+        config = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD,
+                                multipart_chunksize=MULTIPART_THRESHOLD, use_threads=True)
+        key = self.key(relative)
+        self._call(f"upload {relative}", lambda: self.client.upload_file(
+            str(path), self.config.bucket, key, Config=config, Callback=on_bytes,
+            ExtraArgs={"Metadata": {"sha256": sha256}}))
+
+    def download_file(self, relative: str, target: Path, *, sha256: str,
+                      on_bytes: Callable[[int], None] | None = None) -> None:
+        """Download to target, keeping it only if its SHA-256 matches."""
+        key = self.key(relative)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".download-")
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            self._call(f"download {relative}", lambda: self.client.download_file(
+                self.config.bucket, key, str(tmp), Callback=on_bytes))
+            digest = hashlib.sha256()
+            with tmp.open("rb") as f:
+                while block := f.read(1 << 20):
+                    digest.update(block)
+            if digest.hexdigest() != sha256:
+                raise SyncError(
+                    f"{relative} in the bucket does not match its SHA-256 (corrupt or "
+                    "tampered); it was not kept. Push it again from a library that has it"
+                )
+            tmp.replace(target)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def get_json(self, relative: str) -> Any:
+        """A JSON object, or None when it does not exist."""
+        if not self.exists(relative):
+            return None
+        key = self.key(relative)
+        body = self._call(f"read {relative}", lambda: self.client.get_object(
+            Bucket=self.config.bucket, Key=key)["Body"].read())
+        try:
+            return json.loads(body)
+        except ValueError as e:
+            raise SyncError(f"{relative} in the bucket is not valid JSON") from e
+
+    def put_json(self, relative: str, data: Any) -> None:
+        """Write a JSON object."""
+        key = self.key(relative)
+        body = json.dumps(data, indent=1, sort_keys=True).encode()
+        self._call(f"write {relative}", lambda: self.client.put_object(
+            Bucket=self.config.bucket, Key=key, Body=body, ContentType="application/json"))
+
+
+SCHEME = "s3://"
+ENDPOINT_ENV = "SCANDEX_S3_ENDPOINT"
+
+
+def is_s3_url(text: object) -> bool:
+    """Whether a path argument names a bucket location."""
+    return isinstance(text, str) and text.startswith(SCHEME)
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """s3://bucket/prefix: every object under prefix."""
+
+    bucket: str
+    prefix: str
+
+    @classmethod
+    def parse(cls, url: str) -> S3Location:
+        """Parse s3://bucket[/prefix]; UsageError when it is not one."""
+        rest = url[len(SCHEME):] if url.startswith(SCHEME) else ""
+        bucket, _, prefix = rest.partition("/")
+        if len(bucket) < 3 or any(c in bucket for c in " \\?#"):
+            raise UsageError(f"'{url}' is not a bucket location; write s3://BUCKET/PREFIX")
+        return cls(bucket, prefix.lstrip("/"))
+
+    def covers(self, key: str) -> bool:
+        """Whether key is this location: the object itself or one below it as a folder
+        (s3://b/scans holds scans/a.png, not scans-old/a.png)."""
+        prefix = self.prefix
+        return (not prefix or prefix.endswith("/") or key == prefix
+                or key.startswith(prefix + "/"))
+
+    @property
+    def url(self) -> str:
+        """The canonical text of this location (also the documents' path prefix)."""
+        return f"{SCHEME}{self.bucket}/{self.prefix}"
+
+
+@dataclass(frozen=True)
+class S3Access:
+    """How to reach the endpoint, without secrets: it travels to workers with each task."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    max_attempts: int = 8
+    page_size: int = 1000  # keys per listing request (S3's maximum)
+
+    @classmethod
+    def from_environment(cls) -> S3Access:
+        """SCANDEX_S3_ENDPOINT (or boto3's own AWS_ENDPOINT_URL) and AWS_REGION."""
+        return cls(os.environ.get(ENDPOINT_ENV) or os.environ.get("AWS_ENDPOINT_URL") or None,
+                   os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+
+    def client(self) -> Any:
+        """A boto3 S3 client with standard retries (boto3 is imported here, not at start)."""
+        try:
+            import boto3
+            from botocore.config import Config
+        except ImportError as e:
+            raise SyncError("s3:// inputs need boto3: pip install 'scandex[s3]'") from e
+        config = Config(retries={"max_attempts": self.max_attempts, "mode": "standard"},
+                        connect_timeout=10, read_timeout=60)
+        # A fresh session each time: credentials are read now, not cached from a
+        # client made earlier in this process.
+        return boto3.session.Session().client(
+            "s3", endpoint_url=self.endpoint_url, region_name=self.region or "us-east-1",
+            config=config)
+
+
+def s3_error(what: str, error: Exception) -> Exception:
+    """A boto3/botocore exception as our error, with the next step to take."""
+    code = ""
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        code = str(response.get("Error", {}).get("Code", ""))
+    if code in {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403"} or (
+            type(error).__name__ in {"NoCredentialsError", "PartialCredentialsError"}):
+        return SyncAuthError(f"{what}: the bucket refused the credentials ({code or error}); "
+                             "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE")
+    if code in {"NoSuchBucket", "404", "NoSuchKey"}:
+        return SyncError(f"{what}: not found ({code}); check the bucket and prefix")
+    return SyncError(f"{what}: {type(error).__name__}: {error}; check the endpoint "
+                     f"(${ENDPOINT_ENV}) and the network, then run the same command again")
+
+
+@dataclass(frozen=True)
+class S3Object:
+    """One listed object: what change detection needs, nothing more."""
+
+    url: str
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    modified_ns: int
+
+
+def list_objects(access: S3Access, location: S3Location,
+                 client: Any = None) -> Iterator[S3Object]:
+    """Every scan-like object under location, page by page (1,000 keys per request).
+
+    Folder markers, hidden names and keys without a scan extension are skipped: without
+    fetching an object there is no content to sniff.
+    """
+    client = client or access.client()
+    try:
+        paginator = client.get_paginator("list_objects_v2")
+        pages = paginator.paginate(Bucket=location.bucket, Prefix=location.prefix,
+                                   PaginationConfig={"PageSize": access.page_size})
+        for page in pages:
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                if not location.covers(key):
+                    continue
+                name = PurePosixPath(key).name
+                if key.endswith("/") or not name or name.startswith("."):
+                    continue
+                if PurePosixPath(name).suffix.lower() not in SCAN_EXTENSIONS:
+                    continue
+                modified = item.get("LastModified")
+                yield S3Object(
+                    url=f"{SCHEME}{location.bucket}/{key}", bucket=location.bucket, key=key,
+                    size=int(item.get("Size", 0)), etag=str(item.get("ETag", "")).strip('"'),
+                    modified_ns=int(modified.timestamp() * 1e9) if modified else 0,
+                )
+    except (SyncError, UsageError):
+        raise
+    except Exception as e:  # noqa: BLE001 - botocore's hierarchy is wide; convert at the edge
+        raise s3_error(f"listing {location.url}", e) from e
+
+
+def fetch_original(url: str, target: Path, access: S3Access | None = None) -> Path:
+    """Download an indexed object (for page previews) to target, atomically."""
+    location = S3Location.parse(url)
+    access = access or S3Access.from_environment()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    try:
+        access.client().download_file(location.bucket, location.prefix, str(partial))
+    except Exception as e:  # noqa: BLE001 - converted with the reason
+        partial.unlink(missing_ok=True)
+        raise s3_error(f"fetching {url}", e) from e
+    partial.replace(target)
+    return target

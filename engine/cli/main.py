@@ -1,0 +1,339 @@
+"""The `scandex` command. Heavy work is imported lazily so --help is instant."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from engine.errors import ExitCode, ScandexError, UsageError
+from engine.models import SearchMode
+from engine.version import __version__
+
+EPILOG = """\
+exit codes:
+  0    everything indexed (or the command succeeded)
+  1    finished, but some files failed (each is listed with its reason)
+  2    usage error (bad option, unknown document, unusable library)
+  3    a missing dependency (Tesseract, a language pack, the model)
+  4    the S3 bucket or the Dask scheduler failed (unreachable, credentials refused,
+       unsafe content, scheduler lost mid-run: rerun to resume)
+  130  interrupted (Ctrl-C); finished documents are kept
+
+library: --library DIR, else $SCANDEX_LIBRARY, else the user data folder.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--library",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="library folder (default: $SCANDEX_LIBRARY or user data)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="scandex",
+        description="Local-first search over scanned paper: OCR, embeddings, hybrid search.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"scandex {__version__}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="OCR, embed, index and search a bundled sample; print a JSON "
+                             "report; exit 0 when everything works")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("index", parents=[common],
+                       help="index files, folders and s3://BUCKET/PREFIX locations")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--lang", default="eng", help="Tesseract languages, e.g. eng+deu")
+    p.add_argument("--workers", type=int, default=None, help="OCR processes (default: cores)")
+    p.add_argument("--page-timeout", type=float, default=300.0, help="seconds per page (300)")
+    p.add_argument("--retry-failed", action="store_true", help="retry unchanged failed files")
+    p.add_argument("--no-rotation", action="store_true", help="skip sideways-page detection")
+    p.add_argument("--executor", default="local", help="where OCR runs: local (pool) or inline")
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="Dask cluster for OCR and embeddings: local:N or tcp://HOST:8786")
+    p.add_argument("--s3-endpoint", metavar="URL",
+                   help="S3-compatible endpoint for s3://BUCKET/PREFIX paths "
+                        "(default: $SCANDEX_S3_ENDPOINT, else AWS)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser("search", parents=[common], help="search the library")
+    p.add_argument("query")
+    p.add_argument("--mode", default=SearchMode.HYBRID.value, choices=[m.value for m in SearchMode])
+    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--type", dest="kinds", action="append", default=[], help="png, pdf, tiff...")
+    p.add_argument("--path", dest="path_prefix", help="only documents under this folder")
+    p.add_argument("--since", type=_date, help="modified on or after (YYYY-MM-DD)")
+    p.add_argument("--until", type=_date, help="modified on or before (YYYY-MM-DD)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("worker", parents=[common], help="join a Dask cluster as OCR worker")
+    p.add_argument("--scheduler", required=True, metavar="tcp://HOST:8786")
+    p.add_argument("--processes", type=int, help="worker processes (default: cores)")
+
+    p = sub.add_parser("status", parents=[common], help="counts and failed files")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("show", parents=[common], help="a document's details and text")
+    p.add_argument("doc", metavar="DOC", help="document id or path")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("serve", parents=[common], help="run the HTTP API (FastAPI)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (non-loopback needs SCANDEX_API_TOKEN)")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--lang", default="eng", help="Tesseract languages for uploads")
+    p.add_argument("--sync-bucket", help="pull this bucket at start, push after indexing")
+    p.add_argument("--sync-prefix", default="scandex")
+    p.add_argument("--sync-endpoint-url")
+
+    p = sub.add_parser("sync", parents=[common], help="push/pull/status through an S3 bucket")
+    p.add_argument("action", choices=["push", "pull", "status"])
+    p.add_argument("--bucket", help="bucket name (default: the last one used)")
+    p.add_argument("--prefix", default="scandex", help="key prefix in the bucket (scandex)")
+    p.add_argument("--endpoint-url", help="for MinIO, Ceph RGW, R2... (default: AWS)")
+    p.add_argument("--region")
+    p.add_argument("--profile", help="AWS profile (default: the standard credential chain)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("remove", parents=[common], help="forget a document or a folder")
+    p.add_argument("ref", metavar="PATH|DOC")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def _date(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD)") from e
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `scandex` command; returns the exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["--self-test"]:
+        return _self_test()
+    try:
+        args = _parser().parse_args(arguments)
+    except SystemExit as e:
+        return int(e.code or 0)
+    try:
+        return int(_dispatch(args))
+    except ScandexError as e:
+        print(f"scandex: error: {e}", file=sys.stderr)
+        return int(e.exit_code)
+    except KeyboardInterrupt:
+        print("scandex: interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        return 0
+
+
+def _self_test() -> int:
+    from engine.service.selftest import run_self_test
+
+    try:
+        report = run_self_test("cli")
+    except ScandexError as e:
+        _print_json({"frontend": "cli", "ok": False, "error": str(e)})
+        return int(e.exit_code)
+    except Exception as e:  # noqa: BLE001 - the report must say what broke, whatever it is
+        _print_json({"frontend": "cli", "ok": False, "error": f"{type(e).__name__}: {e}"})
+        return 1
+    _print_json(report)
+    return 0 if report["ok"] else 1
+
+
+def _dispatch(args: argparse.Namespace) -> ExitCode:
+    from engine.library import Library
+
+    command = args.command
+    if command == "worker":
+        from engine.backends.dask_cluster import run_worker
+
+        return ExitCode(run_worker(args.scheduler, args.processes) and 1)
+    if command == "serve":
+        from engine.layout import default_library_dir
+        from engine.server.app import serve
+
+        library_dir = getattr(args, "library", None)
+        sync = None
+        if args.sync_bucket:
+            from engine.backends.s3 import RemoteConfig
+
+            sync = RemoteConfig(bucket=args.sync_bucket, prefix=args.sync_prefix,
+                                endpoint_url=args.sync_endpoint_url)
+        serve(Path(library_dir) if library_dir else default_library_dir(), host=args.host,
+              port=args.port, lang=args.lang, sync=sync)
+        return ExitCode.OK
+    read_only = command in ("search", "status", "show")
+    library = Library.open(getattr(args, "library", None), read_only=read_only)
+    try:
+        if command == "index":
+            return _index(library, args)
+        if command == "search":
+            return _search(library, args)
+        if command == "status":
+            return _status(library, args)
+        if command == "show":
+            return _show(library, args)
+        if command == "sync":
+            from engine.cli.sync import run_sync
+
+            return run_sync(library, args)
+        if command == "remove":
+            count = library.remove(args.ref)
+            if args.json:
+                _print_json({"removed": count})
+            else:
+                print(f"removed {count} document(s) from the library")
+            return ExitCode.OK
+        raise UsageError(f"unknown command {command}")
+    finally:
+        library.close()
+
+
+def _index(library: Any, args: argparse.Namespace) -> ExitCode:
+    from engine.cli.progress import RichProgress
+    from engine.progress import CancelToken, NullProgress
+
+    cancel = CancelToken()
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        print("\nscandex: stopping after the current pages; Ctrl-C again to quit now",
+              file=sys.stderr)
+        cancel.cancel()
+
+    if args.s3_endpoint:
+        # Through the environment, so OCR workers spawned from here see it too.
+        os.environ["SCANDEX_S3_ENDPOINT"] = args.s3_endpoint
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    interactive = sys.stderr.isatty() and not args.json
+    sink: Any = RichProgress() if interactive else NullProgress()
+    try:
+        with sink if interactive else contextlib.nullcontext():
+            report = library.add(
+                args.paths, lang=args.lang, progress=sink, cancel=cancel, workers=args.workers,
+                page_timeout_s=args.page_timeout, retry_failed=args.retry_failed,
+                detect_rotation=not args.no_rotation, executor=args.cluster or args.executor,
+            )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if args.json:
+        _print_json(asdict(report))
+    else:
+        print(
+            f"indexed {report.indexed}, reused {report.reused}, "
+            f"unchanged {report.skipped_unchanged}, removed {report.removed}, "
+            f"failed {len(report.failed)}; "
+            f"{report.pages} pages in {report.seconds:.1f} s"
+        )
+        for failure in report.failed:
+            print(f"  failed: {failure.path}: {failure.error}", file=sys.stderr)
+    if report.cancelled:
+        return ExitCode.INTERRUPTED
+    return ExitCode.SOME_FILES_FAILED if report.failed else ExitCode.OK
+
+
+def _search(library: Any, args: argparse.Namespace) -> ExitCode:
+    hits = library.search(
+        args.query, mode=args.mode, limit=args.limit, kinds=args.kinds,
+        path_prefix=args.path_prefix, since=args.since, until=args.until,
+    )
+    if args.json:
+        _print_json({"query": args.query, "mode": args.mode, "results": [asdict(h) for h in hits]})
+        return ExitCode.OK
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not hits:
+        console.print("no matches")
+    for rank, hit in enumerate(hits, 1):
+        console.print(
+            f"[bold]{rank:>2}. {_escape(hit.path)}[/bold]  page {hit.page}  "
+            f"[dim]score {hit.score:.4f} ({'+'.join(hit.matched_by)}) id {hit.id}[/dim]"
+        )
+        console.print("    " + _snippet_markup(hit.snippet))
+    return ExitCode.OK
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _snippet_markup(snippet: str) -> str:
+    import html
+
+    parts = snippet.split("<mark>")
+    out = [_escape(html.unescape(parts[0]))]
+    for part in parts[1:]:
+        marked, _, rest = part.partition("</mark>")
+        out.append(f"[bold yellow]{_escape(html.unescape(marked))}[/bold yellow]")
+        out.append(_escape(html.unescape(rest)))
+    return "".join(out)
+
+
+def _status(library: Any, args: argparse.Namespace) -> ExitCode:
+    status = library.status()
+    if args.json:
+        _print_json(asdict(status))
+        return ExitCode.OK
+    print(f"library   {status.path}")
+    print(f"documents {status.documents} ({status.indexed} indexed, {status.failed} failed)")
+    print(f"pages     {status.pages}   chunks {status.chunks}")
+    print(f"model     {status.model_id}   schema {status.schema_version}")
+    for failure in status.failures:
+        print(f"  failed: {failure.path}: {failure.error}")
+    return ExitCode.OK
+
+
+def _show(library: Any, args: argparse.Namespace) -> ExitCode:
+    detail = library.document(args.doc)
+    info = detail.info
+    if args.json:
+        _print_json(
+            {
+                **asdict(info),
+                "pages": [
+                    {"page": p.page_no, "width": p.width, "height": p.height, "source": p.source,
+                     "rotation": p.rotation, "text": p.text}
+                    for p in detail.pages
+                ],
+            }
+        )
+        return ExitCode.OK
+    print(f"{info.path}\n  id {info.id}  {info.kind}  {info.state}  {info.pages} page(s)  "
+          f"sha256 {info.sha256 or '-'}")
+    if info.error:
+        print(f"  error: {info.error}")
+    for page in detail.pages:
+        turned = f", turned {page.rotation}°" if page.rotation else ""
+        print(f"\n--- page {page.page_no} ({page.source}{turned}) ---\n{page.text}")
+    return ExitCode.OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""What a file is and who it is: sniffing by content, SHA-256 of content, safe names.
+
+The one place that knows the supported scan types (by magic bytes and by extension)
+and the one SHA-256 of a file that ingest, sync and the library all use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from pathlib import Path
+from typing import BinaryIO
+
+from engine.models import FileKind
+
+_SAFE_NAME = re.compile(r"[^\w.\- ]+")
+
+# Extensions that announce a scan: a file with one of these whose content is not
+# a scan is reported as failed; other unknown files in a folder are skipped quietly.
+SCAN_EXTENSIONS = frozenset(
+    {".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".pdf"}
+)
+
+
+def sniff(head: bytes) -> FileKind | None:
+    """The kind of a file from its first bytes, or None when it is no scan we read."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return FileKind.PNG
+    if head.startswith(b"\xff\xd8\xff"):
+        return FileKind.JPEG
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return FileKind.TIFF
+    if head.startswith(b"BM") and len(head) >= 26:
+        return FileKind.BMP
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return FileKind.GIF
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return FileKind.WEBP
+    # PDF allows junk before the header within the first 1024 bytes.
+    if b"%PDF-" in head[:1024]:
+        return FileKind.PDF
+    return None
+
+
+def sniff_path(path: Path) -> FileKind | None:
+    """Sniff the file at path (reads at most 1 KiB)."""
+    with path.open("rb") as f:
+        return sniff(f.read(1024))
+
+
+def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
+    """SHA-256 of a file's content, streamed."""
+    with path.open("rb") as f:
+        return sha256_of_handle(f, chunk_size)
+
+
+def sha256_of_handle(handle: BinaryIO, chunk_size: int = 1 << 20) -> str:
+    """SHA-256 of the rest of an open binary file, streamed."""
+    digest = hashlib.sha256()
+    while block := handle.read(chunk_size):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+
+
+def safe_filename(name: str | None, fallback: str) -> str:
+    """A basename (from an upload or a bucket) with no separators, control characters or
+    leading dots, safe to use on disk."""
+    base = (name or "").replace("\\", "/").split("/")[-1]
+    base = unicodedata.normalize("NFC", base).replace("\x00", "")
+    base = _SAFE_NAME.sub("_", base).strip(" .")[:120]
+    return base or fallback

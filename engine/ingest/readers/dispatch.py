@@ -1,0 +1,25 @@
+"""Reading a document by kind: plan its pages cheaply, then load one page image to OCR."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from engine.ingest.readers.base import MAX_PAGE_PIXELS, PagePlan
+from engine.ingest.readers.images import load_image_page, plan_image
+from engine.ingest.readers.pdf import plan_pdf, render_pdf_page
+from engine.models import FileKind
+
+
+def plan_pages(path: Path, kind: FileKind, *, max_pixels: int = MAX_PAGE_PIXELS) -> list[PagePlan]:
+    """List a document's pages cheaply, without decoding any image data."""
+    if kind is FileKind.PDF:
+        return plan_pdf(path, max_pixels=max_pixels)
+    return plan_image(path, max_pixels=max_pixels)
+
+
+def load_page(path: Path, kind: FileKind, page_no: int) -> Any:
+    """The page image (PIL) as the OCR sees it (and the preview shows it)."""
+    if kind is FileKind.PDF:
+        return render_pdf_page(path, page_no - 1)
+    return load_image_page(path, page_no - 1)

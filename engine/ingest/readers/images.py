@@ -1,0 +1,101 @@
+"""Image files (PNG, JPEG, TIFF with every frame, BMP, GIF, WebP) through Pillow."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from engine.errors import CorruptFile, EmptyDocument, FileVanished, ImageTooLarge, UnsupportedFile
+from engine.ingest.readers.base import MAX_PAGE_PIXELS, PagePlan
+
+# Pillow's own bomb guard stays armed as a second line behind ours.
+Image.MAX_IMAGE_PIXELS = MAX_PAGE_PIXELS
+
+
+def _open(path: Path) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageTooLarge(f"image too large to read safely ({e})") from e
+    except UnidentifiedImageError as e:
+        raise UnsupportedFile("not an image Scandex can read") from e
+    except FileNotFoundError as e:
+        raise FileVanished("file disappeared while indexing") from e
+    except PermissionError as e:
+        raise FileVanished("permission denied; make the file readable and index again") from e
+    except OSError as e:
+        raise CorruptFile(f"cannot decode image: {e}") from e
+
+
+def _check_size(image: Image.Image, max_pixels: int, frame: int = 0) -> None:
+    w, h = image.size
+    where = f"frame {frame + 1} " if frame else ""
+    if w <= 0 or h <= 0:
+        raise CorruptFile(f"image {where}has no pixels")
+    if w * h > max_pixels:
+        raise ImageTooLarge(
+            f"image {where}is {w}x{h} pixels, over the limit of {max_pixels // 1_000_000} MP; "
+            "split or downscale it"
+        )
+
+
+def plan_image(path: Path, *, max_pixels: int = MAX_PAGE_PIXELS) -> list[PagePlan]:
+    """One page per frame (multi-page TIFF, animated GIF/WebP take their frames)."""
+    with _open(path) as image:
+        _check_size(image, max_pixels)
+        frames = getattr(image, "n_frames", 1)
+        if frames < 1:
+            raise EmptyDocument("image has no frames")
+        # Animated GIF/WebP frames are rarely separate pages; TIFF frames are.
+        if image.format not in ("TIFF", "MPO") and frames > 1:
+            frames = 1
+        # Pillow's bomb check sees the first frame only; seeking reads a frame's header,
+        # not its pixels, so every frame's size is checked before anything is decoded.
+        for frame in range(1, frames):
+            _seek(image, frame)
+            _check_size(image, max_pixels, frame)
+        return [PagePlan(page_no=i + 1, text=None) for i in range(frames)]
+
+
+def _seek(image: Image.Image, frame: int) -> None:
+    try:
+        image.seek(frame)
+    except EOFError as e:
+        raise CorruptFile(f"frame {frame + 1} is missing (truncated file?)") from e
+    except (OSError, SyntaxError, ValueError) as e:
+        raise CorruptFile(f"cannot read frame {frame + 1}: {e}") from e
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """Grayscale on white: transparent pixels would otherwise read as black."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        image = image.point(lambda v: v / 256).convert("L")
+    return image.convert("L") if image.mode != "L" else image
+
+
+def load_image_page(path: Path, frame: int, *, max_pixels: int = MAX_PAGE_PIXELS) -> Image.Image:
+    """Decode one frame, upright per EXIF, flattened to 8-bit grayscale."""
+    with _open(path) as image:
+        _check_size(image, max_pixels)
+        _seek(image, frame)
+        _check_size(image, max_pixels, frame)
+        try:
+            dpi = image.info.get("dpi")
+            upright = ImageOps.exif_transpose(image) or image
+            page = _flatten(upright)
+            page.load()
+        except EOFError as e:
+            raise CorruptFile(f"frame {frame + 1} is missing (truncated file?)") from e
+        except (OSError, SyntaxError, ValueError) as e:
+            raise CorruptFile(f"cannot decode image: {e}") from e
+    if dpi:
+        page.info["dpi"] = dpi
+    return page

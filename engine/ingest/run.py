@@ -1,0 +1,498 @@
+"""The indexing run: the one place that knows the order of the stages.
+
+discover -> read (plan pages) -> OCR (executor) -> chunk -> embed -> store,
+with many pages in flight, documents committed one transaction each as soon
+as all their pages are through, progress reported and cancellation honoured.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.backends.s3 import S3Access, S3Location, S3Object, is_s3_url, list_objects
+from engine.content import SCAN_EXTENSIONS, sha256_file, sniff_path
+from engine.errors import ClusterLost, EmptyDocument, ScanError, UnsupportedFile
+from engine.ingest.bucket import S3DocumentResult, S3DocumentTask, read_s3_document
+from engine.ingest.chunking import chunk_page
+from engine.ingest.discover import Candidate, WalkProblem, walk
+from engine.ingest.items import (
+    DocJob,
+    IndexOptions,
+    Source,
+    etag_of,
+    mtime_of,
+    os_reason,
+    unchanged,
+    well_formed_page,
+    where,
+)
+from engine.ingest.readers.dispatch import plan_pages
+from engine.ingest.tasks import OcrTask, run_ocr_task
+from engine.models import Chunk, FailedFile, FileKind, IndexReport, PageText
+from engine.progress import CancelToken, NullProgress, ProgressSink, ProgressTracker
+from engine.protocols import Embedder, OcrEngine, OcrOptions, TaskExecutor
+from engine.store.db import Store, db_path_text
+
+_MAX_ATTEMPTS = 2  # a page whose worker died is tried once more
+_FLUSH_CHUNKS = 64  # embed ready documents together once they hold this many chunks
+_FLUSH_AGE_S = 2.0  # ... or once the oldest has waited this long
+
+
+@dataclass
+class IndexRun:
+    """One call of Library.add: holds the run's state between stages."""
+
+    store: Store
+    ocr: OcrEngine
+    embedder: Embedder
+    executor: TaskExecutor
+    options: IndexOptions
+    library_dir: Path
+    progress: ProgressSink = field(default_factory=NullProgress)
+    cancel: CancelToken = field(default_factory=CancelToken)
+    s3_access: S3Access = field(default_factory=S3Access.from_environment)
+
+    def __post_init__(self) -> None:
+        self.report = IndexReport()
+        self.tracker = ProgressTracker(self.progress)
+        self._futures: dict[Future[PageText], tuple[DocJob, OcrTask, int]] = {}
+        # Whole objects read on workers, and identical objects (same ETag) waiting on them.
+        self._remote: dict[Future[S3DocumentResult], tuple[S3Object, int]] = {}
+        self._remote_followers: dict[str, list[S3Object]] = {}
+        self._in_flight: dict[str, DocJob] = {}
+        self._ready: list[DocJob] = []
+        self._ocr_options = OcrOptions(
+            lang=self.options.lang,
+            timeout_s=self.options.page_timeout_s,
+            detect_rotation=self.options.detect_rotation,
+        )
+
+    # -- the order of things ---------------------------------------------------
+
+    def run(self, roots: Sequence[Path | str]) -> IndexReport:
+        """Index roots (paths or s3:// locations); returns what happened.
+
+        Cancelling keeps finished documents.
+        """
+        started = time.monotonic()
+        self.ocr.check(self.options.lang)
+        locations = [S3Location.parse(str(r)) for r in roots if is_s3_url(r)]
+        paths = [Path(r) for r in roots if not is_s3_url(r)]
+        # The bucket is listed first: a refused listing stops the run before any work.
+        todo: deque[Source] = deque(self._list_buckets(locations))
+        todo.extend(self._discover(paths))
+        self._process(todo)
+        if not self.cancel.cancelled:
+            # After processing, so a renamed file reuses its content before the old
+            # path's document (and, with it, the content) is forgotten.
+            if self.options.prune_missing:
+                self._prune(paths, self._seen)
+                self._prune_buckets(locations)
+            self._embed_stale_chunks()
+        self.report.cancelled = self.cancel.cancelled
+        self.report.seconds = time.monotonic() - started
+        self.tracker.emit()
+        return self.report
+
+    def _discover(self, roots: list[Path]) -> deque[Candidate]:
+        known = self.store.file_rows()
+        seen: set[str] = set()
+        todo: deque[Candidate] = deque()
+        for item in walk(roots, exclude=[self.library_dir]):
+            if self.cancel.cancelled:
+                break
+            if isinstance(item, WalkProblem):
+                self._fail_path(item.path, None, 0, 0, item.error)
+                continue
+            text, _ = db_path_text(item.path)
+            seen.add(text)
+            row = known.get(text)
+            if row is not None and unchanged(row, item, retry_failed=self.options.retry_failed):
+                self.report.skipped_unchanged += 1
+                continue
+            todo.append(item)
+        self._seen = seen
+        self.tracker.files_total += len(todo)
+        self.tracker.files_skipped = self.report.skipped_unchanged
+        self.tracker.emit()
+        return todo
+
+    def _list_buckets(self, locations: list[S3Location]) -> list[S3Object]:
+        """Objects that are new or changed (ETag or size) under each location."""
+        self._seen_urls: set[str] = set()
+        if not locations:
+            return []
+        known = self.store.file_rows()
+        todo = []
+        for location in locations:
+            for obj in list_objects(self.s3_access, location):
+                if self.cancel.cancelled:
+                    break
+                self._seen_urls.add(obj.url)
+                row = known.get(obj.url)
+                if row is not None and unchanged(row, obj, retry_failed=self.options.retry_failed):
+                    self.report.skipped_unchanged += 1
+                    continue
+                todo.append(obj)
+        self.tracker.files_total += len(todo)
+        return todo
+
+    def _prune_buckets(self, locations: list[S3Location]) -> None:
+        """Forget objects that are no longer listed under a location indexed again."""
+        if not locations:
+            return
+        path_of = {row.id: path for path, row in self.store.file_rows().items()}
+        gone = {doc_id for location in locations
+                for doc_id in self.store.ids_under(location.url.rstrip("/"))
+                if path_of.get(doc_id) not in self._seen_urls}
+        self.report.removed += self.store.remove_documents(sorted(gone))
+
+    def _prune(self, roots: list[Path], seen: set[str]) -> None:
+        """Forget documents that vanished from a folder being indexed again."""
+        gone: list[int] = []
+        path_of = {row.id: path for path, row in self.store.file_rows().items()}
+        for root in roots:
+            if not root.is_dir():
+                continue
+            for doc_id in self.store.ids_under(db_path_text(root)[0]):
+                path = path_of.get(doc_id)
+                if path is not None and path not in seen and not Path(path).exists():
+                    gone.append(doc_id)
+        self.report.removed += self.store.remove_documents(sorted(set(gone)))
+
+    def _process(self, todo: deque[Source]) -> None:
+        window = max(2, self.executor.workers * 3)
+        try:
+            while (todo or self._busy or self._ready) and not self.cancel.cancelled:
+                while (todo and len(self._futures) + len(self._remote) < window
+                       and not self.cancel.cancelled):
+                    item = todo.popleft()
+                    if isinstance(item, S3Object):
+                        self._start_remote(item)
+                    else:
+                        self._start(item)
+                if self._ready and self._should_flush(bool(todo)):
+                    self._flush()
+                if self._busy:
+                    pending: list[Future[Any]] = [*self._futures, *self._remote]
+                    done, _ = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        if future in self._remote:
+                            self._collect_remote(future)
+                        else:
+                            self._collect(future)
+        finally:
+            if self.cancel.cancelled:
+                self.executor.shutdown(cancel=True)
+                self._futures.clear()
+                self._remote.clear()
+            # Documents whose pages are all through are kept, even on cancel.
+            self._flush()
+
+    @property
+    def _busy(self) -> bool:
+        return bool(self._futures or self._remote)
+
+    # -- stages ----------------------------------------------------------------
+
+    def _start_remote(self, obj: S3Object) -> None:
+        """Reuse content already read from an identical object, else read it on a worker."""
+        known = self.store.content_by_etag(obj.etag, obj.size) if obj.etag else None
+        if known is not None and self.store.content_known(known[0]):
+            self._commit_reused(obj, FileKind(known[1]), known[0])
+            return
+        if obj.etag and obj.etag in self._remote_followers:
+            self._remote_followers[obj.etag].append(obj)  # same object content: read once
+            return
+        if obj.etag:
+            self._remote_followers[obj.etag] = []
+        self._submit_remote(obj, 1)
+        self.tracker.emit(obj.url)
+
+    def _submit_remote(self, obj: S3Object, attempt: int) -> None:
+        task = S3DocumentTask(obj, self.s3_access, self._ocr_options, self.ocr)
+        self._remote[self.executor.submit(read_s3_document, task)] = (obj, attempt)
+
+    def _collect_remote(self, future: Future[S3DocumentResult]) -> None:
+        entry = self._remote.pop(future, None)
+        if entry is None:
+            return
+        obj, attempt = entry
+        followers = self._remote_followers.pop(obj.etag, []) if obj.etag else []
+        error: str | None = None
+        try:
+            result = future.result()
+        except BrokenProcessPool:
+            self._recover_pool_remote(obj, attempt, followers)
+            return
+        except ClusterLost:
+            raise
+        except ScanError as e:
+            error = str(e)
+        except Exception as e:  # noqa: BLE001 - one bad object must not stop the batch
+            error = f"unexpected error: {e!r}"
+        else:
+            good = (isinstance(result, S3DocumentResult) and result.url == obj.url
+                    and bool(result.pages)
+                    and all(well_formed_page(p, n) for n, p in enumerate(result.pages, 1)))
+            if not good:
+                if attempt < _MAX_ATTEMPTS:
+                    if obj.etag:
+                        self._remote_followers[obj.etag] = followers
+                    self._submit_remote(obj, attempt + 1)
+                    return
+                error = "malformed result from the worker"
+        if error is not None:
+            for source in [obj, *followers]:
+                self._fail_path(source.url, None, source.size, source.modified_ns, error,
+                                etag=source.etag)
+            return
+        job = DocJob(obj, result.kind, result.sha256, len(result.pages),
+                      pages={p.page_no: p for p in result.pages}, followers=list(followers))
+        self.tracker.pages_total += len(result.pages)
+        self.tracker.pages_done += len(result.pages)
+        if self.store.content_known(result.sha256):
+            # The same bytes were already read under another name: store them once.
+            self._commit_reused(obj, result.kind, result.sha256)
+            for follower in followers:
+                self._commit_reused(follower, result.kind, result.sha256)
+            return
+        leader = self._in_flight.get(result.sha256)
+        if leader is not None:
+            # ... or are being read right now (a local copy): commit after it.
+            leader.followers.extend([obj, *followers])
+            return
+        self._in_flight[result.sha256] = job
+        self._mark_ready(job)
+
+    def _recover_pool_remote(self, obj: S3Object, attempt: int,
+                             followers: list[S3Object]) -> None:
+        self.executor.restart()
+        stranded = [(obj, attempt, followers)] + [
+            (o, a, self._remote_followers.pop(o.etag, []) if o.etag else [])
+            for o, a in self._remote.values()]
+        self._remote.clear()
+        for stranded_obj, tries, waiting in stranded:
+            if tries >= _MAX_ATTEMPTS:
+                for source in [stranded_obj, *waiting]:
+                    self._fail_path(source.url, None, source.size, source.modified_ns,
+                                    "the worker crashed twice reading it (out of memory?)",
+                                    etag=source.etag)
+                continue
+            if stranded_obj.etag:
+                self._remote_followers[stranded_obj.etag] = waiting
+            self._submit_remote(stranded_obj, tries + 1)
+        # Pages of local files in flight died with the pool too.
+        stranded_pages = list(self._futures.values())
+        self._futures.clear()
+        for job, task, tries in stranded_pages:
+            self._submit(job, task, tries)
+
+    def _start(self, candidate: Candidate) -> None:
+        """Sniff, hash and plan a file; reuse known content; queue its OCR pages."""
+        path = candidate.path
+        try:
+            ours = candidate.explicit or path.suffix.lower() in SCAN_EXTENSIONS
+            kind = sniff_path(path) if candidate.size else None
+            if kind is None and not ours:
+                self.tracker.files_total -= 1  # not a scan: not ours to report
+                return
+            if candidate.size == 0:
+                raise EmptyDocument("file is empty (0 bytes)")
+            if kind is None:
+                raise UnsupportedFile(
+                    "not a scan Scandex can read (expected PNG, JPEG, TIFF, BMP, GIF, WebP or PDF)"
+                )
+            sha = sha256_file(path)
+        except ScanError as e:
+            self._fail_path(path, None, candidate.size, candidate.mtime_ns, str(e))
+            return
+        except OSError as e:
+            self._fail_path(path, None, candidate.size, candidate.mtime_ns, os_reason(e))
+            return
+        if self.store.content_known(sha):
+            self._commit_reused(candidate, kind, sha)
+            return
+        leader = self._in_flight.get(sha)
+        if leader is not None:
+            leader.followers.append(candidate)  # same content: OCR it once
+            return
+        try:
+            plans = plan_pages(path, kind)
+        except ScanError as e:
+            self._fail_path(path, kind, candidate.size, candidate.mtime_ns, str(e))
+            return
+        except OSError as e:
+            self._fail_path(path, kind, candidate.size, candidate.mtime_ns, os_reason(e))
+            return
+        job = DocJob(candidate, kind, sha, len(plans))
+        self._in_flight[sha] = job
+        self.tracker.pages_total += len(plans)
+        for plan in plans:
+            if plan.text is not None:
+                job.pages[plan.page_no] = plan.text
+                self.tracker.pages_done += 1
+            else:
+                task = OcrTask(str(path), kind, plan.page_no, self._ocr_options, self.ocr)
+                self._submit(job, task, 1)
+        if job.complete:
+            self._mark_ready(job)
+        self.tracker.emit(str(path))
+
+    def _submit(self, job: DocJob, task: OcrTask, attempt: int) -> None:
+        self._futures[self.executor.submit(run_ocr_task, task)] = (job, task, attempt)
+
+    def _collect(self, future: Future[PageText]) -> None:
+        entry = self._futures.pop(future, None)
+        if entry is None:
+            return  # resubmitted after a pool restart; its replacement is tracked
+        job, task, attempt = entry
+        try:
+            page = future.result()
+        except BrokenProcessPool:
+            self._recover_pool(job, task, attempt)
+            return
+        except ClusterLost:
+            raise  # the run stops; this page was not at fault and is not recorded
+        except ScanError as e:
+            job.error = job.error or f"page {task.page_no}: {e}"
+        except Exception as e:  # noqa: BLE001 - one bad page must not stop the batch
+            job.error = job.error or f"page {task.page_no}: unexpected error: {e!r}"
+        else:
+            if not well_formed_page(page, task.page_no):
+                # A corrupt or partial result (a remote worker): run it again, never store it.
+                if attempt < _MAX_ATTEMPTS:
+                    self._submit(job, task, attempt + 1)
+                    return
+                job.error = job.error or f"page {task.page_no}: malformed OCR result"
+            else:
+                job.pages[page.page_no] = page
+                self.tracker.pages_done += 1
+                self.tracker.emit(str(where(job.candidate)))
+        if job.complete and job not in self._ready:
+            self._mark_ready(job)
+
+    def _recover_pool(self, job: DocJob, task: OcrTask, attempt: int) -> None:
+        """A worker died (OOM, signal): restart the pool and retry its pages once."""
+        stranded = [(job, task, attempt)] + list(self._futures.values())
+        self._futures.clear()
+        self.executor.restart()
+        # Objects being read on the dead pool go again as well.
+        stranded_objects = list(self._remote.values())
+        self._remote.clear()
+        for obj, tries in stranded_objects:
+            self._submit_remote(obj, tries)
+        for stranded_job, stranded_task, tries in stranded:
+            if stranded_job.error is not None:
+                continue
+            if tries >= _MAX_ATTEMPTS:
+                stranded_job.error = (
+                    f"page {stranded_task.page_no}: the OCR worker crashed twice "
+                    "(out of memory?); try the file alone"
+                )
+                if stranded_job not in self._ready:
+                    self._mark_ready(stranded_job)
+            else:
+                self._submit(stranded_job, stranded_task, tries + 1)
+
+    def _mark_ready(self, job: DocJob) -> None:
+        job.ready_since = time.monotonic()
+        self._ready.append(job)
+
+    def _should_flush(self, more_to_start: bool) -> bool:
+        if not self._futures and not more_to_start:
+            return True
+        chunks = sum(len(j.pages) for j in self._ready) * 3
+        oldest = min(j.ready_since for j in self._ready)
+        return chunks >= _FLUSH_CHUNKS or time.monotonic() - oldest > _FLUSH_AGE_S
+
+    def _flush(self) -> None:
+        """Chunk and embed the ready documents together, then commit each on its own."""
+        ready, self._ready = self._ready, []
+        good = [j for j in ready if j.error is None]
+        for job in ready:
+            if job.error is not None:
+                self._in_flight.pop(job.sha256, None)
+                self._fail_job(job)
+        if not good:
+            return
+        chunked = [(job, self._chunks(job)) for job in good]
+        texts = [c.text for _, chunks in chunked for c in chunks]
+        vectors = self.embedder.embed(texts) if texts else np.zeros((0, self.embedder.dim))
+        offset = 0
+        for job, chunks in chunked:
+            mine = vectors[offset : offset + len(chunks)]
+            offset += len(chunks)
+            self._commit(job, chunks, mine)
+
+    @staticmethod
+    def _chunks(job: DocJob) -> list[Chunk]:
+        return [c for n in sorted(job.pages) for c in chunk_page(job.pages[n])]
+
+    # -- commits -----------------------------------------------------------------
+
+    def _commit(self, job: DocJob, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        c = job.candidate
+        pages = [job.pages[n] for n in sorted(job.pages)]
+        self.store.commit_document(
+            path=where(c), kind=job.kind.value, sha256=job.sha256, size=c.size,
+            mtime_ns=mtime_of(c), pages=pages, chunks=chunks, vectors=vectors,
+            model_id=self.embedder.model_id, etag=etag_of(c),
+        )
+        self._in_flight.pop(job.sha256, None)
+        self.report.indexed += 1
+        self.report.pages += len(pages)
+        self._document_done(where(c), None)
+        for follower in job.followers:
+            self._commit_reused(follower, job.kind, job.sha256)
+
+    def _commit_reused(self, candidate: Source, kind: FileKind, sha: str) -> None:
+        self.store.commit_document(
+            path=where(candidate), kind=kind.value, sha256=sha, size=candidate.size,
+            mtime_ns=mtime_of(candidate), pages=None, etag=etag_of(candidate),
+        )
+        self.report.reused += 1
+        self._document_done(where(candidate), None)
+
+    def _fail_job(self, job: DocJob) -> None:
+        for c in [job.candidate, *job.followers]:
+            self._fail_path(where(c), job.kind, c.size, mtime_of(c), job.error or "failed",
+                            etag=etag_of(c))
+
+    def _fail_path(
+        self, path: Path | str, kind: FileKind | None, size: int, mtime_ns: int, error: str,
+        etag: str | None = None,
+    ) -> None:
+        self.store.record_failure(
+            path=path, kind=kind.value if kind else None, size=size, mtime_ns=mtime_ns,
+            error=error, etag=etag,
+        )
+        self.report.failed.append(FailedFile(db_path_text(path)[0], error))
+        self._document_done(path, error)
+
+    def _document_done(self, path: Path | str, error: str | None) -> None:
+        self.tracker.files_done += 1
+        if error is not None:
+            self.tracker.files_failed += 1
+        text = db_path_text(path)[0]
+        self.progress.document_done(text, error is None, error)
+        self.tracker.emit(text)
+
+    def _embed_stale_chunks(self) -> None:
+        """Chunks embedded by another model (after a model change) are embedded again."""
+        model = self.embedder.model_id
+        while not self.cancel.cancelled:
+            rows = self.store.chunks_needing_vectors(model)
+            if not rows:
+                return
+            ids = [i for i, _ in rows]
+            self.store.set_vectors(ids, self.embedder.embed([t for _, t in rows]), model)

@@ -1,0 +1,111 @@
+"""What the user typed, parsed: terms, phrases, prefixes, the FTS5 expression; filters."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+# Dropped from the any-word (OR) query only: there they match every page and drown
+# the real terms. Exact (AND) queries and phrases keep them.
+STOPWORDS = frozenset(
+    "a an and are as at be but by for from has have he her his i if in into is it its of on "
+    "or our she so than that the their them then there these they this to was we were what "
+    "when where which who will with you your".split()
+)
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics, as the FTS5 tokenizer sees it."""
+    if text.isascii():
+        return text.lower()
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@dataclass(frozen=True)
+class Term:
+    """A query word; `prefix` when the user wrote word*."""
+
+    text: str
+    prefix: bool = False
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A user query split into phrases and words, safe to hand to FTS5."""
+
+    groups: tuple[tuple[Term, ...], ...]  # a phrase is a group of several terms
+
+    @property
+    def terms(self) -> list[Term]:
+        """Every term of every group."""
+        return [t for g in self.groups for t in g]
+
+    def fts(self, operator: str) -> str:
+        """The FTS5 MATCH expression joining the groups with AND or OR."""
+        groups = self.groups
+        if operator == "OR":
+            content = tuple(g for g in groups if len(g) > 1 or g[0].text not in STOPWORDS)
+            groups = content or groups
+        parts = []
+        for group in groups:
+            quoted = " ".join(f'"{t.text}"' for t in group)
+            if len(group) > 1:
+                parts.append(f'"{" ".join(t.text for t in group)}"')
+            else:
+                parts.append(quoted + ("*" if group[0].prefix else ""))
+        return f" {operator} ".join(parts)
+
+
+def parse_query(query: str) -> ParsedQuery:
+    """Words, "quoted phrases" and prefix* terms; every other character is ignored."""
+    groups: list[tuple[Term, ...]] = []
+    for match in re.finditer(r'"([^"]*)"|(\S+)', query):
+        phrase, word = match.group(1), match.group(2)
+        if phrase is not None:
+            tokens = [fold(t) for t in _TOKEN.findall(phrase)]
+            if tokens:
+                groups.append(tuple(Term(t) for t in tokens))
+            continue
+        prefix = word.endswith("*")
+        tokens = [fold(t) for t in _TOKEN.findall(word)]
+        for i, token in enumerate(tokens):
+            groups.append((Term(token, prefix=prefix and i == len(tokens) - 1),))
+    return ParsedQuery(tuple(groups))
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Narrow results by file type, folder and the file's modification date."""
+
+    kinds: tuple[str, ...] = ()
+    path_prefix: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def sql(self) -> tuple[str, list[Any]]:
+        """A WHERE fragment over documents `d` and its parameters."""
+        clauses = ["d.state = 'indexed'"]
+        params: list[Any] = []
+        if self.kinds:
+            clauses.append(f"d.kind IN ({','.join('?' * len(self.kinds))})")
+            params.extend(k.lower() for k in self.kinds)
+        if self.path_prefix:
+            clauses.append("substr(d.path, 1, ?) = ?")
+            params.extend([len(self.path_prefix), self.path_prefix])
+        if self.since:
+            clauses.append("d.mtime_ns >= ?")
+            params.append(int(self.since.timestamp() * 1e9))
+        if self.until:
+            clauses.append("d.mtime_ns <= ?")
+            params.append(int(self.until.timestamp() * 1e9))
+        return " AND ".join(clauses), params
+
+    @property
+    def active(self) -> bool:
+        """True when any filter narrows the results."""
+        return bool(self.kinds or self.path_prefix or self.since or self.until)

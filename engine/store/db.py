@@ -1,0 +1,433 @@
+"""The SQLite index: one file in WAL mode, one writer, read-only connections for search."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.errors import LibraryError
+from engine.models import Chunk, DocumentInfo, DocumentState, PageText
+from engine.store.codecs import to_blob, words_from_json, words_to_json
+from engine.store.migrations import apply_migrations
+
+INDEX_FILE = "index.sqlite"
+BUSY_TIMEOUT_MS = 15_000
+
+
+def db_path_text(path: Path | str) -> tuple[str, bytes]:
+    """A path as display text (always valid UTF-8) and its exact bytes."""
+    raw = os.fsencode(path)
+    return raw.decode("utf-8", "backslashreplace"), raw
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO 8601."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """What the index remembers of a file to skip it when unchanged."""
+
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    state: str
+    sha256: str | None
+    etag: str | None = None
+
+
+_DOC_COLUMNS = (
+    "d.id, d.path, d.kind, d.sha256, d.size, d.mtime_ns, d.state, d.error, "
+    "COALESCE(c.pages, 0), d.indexed_at"
+)
+
+
+class Store:
+    """All SQL lives here. The writer commits each document in one transaction."""
+
+    def __init__(self, library_dir: Path, *, read_only: bool = False) -> None:
+        self.path = library_dir / INDEX_FILE
+        self.read_only = read_only
+        try:
+            if read_only:
+                self.db = sqlite3.connect(
+                    f"{self.path.as_uri()}?mode=ro", uri=True, isolation_level=None,
+                    check_same_thread=False,
+                )
+            else:
+                library_dir.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            if not read_only:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                # WAL + NORMAL: a crash never corrupts; a power cut may lose the last commit.
+                self.db.execute("PRAGMA synchronous = NORMAL")
+                self.schema_version = apply_migrations(self.db)
+            else:
+                self.schema_version = int(
+                    self.db.execute("SELECT COUNT(*) FROM migrations").fetchone()[0]
+                )
+        except sqlite3.DatabaseError as e:
+            raise LibraryError(
+                f"cannot open the index {self.path}: {e}. If it is damaged, move it aside "
+                "and index your folders again"
+            ) from e
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- meta ---------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        """A value from the meta table."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a meta value (in the caller's transaction, if any)."""
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def _bump(self, key: str) -> None:
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+            (key,),
+        )
+
+    def generation(self) -> tuple[int, int]:
+        """(commits, deletions) counters: search caches compare them to stay fresh."""
+        rows = dict(
+            self.db.execute(
+                "SELECT key, value FROM meta WHERE key IN ('generation', 'deletions')"
+            ).fetchall()
+        )
+        return int(rows.get("generation", 0)), int(rows.get("deletions", 0))
+
+    # -- files --------------------------------------------------------------
+
+    def file_rows(self) -> dict[str, FileRow]:
+        """Every document keyed by its display path."""
+        return {
+            row[1]: FileRow(*row)
+            for row in self.db.execute(
+                "SELECT id, path, size, mtime_ns, state, sha256, etag FROM documents"
+            )
+        }
+
+    def content_by_etag(self, etag: str, size: int) -> tuple[str, str] | None:
+        """(sha256, kind) of indexed content fetched from an object with this ETag and size."""
+        row = self.db.execute(
+            "SELECT sha256, kind FROM documents WHERE etag = ? AND size = ? AND state = 'indexed' "
+            "AND sha256 IS NOT NULL LIMIT 1", (etag, size)).fetchone()
+        return (str(row[0]), str(row[1])) if row else None
+
+    def content_known(self, sha256: str) -> bool:
+        """True when this content's pages and chunks are already stored."""
+        row = self.db.execute("SELECT 1 FROM contents WHERE sha256 = ?", (sha256,)).fetchone()
+        return row is not None
+
+    def commit_document(
+        self,
+        *,
+        path: Path | str,
+        kind: str,
+        sha256: str,
+        size: int,
+        mtime_ns: int,
+        pages: Sequence[PageText] | None,
+        chunks: Sequence[Chunk] = (),
+        vectors: np.ndarray | None = None,
+        model_id: str | None = None,
+        etag: str | None = None,
+    ) -> int:
+        """Store a document (and its content unless already known) in one transaction."""
+        text, raw = db_path_text(path)
+        with self.transaction() as db:
+            db.execute("DELETE FROM tombstones WHERE sha256 = ?", (sha256,))
+            if pages is not None and not self.content_known(sha256):
+                db.execute(
+                    "INSERT INTO contents (sha256, kind, pages, created_at) VALUES (?, ?, ?, ?)",
+                    (sha256, kind, len(pages), now_iso()),
+                )
+                db.executemany(
+                    "INSERT INTO pages (sha256, page_no, width, height, source, rotation, words) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (sha256, p.page_no, p.width, p.height, p.source, p.rotation,
+                         words_to_json(p.words))
+                        for p in pages
+                    ],
+                )
+                db.executemany(
+                    "INSERT INTO chunks (sha256, page_no, ordinal, word_start, word_end, text, "
+                    "model_id, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (sha256, c.page_no, c.ordinal, c.word_start, c.word_end, c.text,
+                         model_id if vectors is not None else None,
+                         to_blob(vectors[i]) if vectors is not None else None)
+                        for i, c in enumerate(chunks)
+                    ],
+                )
+            elif not self.content_known(sha256):
+                raise LibraryError(f"content {sha256[:12]} is not stored; index the file again")
+            old = db.execute("SELECT sha256 FROM documents WHERE path = ?", (text,)).fetchone()
+            doc_id = self._upsert_document(text, raw, kind, sha256, size, mtime_ns,
+                                           DocumentState.INDEXED, None, etag)
+            if old and old[0] and old[0] != sha256:
+                self._collect_garbage([old[0]])
+            self._bump("generation")
+        return doc_id
+
+    def record_failure(
+        self, *, path: Path | str, kind: str | None, size: int, mtime_ns: int, error: str,
+        etag: str | None = None,
+    ) -> int:
+        """Record a file that could not be indexed, with its one-line reason."""
+        text, raw = db_path_text(path)
+        with self.transaction() as db:
+            old = db.execute("SELECT sha256 FROM documents WHERE path = ?", (text,)).fetchone()
+            doc_id = self._upsert_document(text, raw, kind, None, size, mtime_ns,
+                                           DocumentState.FAILED, error, etag)
+            if old and old[0]:
+                self._collect_garbage([old[0]])
+            self._bump("generation")
+        return doc_id
+
+    def _upsert_document(
+        self, text: str, raw: bytes, kind: str | None, sha256: str | None,
+        size: int, mtime_ns: int, state: str, error: str | None, etag: str | None = None,
+    ) -> int:
+        row = self.db.execute(
+            "INSERT INTO documents (path, raw_path, kind, sha256, size, mtime_ns, state, error, "
+            "indexed_at, etag) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(path) DO UPDATE SET raw_path = excluded.raw_path, kind = excluded.kind, "
+            "sha256 = excluded.sha256, size = excluded.size, mtime_ns = excluded.mtime_ns, "
+            "state = excluded.state, error = excluded.error, indexed_at = excluded.indexed_at, "
+            "etag = excluded.etag RETURNING id",
+            (text, raw, kind, sha256, size, mtime_ns, state, error, now_iso(), etag),
+        ).fetchone()
+        return int(row[0])
+
+    def _collect_garbage(self, shas: Iterable[str]) -> None:
+        for sha in set(shas):
+            used = self.db.execute(
+                "SELECT 1 FROM documents WHERE sha256 = ? LIMIT 1", (sha,)
+            ).fetchone()
+            if not used:
+                self.db.execute(
+                    "INSERT INTO tombstones (sha256, removed_at) VALUES (?, ?) "
+                    "ON CONFLICT(sha256) DO UPDATE SET removed_at = excluded.removed_at",
+                    (sha, now_iso()),
+                )
+                self.db.execute("DELETE FROM chunks WHERE sha256 = ?", (sha,))
+                self.db.execute("DELETE FROM pages WHERE sha256 = ?", (sha,))
+                self.db.execute("DELETE FROM contents WHERE sha256 = ?", (sha,))
+                self._bump("deletions")
+
+    def remove_documents(self, ids: Sequence[int]) -> int:
+        """Forget documents (not the files); content no one else uses goes too."""
+        if not ids:
+            return 0
+        with self.transaction() as db:
+            shas = [
+                r[0]
+                for i in ids
+                for r in db.execute("SELECT sha256 FROM documents WHERE id = ?", (i,))
+                if r[0]
+            ]
+            removed = sum(
+                db.execute("DELETE FROM documents WHERE id = ?", (i,)).rowcount for i in ids
+            )
+            self._collect_garbage(shas)
+            self._bump("generation")
+        return removed
+
+    # -- sync -----------------------------------------------------------------
+
+    def import_content(
+        self,
+        *,
+        sha256: str,
+        kind: str,
+        created_at: str,
+        pages: Sequence[tuple[Any, ...]],
+        chunks: Sequence[tuple[Any, ...]],
+        path: Path,
+        size: int,
+    ) -> int:
+        """A document indexed elsewhere: its content rows as they were, in one transaction.
+
+        pages: (page_no, width, height, source, rotation, words);
+        chunks: (page_no, ordinal, word_start, word_end, text, model_id, vector).
+        """
+        text, raw = db_path_text(path)
+        with self.transaction() as db:
+            if not self.content_known(sha256):
+                db.execute(
+                    "INSERT INTO contents (sha256, kind, pages, created_at) VALUES (?, ?, ?, ?)",
+                    (sha256, kind, len(pages), created_at),
+                )
+                db.executemany(
+                    "INSERT INTO pages (sha256, page_no, width, height, source, rotation, words) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)", [(sha256, *row) for row in pages])
+                db.executemany(
+                    "INSERT INTO chunks (sha256, page_no, ordinal, word_start, word_end, text, "
+                    "model_id, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(sha256, *row) for row in chunks])
+            doc_id = self._upsert_document(text, raw, kind, sha256, size, 0,
+                                           DocumentState.INDEXED, None)
+            self._bump("generation")
+        return doc_id
+
+    def content_created(self) -> dict[str, str]:
+        """created_at of every stored content (when it was first indexed anywhere)."""
+        return {str(s): str(c) for s, c in self.db.execute(
+            "SELECT sha256, created_at FROM contents")}
+
+    def tombstones(self) -> dict[str, str]:
+        """Contents removed here: sha256 -> when."""
+        return {str(s): str(t) for s, t in self.db.execute(
+            "SELECT sha256, removed_at FROM tombstones")}
+
+    def record_tombstone(self, sha256: str, removed_at: str) -> None:
+        """Remember a removal learnt from elsewhere (keeps the later time)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO tombstones (sha256, removed_at) VALUES (?, ?) "
+                "ON CONFLICT(sha256) DO UPDATE SET removed_at = max(removed_at, "
+                "excluded.removed_at)", (sha256, removed_at))
+
+    def ids_with_content(self, sha256: str) -> list[int]:
+        """Documents whose content is sha256."""
+        return [int(r[0]) for r in self.db.execute(
+            "SELECT id FROM documents WHERE sha256 = ?", (sha256,))]
+
+    # -- documents ----------------------------------------------------------
+
+    def documents(self, *, state: str | None = None) -> list[DocumentInfo]:
+        """Every document, optionally of one state, by path."""
+        sql = (
+            f"SELECT {_DOC_COLUMNS} FROM documents d "
+            "LEFT JOIN contents c ON c.sha256 = d.sha256"
+        )
+        params: tuple[str, ...] = ()
+        if state:
+            sql += " WHERE d.state = ?"
+            params = (state,)
+        return [DocumentInfo(*row) for row in self.db.execute(sql + " ORDER BY d.path", params)]
+
+    def document(self, doc_id: int) -> DocumentInfo | None:
+        """One document by id."""
+        row = self.db.execute(
+            f"SELECT {_DOC_COLUMNS} FROM documents d LEFT JOIN contents c "
+            "ON c.sha256 = d.sha256 WHERE d.id = ?",
+            (doc_id,),
+        ).fetchone()
+        return DocumentInfo(*row) if row else None
+
+    def document_id_by_path(self, path: str) -> int | None:
+        """The id of the document at a display path."""
+        row = self.db.execute("SELECT id FROM documents WHERE path = ?", (path,)).fetchone()
+        return int(row[0]) if row else None
+
+    def ids_under(self, prefix: str) -> list[int]:
+        """Ids of documents whose path is prefix or lies below it."""
+        folder = prefix.rstrip(os.sep) + os.sep
+        return [
+            int(r[0])
+            for r in self.db.execute(
+                "SELECT id FROM documents WHERE path = ? OR substr(path, 1, ?) = ?",
+                (prefix, len(folder), folder),
+            )
+        ]
+
+    def raw_path(self, doc_id: int) -> bytes | None:
+        """The exact bytes of a document's path."""
+        row = self.db.execute("SELECT raw_path FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def pages(self, sha256: str) -> list[PageText]:
+        """Every page of a content, in order."""
+        return [
+            PageText(no, w, h, words_from_json(words), source, rot)
+            for no, w, h, source, rot, words in self.db.execute(
+                "SELECT page_no, width, height, source, rotation, words FROM pages "
+                "WHERE sha256 = ? ORDER BY page_no",
+                (sha256,),
+            )
+        ]
+
+    def page(self, sha256: str, page_no: int) -> PageText | None:
+        """One page of a content."""
+        row = self.db.execute(
+            "SELECT page_no, width, height, source, rotation, words FROM pages "
+            "WHERE sha256 = ? AND page_no = ?",
+            (sha256, page_no),
+        ).fetchone()
+        if row is None:
+            return None
+        no, w, h, source, rot, words = row
+        return PageText(no, w, h, words_from_json(words), source, rot)
+
+    # -- embeddings ---------------------------------------------------------
+
+    def chunks_needing_vectors(self, model_id: str, limit: int = 256) -> list[tuple[int, str]]:
+        """Chunks embedded with another model (or none), to embed again."""
+        return [
+            (int(i), str(t))
+            for i, t in self.db.execute(
+                "SELECT id, text FROM chunks WHERE model_id IS NOT ? OR vector IS NULL "
+                "ORDER BY id LIMIT ?",
+                (model_id, limit),
+            )
+        ]
+
+    def set_vectors(self, ids: Sequence[int], vectors: np.ndarray, model_id: str) -> None:
+        """Store vectors for chunks in one transaction."""
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE chunks SET vector = ?, model_id = ? WHERE id = ?",
+                [(to_blob(vectors[k]), model_id, i) for k, i in enumerate(ids)],
+            )
+            self._bump("generation")
+
+    def counts(self) -> dict[str, int]:
+        """Documents by state, pages and chunks."""
+        q = self.db.execute
+        return {
+            "documents": q("SELECT COUNT(*) FROM documents").fetchone()[0],
+            "indexed": q("SELECT COUNT(*) FROM documents WHERE state = 'indexed'").fetchone()[0],
+            "failed": q("SELECT COUNT(*) FROM documents WHERE state = 'failed'").fetchone()[0],
+            "pages": q(
+                "SELECT COALESCE(SUM(c.pages), 0) FROM documents d "
+                "JOIN contents c ON c.sha256 = d.sha256"
+            ).fetchone()[0],
+            "chunks": q("SELECT COUNT(*) FROM chunks").fetchone()[0],
+        }
