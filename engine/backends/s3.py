@@ -25,6 +25,33 @@ _AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "E
 _SEGMENT = re.compile(r"^[A-Za-z0-9._\-]+$")
 
 
+def make_client(endpoint_url: str | None, region: str | None, *, profile: str | None = None,
+                max_attempts: int = 8, connect_timeout_s: float = 10.0,
+                read_timeout_s: float = 60.0) -> Any:
+    """The one way Scandex makes a boto3 S3 client (boto3 is imported here, not at start).
+
+    Checksums only where S3 requires them: S3-compatible stores (rclone, older MinIO, R2)
+    answer some requests in ways botocore's default response-checksum wrapper trips over
+    ("'StreamingChecksumBody' object has no attribute 'strip'" under concurrent writes).
+    Every object Scandex reads is verified by its own SHA-256 anyway.
+    """
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError as e:
+        raise SyncError("buckets need boto3: pip install 'scandex[s3]'") from e
+    session = boto3.session.Session(profile_name=profile or None)
+    return session.client(
+        "s3", endpoint_url=endpoint_url or None, region_name=region or "us-east-1",
+        config=Config(
+            retries={"max_attempts": max_attempts, "mode": "standard"},
+            connect_timeout=connect_timeout_s, read_timeout=read_timeout_s,
+            s3={"addressing_style": "path"} if endpoint_url else {},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        ))
+
+
 def safe_relative_key(key: str) -> str:
     """A key relative to the prefix, refused if it could escape or confuse a path."""
     if (not key or "\x00" in key or "\\" in key or key.startswith("/")
@@ -81,21 +108,11 @@ class S3Remote:
     def client(self) -> Any:
         """The boto3 client, made on first use (boto3 is imported lazily)."""
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            session = boto3.session.Session(profile_name=self.config.profile or None)
-            self._client = session.client(
-                "s3",
-                endpoint_url=self.config.endpoint_url or None,
-                region_name=self.config.region or "us-east-1",
-                config=Config(
-                    retries={"max_attempts": self.config.max_attempts, "mode": "standard"},
-                    connect_timeout=self.config.connect_timeout_s,
-                    read_timeout=self.config.read_timeout_s,
-                    s3={"addressing_style": "path"} if self.config.endpoint_url else {},
-                ),
-            )
+            c = self.config
+            self._client = make_client(c.endpoint_url, c.region, profile=c.profile,
+                                       max_attempts=c.max_attempts,
+                                       connect_timeout_s=c.connect_timeout_s,
+                                       read_timeout_s=c.read_timeout_s)
         return self._client
 
     def key(self, relative: str) -> str:
@@ -205,13 +222,31 @@ class S3Remote:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def get_json(self, relative: str) -> Any:
-        """A JSON object, or None when it does not exist."""
-        if not self.exists(relative):
-            return None
+    def delete(self, relative: str) -> None:
+        """Delete an object (deleting one that is already gone is not an error)."""
         key = self.key(relative)
-        body = self._call(f"read {relative}", lambda: self.client.get_object(
-            Bucket=self.config.bucket, Key=key)["Body"].read())
+        self._call(f"delete {relative}", lambda: self.client.delete_object(
+            Bucket=self.config.bucket, Key=key))
+
+    def get_json(self, relative: str) -> Any:
+        """A JSON object, or None when it does not exist (or was deleted meanwhile)."""
+        from botocore.exceptions import ClientError
+
+        key = self.key(relative)
+
+        def read() -> bytes | None:
+            try:
+                return bytes(self.client.get_object(
+                    Bucket=self.config.bucket, Key=key)["Body"].read())
+            except ClientError as e:
+                if str(e.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey",
+                                                                      "NotFound"):
+                    return None
+                raise
+
+        body = self._call(f"read {relative}", read)
+        if body is None:
+            return None
         try:
             return json.loads(body)
         except ValueError as e:
@@ -280,18 +315,9 @@ class S3Access:
 
     def client(self) -> Any:
         """A boto3 S3 client with standard retries (boto3 is imported here, not at start)."""
-        try:
-            import boto3
-            from botocore.config import Config
-        except ImportError as e:
-            raise SyncError("s3:// inputs need boto3: pip install 'scandex[s3]'") from e
-        config = Config(retries={"max_attempts": self.max_attempts, "mode": "standard"},
-                        connect_timeout=10, read_timeout=60)
-        # A fresh session each time: credentials are read now, not cached from a
-        # client made earlier in this process.
-        return boto3.session.Session().client(
-            "s3", endpoint_url=self.endpoint_url, region_name=self.region or "us-east-1",
-            config=config)
+        # A fresh client each time: credentials are read now, not cached from a client
+        # made earlier in this process.
+        return make_client(self.endpoint_url, self.region, max_attempts=self.max_attempts)
 
 
 def s3_error(what: str, error: Exception) -> Exception:

@@ -30,7 +30,7 @@ def db_path_text(path: Path | str) -> tuple[str, bytes]:
 
 def now_iso() -> str:
     """The current UTC time as ISO 8601."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
@@ -235,7 +235,7 @@ class Store:
         ).fetchone()
         return int(row[0])
 
-    def _collect_garbage(self, shas: Iterable[str]) -> None:
+    def _collect_garbage(self, shas: Iterable[str], removed_at: str | None = None) -> None:
         for sha in set(shas):
             used = self.db.execute(
                 "SELECT 1 FROM documents WHERE sha256 = ? LIMIT 1", (sha,)
@@ -244,15 +244,19 @@ class Store:
                 self.db.execute(
                     "INSERT INTO tombstones (sha256, removed_at) VALUES (?, ?) "
                     "ON CONFLICT(sha256) DO UPDATE SET removed_at = excluded.removed_at",
-                    (sha, now_iso()),
+                    (sha, removed_at or now_iso()),
                 )
                 self.db.execute("DELETE FROM chunks WHERE sha256 = ?", (sha,))
                 self.db.execute("DELETE FROM pages WHERE sha256 = ?", (sha,))
                 self.db.execute("DELETE FROM contents WHERE sha256 = ?", (sha,))
                 self._bump("deletions")
 
-    def remove_documents(self, ids: Sequence[int]) -> int:
-        """Forget documents (not the files); content no one else uses goes too."""
+    def remove_documents(self, ids: Sequence[int], *, removed_at: str | None = None) -> int:
+        """Forget documents (not the files); content no one else uses goes too.
+
+        removed_at dates the removal (a removal learnt from another machine keeps its own
+        time); by default it is now.
+        """
         if not ids:
             return 0
         with self.transaction() as db:
@@ -265,7 +269,7 @@ class Store:
             removed = sum(
                 db.execute("DELETE FROM documents WHERE id = ?", (i,)).rowcount for i in ids
             )
-            self._collect_garbage(shas)
+            self._collect_garbage(shas, removed_at)
             self._bump("generation")
         return removed
 

@@ -1,35 +1,47 @@
 """push, pull and status: one library across machines through a bucket.
 
-Layout under the prefix: blobs/sha256/<2 hex>/<hash> (originals), snapshots/ (index
-snapshots made with SQLite's backup API), manifest.json (written last, pointing at the
-latest snapshot). Pull merges by content hash: a union, never an overwrite; removals
-travel as tombstones. push pulls first, so the manifest it writes is that union.
+The bucket's layout and manifests are in `sync/manifest.py`. Pull merges by content
+hash: a union, never an overwrite. A removal travels as a tombstone (sha256, when) and
+wins only over content (re-)added before it, on every machine, in any order of events.
+push pulls first, so the manifest it writes holds the union of all it merged.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import re
 import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from engine.backends.s3 import RemoteConfig, S3Remote, safe_relative_key
+from engine.backends.s3 import RemoteConfig, S3Remote
 from engine.content import safe_filename, sha256_file
-from engine.errors import SyncError, UnsafeRemote
+from engine.errors import SyncError
 from engine.layout import LibraryLayout
 from engine.models import DocumentState
-from engine.store.db import Store
+from engine.store.db import Store, now_iso
+from engine.sync.manifest import (
+    LEGACY_MANIFEST,
+    MANIFEST_VERSION,
+    RemoteState,
+    blob_key,
+    new_manifest_key,
+    read_remote_state,
+    snapshot_time,
+    utc_stamp,
+)
 
-MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
-_SHA = re.compile(r"^[0-9a-f]{64}$")
-_NAME_BAD = re.compile(r"[\\/\x00]")
+# Snapshots no manifest points at are deleted only after this long: a reader may still be
+# downloading one that a newer push just superseded, and a concurrent push uploads its
+# snapshot a moment before its manifest.
+SNAPSHOT_GRACE = timedelta(hours=1)
+_MERGED_META = "sync.merged_snapshots"
+_SHA_LEN = 64
 
 
 @dataclass
@@ -65,38 +77,6 @@ class SyncStatus:
     remote_documents: int
 
 
-def blob_key(sha256: str) -> str:
-    """Where an original lives in the bucket."""
-    return f"blobs/sha256/{sha256[:2]}/{sha256}"
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _validate_manifest(manifest: Any) -> dict[str, Any]:
-    """Refuse anything that is not a well-formed manifest, before writing anything."""
-    if not isinstance(manifest, dict) or manifest.get("version") != MANIFEST_VERSION:
-        raise UnsafeRemote("manifest.json in the bucket is not a Scandex manifest (version 1)")
-    snapshot = manifest.get("snapshot")
-    if not isinstance(snapshot, str) or not snapshot.startswith("snapshots/"):
-        raise UnsafeRemote(f"refusing the manifest's snapshot entry {snapshot!r}")
-    safe_relative_key(snapshot)
-    if not _SHA.match(str(manifest.get("snapshot_sha256", ""))):
-        raise UnsafeRemote("the manifest's snapshot_sha256 is not a SHA-256")
-    for doc in manifest.get("documents", []):
-        if not isinstance(doc, dict) or not _SHA.match(str(doc.get("sha256", ""))):
-            raise UnsafeRemote(f"refusing the manifest entry {doc!r}: bad sha256")
-        name = str(doc.get("name", ""))
-        if not name or _NAME_BAD.search(name) or name in (".", "..") or ".." in name.split("/"):
-            raise UnsafeRemote(f"refusing the manifest entry name {name!r}: no '..', "
-                               "separators or NUL allowed; nothing was written")
-    for tomb in manifest.get("tombstones", []):
-        if not isinstance(tomb, dict) or not _SHA.match(str(tomb.get("sha256", ""))):
-            raise UnsafeRemote(f"refusing the tombstone {tomb!r}")
-    return manifest
-
-
 def _remote(layout: LibraryLayout, config: RemoteConfig | None,
             remote: S3Remote | None) -> S3Remote:
     if remote is not None:
@@ -109,77 +89,146 @@ def _remote(layout: LibraryLayout, config: RemoteConfig | None,
     return S3Remote(config)
 
 
+def _add(report: SyncReport, attribute: str, amount: int) -> None:
+    setattr(report, attribute, getattr(report, attribute) + amount)
+
+
+def _merged_snapshots(store: Store) -> set[str]:
+    raw = store.get_meta(_MERGED_META)
+    return set(json.loads(raw)) if raw else set()
+
+
+def _remember_merged(store: Store, digests: set[str]) -> None:
+    with store.transaction():
+        store.set_meta(_MERGED_META, json.dumps(sorted(digests)))
+
+
 def pull(store: Store, layout: LibraryLayout, config: RemoteConfig | None = None, *,
          remote: S3Remote | None = None,
          on_progress: Callable[[str], None] | None = None) -> SyncReport:
-    """Merge the bucket's latest snapshot into the library (documents become searchable
+    """Merge what every machine pushed into the library (documents become searchable
     without OCR; their originals are fetched when first opened)."""
     started = time.monotonic()
-    s3 = _remote(layout, config, remote)
+    report, _state = _pull(store, layout, _remote(layout, config, remote), on_progress)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _pull(store: Store, layout: LibraryLayout, s3: S3Remote,
+          on_progress: Callable[[str], None] | None) -> tuple[SyncReport, RemoteState]:
     report = SyncReport()
-    manifest = s3.get_json(MANIFEST)
-    if manifest is None:
-        report.seconds = time.monotonic() - started
-        return report
-    manifest = _validate_manifest(manifest)
+    state = read_remote_state(s3)  # every manifest validated before anything is written
+    s3.config.save(layout.sync_config)
+    merged = _merged_snapshots(store)
+    pending = list(state.live.values()) + ([state.legacy] if state.legacy else [])
+    for manifest in pending:
+        if manifest["snapshot_sha256"] in merged:
+            continue
+        _merge_manifest(store, layout, s3, manifest, report, on_progress)
+        merged.add(manifest["snapshot_sha256"])
+    # Only what is still published needs remembering.
+    _remember_merged(store, merged & {m["snapshot_sha256"] for m in pending})
+    return report, state
+
+
+def _merge_manifest(store: Store, layout: LibraryLayout, s3: S3Remote,
+                    manifest: dict[str, Any], report: SyncReport,
+                    on_progress: Callable[[str], None] | None) -> None:
     with tempfile.TemporaryDirectory(dir=layout.root, prefix=".pull-") as tmp:
         snapshot = Path(tmp) / "snapshot.sqlite"
         s3.download_file(manifest["snapshot"], snapshot, sha256=manifest["snapshot_sha256"],
                          on_bytes=lambda n: _add(report, "downloaded_bytes", n))
         report.downloaded += 1
-        created_here = store.content_created()
-        # Removals elsewhere: forget content that was not (re-)added here since.
-        for tomb in manifest.get("tombstones", []):
-            sha, when = tomb["sha256"], str(tomb.get("removed_at", ""))
-            if sha in created_here and created_here[sha] <= when:
-                report.removed += store.remove_documents(store.ids_with_content(sha))
-            store.record_tombstone(sha, when)
-        tombstones = store.tombstones()
+        _apply_tombstones(store, manifest.get("tombstones", []), report)
         names = {d["sha256"]: d["name"] for d in manifest.get("documents", [])}
         source = sqlite3.connect(f"{snapshot.as_uri()}?mode=ro", uri=True)
         try:
-            rows = source.execute(
-                "SELECT c.sha256, c.kind, c.created_at, d.size FROM contents c "
-                "JOIN documents d ON d.sha256 = c.sha256 AND d.state = 'indexed' "
-                "GROUP BY c.sha256").fetchall()
-            for sha, kind, created_at, size in rows:
-                if not _SHA.match(str(sha)) or store.content_known(sha):
-                    continue
-                if sha in tombstones and tombstones[sha] >= created_at:
-                    continue  # removed here after it was indexed there
-                name = names.get(sha)
-                if name is None:
-                    continue  # in the snapshot but not announced: its blob may be missing
-                pages = source.execute(
-                    "SELECT page_no, width, height, source, rotation, words FROM pages "
-                    "WHERE sha256 = ? ORDER BY page_no", (sha,)).fetchall()
-                chunks = source.execute(
-                    "SELECT page_no, ordinal, word_start, word_end, text, model_id, vector "
-                    "FROM chunks WHERE sha256 = ? ORDER BY id", (sha,)).fetchall()
-                target = layout.blob_path(sha, safe_filename(name, f"document-{sha[:12]}"))
-                store.import_content(sha256=sha, kind=str(kind), created_at=str(created_at),
-                                     pages=pages, chunks=chunks, path=target, size=int(size))
-                report.merged += 1
-                if on_progress:
-                    on_progress(f"merged {name}")
+            _import_documents(store, layout, source, names, report, on_progress)
         finally:
             source.close()
-    s3.config.save(layout.sync_config)
-    report.seconds = time.monotonic() - started
-    return report
 
 
-def _add(report: SyncReport, attribute: str, amount: int) -> None:
-    setattr(report, attribute, getattr(report, attribute) + amount)
+def _apply_tombstones(store: Store, tombstones: list[dict[str, Any]],
+                      report: SyncReport) -> None:
+    """Removals elsewhere: forget content that was not (re-)added here since. The removal
+    keeps its own time, so it never wins over a re-add that happened after it."""
+    created_here = store.content_created()
+    for tomb in tombstones:
+        sha, when = tomb["sha256"], str(tomb.get("removed_at", ""))
+        if sha in created_here and created_here[sha] < when:
+            report.removed += store.remove_documents(store.ids_with_content(sha),
+                                                     removed_at=when)
+        store.record_tombstone(sha, when)
+
+
+def _import_documents(store: Store, layout: LibraryLayout, source: sqlite3.Connection,
+                      names: dict[str, str], report: SyncReport,
+                      on_progress: Callable[[str], None] | None) -> None:
+    tombstones = store.tombstones()
+    rows = source.execute(
+        "SELECT c.sha256, c.kind, c.created_at, d.size FROM contents c "
+        "JOIN documents d ON d.sha256 = c.sha256 AND d.state = 'indexed' "
+        "GROUP BY c.sha256").fetchall()
+    for sha, kind, created_at, size in rows:
+        if len(str(sha)) != _SHA_LEN or store.content_known(sha):
+            continue
+        if sha in tombstones and tombstones[sha] > created_at:
+            continue  # removed (here or elsewhere) after it was indexed there
+        name = names.get(sha)
+        if name is None:
+            continue  # in the snapshot but not announced: its blob may be missing
+        pages = source.execute(
+            "SELECT page_no, width, height, source, rotation, words FROM pages "
+            "WHERE sha256 = ? ORDER BY page_no", (sha,)).fetchall()
+        chunks = source.execute(
+            "SELECT page_no, ordinal, word_start, word_end, text, model_id, vector "
+            "FROM chunks WHERE sha256 = ? ORDER BY id", (sha,)).fetchall()
+        target = layout.blob_path(sha, safe_filename(name, f"document-{sha[:12]}"))
+        store.import_content(sha256=sha, kind=str(kind), created_at=str(created_at),
+                             pages=pages, chunks=chunks, path=target, size=int(size))
+        report.merged += 1
+        if on_progress:
+            on_progress(f"merged {name}")
 
 
 def push(store: Store, layout: LibraryLayout, config: RemoteConfig | None = None, *,
          remote: S3Remote | None = None,
-         on_progress: Callable[[str], None] | None = None) -> SyncReport:
-    """Pull-merge first, then upload missing originals, a snapshot, and the manifest last."""
+         on_progress: Callable[[str], None] | None = None,
+         snapshot_grace: timedelta = SNAPSHOT_GRACE) -> SyncReport:
+    """Pull-merge first, then upload missing originals, a snapshot, and a new manifest
+    that supersedes every manifest it merged."""
     started = time.monotonic()
     s3 = _remote(layout, config, remote)
-    report = pull(store, layout, remote=s3, on_progress=on_progress)
+    report, state = _pull(store, layout, s3, on_progress)
+    announced = _upload_originals(store, s3, report, on_progress)
+    with tempfile.TemporaryDirectory(dir=layout.root, prefix=".push-") as tmp:
+        snapshot = Path(tmp) / "snapshot.sqlite"
+        take_snapshot(store.path, snapshot)
+        digest = sha256_file(snapshot)
+        snapshot_key = f"snapshots/{utc_stamp()}-{digest[:16]}.sqlite"
+        s3.upload_file(snapshot, snapshot_key, sha256=digest,
+                       on_bytes=lambda n: _add(report, "uploaded_bytes", n))
+        report.uploaded += 1
+    tombstones = [{"sha256": sha, "removed_at": when}
+                  for sha, when in sorted(store.tombstones().items())]
+    manifest = {
+        "version": MANIFEST_VERSION, "snapshot": snapshot_key, "snapshot_sha256": digest,
+        "created_at": now_iso(), "documents": announced, "tombstones": tombstones,
+        "supersedes": sorted(state.live),
+    }
+    # Written after every object it names, under a name of its own: no other push can
+    # overwrite it, whatever the endpoint does about concurrent writes.
+    s3.put_json(new_manifest_key(), manifest)
+    s3.put_json(LEGACY_MANIFEST, manifest)  # for Scandex versions that read only this
+    _remember_merged(store, _merged_snapshots(store) | {digest})
+    _tidy(s3, superseded=list(state.live), grace=snapshot_grace, report=report)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _upload_originals(store: Store, s3: S3Remote, report: SyncReport,
+                      on_progress: Callable[[str], None] | None) -> list[dict[str, Any]]:
+    """Upload originals the bucket lacks; returns the documents to announce."""
     remote_blobs = s3.list("blobs/sha256")
     announced: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -212,24 +261,25 @@ def push(store: Store, layout: LibraryLayout, config: RemoteConfig | None = None
         announced.append(entry)
         if on_progress:
             on_progress(f"uploaded {doc.path}")
-    with tempfile.TemporaryDirectory(dir=layout.root, prefix=".push-") as tmp:
-        snapshot = Path(tmp) / "snapshot.sqlite"
-        take_snapshot(store.path, snapshot)
-        digest = sha256_file(snapshot)
-        snapshot_key = f"snapshots/{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{digest[:16]}.sqlite"
-        s3.upload_file(snapshot, snapshot_key, sha256=digest,
-                       on_bytes=lambda n: _add(report, "uploaded_bytes", n))
-        report.uploaded += 1
-    tombstones = [{"sha256": sha, "removed_at": when}
-                  for sha, when in sorted(store.tombstones().items())]
-    # Written last: a reader never sees a manifest that points at missing objects.
-    s3.put_json(MANIFEST, {
-        "version": MANIFEST_VERSION, "snapshot": snapshot_key, "snapshot_sha256": digest,
-        "created_at": _now(), "documents": announced, "tombstones": tombstones,
-    })
-    s3.config.save(layout.sync_config)
-    report.seconds = time.monotonic() - started
-    return report
+    return announced
+
+
+def _tidy(s3: S3Remote, *, superseded: list[str], grace: timedelta,
+          report: SyncReport) -> None:
+    """Delete the manifests this push superseded, and snapshots no manifest needs any
+    more once they are older than the grace period. Tidying is best effort: a failure
+    here leaves garbage, never a gap."""
+    try:
+        for key in superseded:
+            s3.delete(key)
+        needed = read_remote_state(s3).snapshots
+        cutoff = datetime.now(UTC) - grace
+        for key in s3.list("snapshots"):
+            taken = snapshot_time(key)
+            if key not in needed and taken is not None and taken < cutoff:
+                s3.delete(key)
+    except SyncError as e:
+        report.warnings.append(f"could not tidy the bucket ({e}); nothing is lost")
 
 
 def take_snapshot(index: Path, target: Path) -> None:
@@ -247,19 +297,19 @@ def status(store: Store, layout: LibraryLayout, config: RemoteConfig | None = No
            remote: S3Remote | None = None) -> SyncStatus:
     """What push and pull would move, without moving anything."""
     s3 = _remote(layout, config, remote)
-    manifest = s3.get_json(MANIFEST)
-    if manifest is not None:
-        manifest = _validate_manifest(manifest)
+    state = read_remote_state(s3)
+    remote_docs = state.documents
     remote_blobs = s3.list("blobs/sha256")
     local = {d.sha256: d for d in store.documents(state=DocumentState.INDEXED) if d.sha256}
-    to_push = [d for sha, d in local.items() if blob_key(sha) not in remote_blobs]
-    remote_docs = {d["sha256"] for d in (manifest or {}).get("documents", [])}
-    remote_tombs = {t["sha256"] for t in (manifest or {}).get("tombstones", [])}
+    # Not announced by any manifest (a lost race, a failed push) or its blob is missing.
+    to_push = [d for sha, d in local.items()
+               if sha not in remote_docs or blob_key(sha) not in remote_blobs]
+    remote_tombs = set(state.tombstones)
     local_tombs = set(store.tombstones())
     return SyncStatus(
         to_push=len(to_push),
         to_push_bytes=sum(d.size for d in to_push),
-        to_pull=len(remote_docs - set(local) - local_tombs),
+        to_pull=len(set(remote_docs) - set(local) - local_tombs),
         tombstones_to_send=len(local_tombs - remote_tombs),
         tombstones_to_apply=len((remote_tombs - local_tombs) & set(local)),
         remote_documents=len(remote_docs),

@@ -19,7 +19,8 @@ from engine import Library  # noqa: E402
 from engine.backends.pool import InlineExecutor  # noqa: E402
 from engine.backends.s3 import RemoteConfig, S3Remote
 from engine.errors import SyncAuthError, SyncError, UnsafeRemote  # noqa: E402
-from engine.sync.transfer import MANIFEST, blob_key  # noqa: E402
+from engine.sync.manifest import LEGACY_MANIFEST as MANIFEST  # noqa: E402
+from engine.sync.manifest import blob_key  # noqa: E402
 from engine.testing import FAKE_TEXT_KEY, FakeOcr, HashingEmbedder, write_fake_scan  # noqa: E402
 from tests.s3_servers import KEY, SECRET, S3Endpoint, make_bucket, moto_endpoint, rclone_endpoint  # noqa: E402,E501
 
