@@ -14,7 +14,7 @@ BUNDLE_SOURCES := $(shell find engine desktop resources packaging -type f \
 	-not -path '*/__pycache__/*' 2>/dev/null) pyproject.toml
 
 .PHONY: install sysdeps run demo test lint typecheck importlint pytest bench clean screenshots \
-	package
+	package fuzz
 
 install: $(SYSSTAMP) $(STAMP)
 
@@ -49,6 +49,12 @@ pytest:
 	@QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; exit 1; fi; \
 	exit $$rc
+
+# Coverage-guided fuzzing of the readers; crashes land in build/fuzz/ (make test runs it briefly).
+fuzz: install
+	mkdir -p build/fuzz
+	$(PY) -m tests.fuzz.fuzz_readers -max_total_time=$${FUZZ_SECONDS:-600} -rss_limit_mb=3000 \
+	  -artifact_prefix=build/fuzz/
 
 bench: install
 	$(PY) -m bench all

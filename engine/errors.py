@@ -46,6 +46,10 @@ class LibraryError(ScandexError):
     exit_code = ExitCode.USAGE
 
 
+class IndexDamaged(LibraryError):
+    """index.sqlite is corrupt (found by an integrity check or by a failing read)."""
+
+
 class OriginalUnavailable(LibraryError):
     """A document's original is gone, or its bytes are no longer the ones indexed."""
 
@@ -112,6 +116,17 @@ class ClusterLost(ScandexError):
             f"lost the Dask scheduler at {address}; documents finished so far are kept. "
             "Start the scheduler again and run the same command: it resumes where it stopped."
         )
+
+
+class ClusterUnreachable(ScandexError):
+    """The Dask scheduler cannot be reached at the start of a run."""
+
+    exit_code = ExitCode.REMOTE
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(
+            f"cannot reach the Dask scheduler at {address} ({reason}); start it (or check "
+            "the address and the network) and run the same command again")
 
 
 class Interrupted(ScandexError):

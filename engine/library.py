@@ -4,7 +4,9 @@ methods; everything behind it (store, ingest, search, sync, backends) may move."
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import sqlite3
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -169,6 +171,7 @@ class Library:
         self._require_writable()
         if not paths:
             raise UsageError("give at least one file or folder to index")
+        self.store.check_integrity()  # never write into a damaged index
         from engine.backends.s3 import is_s3_url
 
         # s3://bucket/prefix is listed and read remotely; everything else is a local path.
@@ -236,7 +239,9 @@ class Library:
         """A document by id or by path."""
         info = None
         if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-            info = self.store.document(int(ref))
+            number = int(ref)
+            # Ids are SQLite integers; a bigger number is no id (and would overflow).
+            info = self.store.document(number) if 0 < number < 2**63 else None
         if info is None and isinstance(ref, str):
             doc_id = self.store.document_id_by_path(ref) or self.store.document_id_by_path(
                 os.path.abspath(ref)
@@ -338,6 +343,8 @@ class Library:
 
     def remove(self, ref: str | int) -> int:
         """Forget a document, or every document under a folder; returns how many."""
+        self._require_writable()
+        self.store.check_integrity()
         if isinstance(ref, str) and not ref.isdigit():
             folder = ref.rstrip("/") if ref.startswith("s3://") else os.path.abspath(ref)
             ids = self.store.ids_under(folder)
@@ -346,7 +353,9 @@ class Library:
         return self.store.remove_documents([self.resolve(ref).id])
 
     def status(self) -> LibraryStatus:
-        """Counts, the model in use and every failure with its reason."""
+        """Counts, the model in use and every failure with its reason (after an integrity
+        check of the whole index: status is where damage is looked for)."""
+        self.store.check_integrity()
         counts = self.store.counts()
         failures = [
             FailedFile(d.path, d.error or "failed")
@@ -391,3 +400,23 @@ class Library:
     def _require_writable(self) -> None:
         if self.store.read_only:
             raise LibraryError("this library was opened read-only")
+
+
+def _translating_index_errors(method: Callable[..., Any]) -> Callable[..., Any]:
+    """SQLite errors met while a public method runs become LibraryErrors that say what to
+    do (a damaged index, a read-only folder, a full disk), never a traceback."""
+
+    @functools.wraps(method)
+    def guarded(self: Library, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as e:
+            raise self.store.translate(e) from e
+
+    return guarded
+
+
+for _name in ("add", "search", "documents", "resolve", "document", "page_image",
+              "original_path", "original_file", "open_original", "remove", "status",
+              "push", "pull", "sync_status"):
+    setattr(Library, _name, _translating_index_errors(getattr(Library, _name)))

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from engine.backends.minilm import MINILM_DIM, MINILM_ID
-from engine.errors import ClusterLost, UsageError
+from engine.errors import ClusterLost, ClusterUnreachable, UsageError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -44,9 +44,7 @@ def _connect(address: str) -> tuple[Any, Any]:
     try:
         return None, Client(address, timeout=30)
     except OSError as e:
-        from engine.errors import MissingDependency
-
-        raise MissingDependency(f"cannot reach the Dask scheduler at {address}: {e}") from e
+        raise ClusterUnreachable(address, str(e)) from e
 
 
 class DaskExecutor:

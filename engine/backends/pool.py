@@ -57,8 +57,13 @@ class LocalPoolExecutor:
         self._pool = None
 
     def shutdown(self, *, cancel: bool = False) -> None:
-        """Stop the pool."""
+        """Stop the pool; with cancel, pages in flight are abandoned (their workers are
+        terminated) so that Ctrl-C or Cancel takes effect within moments, not pages."""
         if self._pool is not None:
+            if cancel:
+                # ProcessPoolExecutor has no public way to stop a running task.
+                for process in list(getattr(self._pool, "_processes", {}).values()):
+                    process.terminate()
             self._pool.shutdown(wait=True, cancel_futures=cancel)
         self._pool = None
 

@@ -25,6 +25,23 @@ _AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "E
 _SEGMENT = re.compile(r"^[A-Za-z0-9._\-]+$")
 
 
+_BUCKET_BAD = re.compile(r"[\s/\\\x00-\x1f\x7f]")
+
+
+def check_endpoint_url(url: str) -> str:
+    """An http(s) URL with a host; UsageError otherwise (botocore would raise ValueError)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as e:
+        raise UsageError(f"not an endpoint URL: {url!r} (use http://HOST:PORT)") from e
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        raise UsageError(f"not an endpoint URL: {url!r} (use http://HOST:PORT or https://HOST)")
+    return url
+
+
 def make_client(endpoint_url: str | None, region: str | None, *, profile: str | None = None,
                 max_attempts: int = 8, connect_timeout_s: float = 10.0,
                 read_timeout_s: float = 60.0) -> Any:
@@ -40,7 +57,15 @@ def make_client(endpoint_url: str | None, region: str | None, *, profile: str | 
         from botocore.config import Config
     except ImportError as e:
         raise SyncError("buckets need boto3: pip install 'scandex[s3]'") from e
-    session = boto3.session.Session(profile_name=profile or None)
+    from botocore.exceptions import ProfileNotFound
+
+    if endpoint_url:
+        check_endpoint_url(endpoint_url)
+    try:
+        session = boto3.session.Session(profile_name=profile or None)
+    except ProfileNotFound as e:
+        raise UsageError(f"no AWS profile named {profile!r}; list them with "
+                         "'aws configure list-profiles' or drop --profile") from e
     return session.client(
         "s3", endpoint_url=endpoint_url or None, region_name=region or "us-east-1",
         config=Config(
@@ -78,10 +103,17 @@ class RemoteConfig:
     read_timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
-        if len(self.bucket) < 3 or "/" in self.bucket:
-            raise SyncError(f"'{self.bucket}' is not a bucket name (3+ characters, no '/')")
+        if not 3 <= len(self.bucket) <= 255 or _BUCKET_BAD.search(self.bucket):
+            raise UsageError(f"{self.bucket!r} is not a bucket name (3-255 characters, no "
+                             "'/', spaces or control characters)")
+        if self.endpoint_url is not None:
+            check_endpoint_url(self.endpoint_url)
         if self.prefix:
-            safe_relative_key(self.prefix.strip("/"))
+            try:
+                safe_relative_key(self.prefix.strip("/"))
+            except UnsafeRemote as e:
+                raise UsageError(f"--prefix {self.prefix!r}: use plain names separated by '/' "
+                                 "(letters, digits, '.', '_', '-')") from e
 
     def save(self, path: Path) -> None:
         """Remember the remote (no secrets) so originals can be fetched later."""

@@ -10,11 +10,12 @@ import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import engine.cli.arguments as arg
+from engine.cli.output import shown
 from engine.errors import ExitCode, ScandexError, UsageError
 from engine.models import SearchMode
 from engine.version import __version__
@@ -38,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--library",
         metavar="DIR",
+        type=arg.library_dir,
         default=argparse.SUPPRESS,
         help="library folder (default: $SCANDEX_LIBRARY or user data)",
     )
@@ -58,14 +60,16 @@ def _parser() -> argparse.ArgumentParser:
                        help="index files, folders and s3://BUCKET/PREFIX locations")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--lang", default="eng", help="Tesseract languages, e.g. eng+deu")
-    p.add_argument("--workers", type=int, default=None, help="OCR processes (default: cores)")
-    p.add_argument("--page-timeout", type=float, default=300.0, help="seconds per page (300)")
+    p.add_argument("--workers", type=arg.bounded_int("--workers", 1, 256), default=None,
+                   help="OCR processes (default: cores)")
+    p.add_argument("--page-timeout", type=arg.seconds("--page-timeout", 86_400), default=300.0,
+                   help="seconds per page (300)")
     p.add_argument("--retry-failed", action="store_true", help="retry unchanged failed files")
     p.add_argument("--no-rotation", action="store_true", help="skip sideways-page detection")
     p.add_argument("--executor", default="local", help="where OCR runs: local (pool) or inline")
-    p.add_argument("--cluster", metavar="ADDRESS",
+    p.add_argument("--cluster", metavar="ADDRESS", type=arg.scheduler_address,
                    help="Dask cluster for OCR and embeddings: local:N or tcp://HOST:8786")
-    p.add_argument("--s3-endpoint", metavar="URL",
+    p.add_argument("--s3-endpoint", metavar="URL", type=arg.endpoint_url,
                    help="S3-compatible endpoint for s3://BUCKET/PREFIX paths "
                         "(default: $SCANDEX_S3_ENDPOINT, else AWS)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -73,16 +77,18 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", parents=[common], help="search the library")
     p.add_argument("query")
     p.add_argument("--mode", default=SearchMode.HYBRID.value, choices=[m.value for m in SearchMode])
-    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--limit", type=arg.bounded_int("--limit", 1, 1000), default=10)
     p.add_argument("--type", dest="kinds", action="append", default=[], help="png, pdf, tiff...")
     p.add_argument("--path", dest="path_prefix", help="only documents under this folder")
-    p.add_argument("--since", type=_date, help="modified on or after (YYYY-MM-DD)")
-    p.add_argument("--until", type=_date, help="modified on or before (YYYY-MM-DD)")
+    p.add_argument("--since", type=arg.date, help="modified on or after (YYYY-MM-DD)")
+    p.add_argument("--until", type=arg.date, help="modified on or before (YYYY-MM-DD)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("worker", parents=[common], help="join a Dask cluster as OCR worker")
-    p.add_argument("--scheduler", required=True, metavar="tcp://HOST:8786")
-    p.add_argument("--processes", type=int, help="worker processes (default: cores)")
+    p.add_argument("--scheduler", required=True, metavar="tcp://HOST:8786",
+                   type=arg.scheduler_address)
+    p.add_argument("--processes", type=arg.bounded_int("--processes", 1, 256),
+                   help="worker processes (default: cores)")
 
     p = sub.add_parser("status", parents=[common], help="counts and failed files")
     p.add_argument("--json", action="store_true")
@@ -94,17 +100,20 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", parents=[common], help="run the HTTP API (FastAPI)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (non-loopback needs SCANDEX_API_TOKEN)")
-    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--port", type=arg.bounded_int("--port", 1, 65535), default=8765)
     p.add_argument("--lang", default="eng", help="Tesseract languages for uploads")
-    p.add_argument("--sync-bucket", help="pull this bucket at start, push after indexing")
+    p.add_argument("--sync-bucket", type=arg.bucket_name,
+                   help="pull this bucket at start, push after indexing")
     p.add_argument("--sync-prefix", default="scandex")
-    p.add_argument("--sync-endpoint-url")
+    p.add_argument("--sync-endpoint-url", type=arg.endpoint_url)
 
     p = sub.add_parser("sync", parents=[common], help="push/pull/status through an S3 bucket")
     p.add_argument("action", choices=["push", "pull", "status"])
-    p.add_argument("--bucket", help="bucket name (default: the last one used)")
+    p.add_argument("--bucket", type=arg.bucket_name,
+                   help="bucket name (default: the last one used)")
     p.add_argument("--prefix", default="scandex", help="key prefix in the bucket (scandex)")
-    p.add_argument("--endpoint-url", help="for MinIO, Ceph RGW, R2... (default: AWS)")
+    p.add_argument("--endpoint-url", type=arg.endpoint_url,
+                   help="for MinIO, Ceph RGW, R2... (default: AWS)")
     p.add_argument("--region")
     p.add_argument("--profile", help="AWS profile (default: the standard credential chain)")
     p.add_argument("--json", action="store_true")
@@ -113,13 +122,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("ref", metavar="PATH|DOC")
     p.add_argument("--json", action="store_true")
     return parser
-
-
-def _date(text: str) -> datetime:
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD)") from e
 
 
 def _print_json(data: Any) -> None:
@@ -138,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(_dispatch(args))
     except ScandexError as e:
-        print(f"scandex: error: {e}", file=sys.stderr)
+        print(f"scandex: error: {shown(str(e))}", file=sys.stderr)
         return int(e.exit_code)
     except KeyboardInterrupt:
         print("scandex: interrupted", file=sys.stderr)
@@ -249,7 +251,7 @@ def _index(library: Any, args: argparse.Namespace) -> ExitCode:
             f"{report.pages} pages in {report.seconds:.1f} s"
         )
         for failure in report.failed:
-            print(f"  failed: {failure.path}: {failure.error}", file=sys.stderr)
+            print(f"  failed: {shown(failure.path)}: {shown(failure.error)}", file=sys.stderr)
     if report.cancelled:
         return ExitCode.INTERRUPTED
     return ExitCode.SOME_FILES_FAILED if report.failed else ExitCode.OK
@@ -270,7 +272,7 @@ def _search(library: Any, args: argparse.Namespace) -> ExitCode:
         console.print("no matches")
     for rank, hit in enumerate(hits, 1):
         console.print(
-            f"[bold]{rank:>2}. {_escape(hit.path)}[/bold]  page {hit.page}  "
+            f"[bold]{rank:>2}. {_escape(shown(hit.path))}[/bold]  page {hit.page}  "
             f"[dim]score {hit.score:.4f} ({'+'.join(hit.matched_by)}) id {hit.id}[/dim]"
         )
         console.print("    " + _snippet_markup(hit.snippet))
@@ -287,11 +289,11 @@ def _snippet_markup(snippet: str) -> str:
     import html
 
     parts = snippet.split("<mark>")
-    out = [_escape(html.unescape(parts[0]))]
+    out = [_escape(shown(html.unescape(parts[0])))]
     for part in parts[1:]:
         marked, _, rest = part.partition("</mark>")
-        out.append(f"[bold yellow]{_escape(html.unescape(marked))}[/bold yellow]")
-        out.append(_escape(html.unescape(rest)))
+        out.append(f"[bold yellow]{_escape(shown(html.unescape(marked)))}[/bold yellow]")
+        out.append(_escape(shown(html.unescape(rest))))
     return "".join(out)
 
 
@@ -300,12 +302,12 @@ def _status(library: Any, args: argparse.Namespace) -> ExitCode:
     if args.json:
         _print_json(asdict(status))
         return ExitCode.OK
-    print(f"library   {status.path}")
+    print(f"library   {shown(status.path)}")
     print(f"documents {status.documents} ({status.indexed} indexed, {status.failed} failed)")
     print(f"pages     {status.pages}   chunks {status.chunks}")
     print(f"model     {status.model_id}   schema {status.schema_version}")
     for failure in status.failures:
-        print(f"  failed: {failure.path}: {failure.error}")
+        print(f"  failed: {shown(failure.path)}: {shown(failure.error)}")
     return ExitCode.OK
 
 
@@ -324,10 +326,10 @@ def _show(library: Any, args: argparse.Namespace) -> ExitCode:
             }
         )
         return ExitCode.OK
-    print(f"{info.path}\n  id {info.id}  {info.kind}  {info.state}  {info.pages} page(s)  "
+    print(f"{shown(info.path)}\n  id {info.id}  {info.kind}  {info.state}  {info.pages} page(s)  "
           f"sha256 {info.sha256 or '-'}")
     if info.error:
-        print(f"  error: {info.error}")
+        print(f"  error: {shown(info.error)}")
     for page in detail.pages:
         turned = f", turned {page.rotation}°" if page.rotation else ""
         print(f"\n--- page {page.page_no} ({page.source}{turned}) ---\n{page.text}")

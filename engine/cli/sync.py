@@ -8,6 +8,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
+from engine.cli.output import shown
 from engine.errors import ExitCode
 
 
@@ -31,7 +32,7 @@ def _progress_printer(args: argparse.Namespace) -> Any:
 
     def show(message: str) -> None:
         count[0] += 1
-        print(f"  [{count[0]:>5}] {time.monotonic() - started:6.1f} s  {message}",
+        print(f"  [{count[0]:>5}] {time.monotonic() - started:6.1f} s  {shown(message)}",
               file=sys.stderr, flush=True)
 
     return show
@@ -62,5 +63,5 @@ def run_sync(library: Any, args: argparse.Namespace) -> ExitCode:
               f"merged {report.merged} document(s), removed {report.removed}; "
               f"{report.seconds:.1f} s, {report.speed_mb_s:.1f} MB/s")
         for warning in report.warnings:
-            print(f"  warning: {warning}")
+            print(f"  warning: {shown(warning)}")
     return ExitCode.OK

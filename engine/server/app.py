@@ -396,7 +396,32 @@ def serve(library_dir: Path, *, host: str = "127.0.0.1", port: int = 8765,
             "long random secret (clients send 'Authorization: Bearer <token>'), or bind "
             "127.0.0.1"
         )
+    check_port_free(host, port)
     import uvicorn
 
     app = create_app(library_dir, token=token, lang=lang, sync=sync)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    except SystemExit as e:  # uvicorn exits 3 when it cannot start: not a missing dependency
+        if e.code not in (0, None):
+            raise UsageError(f"the server could not start on {host}:{port} (see the log "
+                             "above); choose another --port or --host") from e
+
+
+def check_port_free(host: str, port: int) -> None:
+    """UsageError (exit 2) now, rather than a server that dies at start, when the port is
+    taken or the address cannot be bound."""
+    import errno
+    import socket
+
+    for address in bind_addresses(host, port):
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((address, port))
+            except OSError as e:
+                if e.errno == errno.EADDRINUSE:
+                    raise UsageError(f"port {port} on {address} is already in use (another "
+                                     "scandex serve?); choose another --port") from e
+                raise UsageError(f"cannot listen on {address}:{port}: {e.strerror or e}") from e

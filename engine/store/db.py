@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import LibraryError
+from engine.errors import IndexDamaged, LibraryError
 from engine.models import Chunk, DocumentInfo, DocumentState, PageText
 from engine.store.codecs import to_blob, words_from_json, words_to_json
 from engine.store.migrations import apply_migrations
@@ -60,10 +60,7 @@ class Store:
         self.read_only = read_only
         try:
             if read_only:
-                self.db = sqlite3.connect(
-                    f"{self.path.as_uri()}?mode=ro", uri=True, isolation_level=None,
-                    check_same_thread=False,
-                )
+                self.db = self._open_read_only(library_dir)
             else:
                 library_dir.mkdir(parents=True, exist_ok=True)
                 self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -79,10 +76,69 @@ class Store:
                     self.db.execute("SELECT COUNT(*) FROM migrations").fetchone()[0]
                 )
         except sqlite3.DatabaseError as e:
-            raise LibraryError(
-                f"cannot open the index {self.path}: {e}. If it is damaged, move it aside "
-                "and index your folders again"
-            ) from e
+            if hasattr(self, "db"):
+                self.db.close()  # a failed open must not keep the file (or its disk) busy
+            raise self.translate(e) from e
+        except OSError as e:
+            raise LibraryError(f"cannot create the library folder {library_dir}: "
+                               f"{e.strerror or e}; choose another --library or fix its "
+                               "permissions") from e
+
+    def _open_read_only(self, library_dir: Path) -> sqlite3.Connection:
+        """A read-only connection. On a read-only disk or folder SQLite cannot create the
+        WAL's shared-memory file; nobody can write there either, so the file is opened as
+        immutable."""
+        def connect(options: str) -> sqlite3.Connection:
+            db = sqlite3.connect(f"{self.path.as_uri()}?{options}", uri=True,
+                                 isolation_level=None, check_same_thread=False)
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return db
+
+        try:
+            return connect("mode=ro")
+        except sqlite3.OperationalError:
+            if not self.path.is_file() or os.access(library_dir, os.W_OK):
+                raise
+            return connect("mode=ro&immutable=1")
+
+    def translate(self, error: sqlite3.Error) -> LibraryError:
+        """An SQLite error as the library error a user can act on."""
+        text = str(error).lower()
+        where = self.path.parent
+        if any(hint in text for hint in ("malformed", "not a database", "file is encrypted")):
+            return IndexDamaged(
+                f"the index {self.path} is damaged ({error}). Your scans are untouched: "
+                "restore index.sqlite from a backup, or pull it into a new library "
+                f"('scandex --library NEW sync pull'), or move it aside and index again")
+        cannot_write = self.path.is_file() and not (
+            os.access(where, os.W_OK) and os.access(self.path, os.W_OK))
+        if "readonly" in text or "read-only" in text or (
+                "unable to open" in text and cannot_write):
+            return LibraryError(
+                f"the library {where} is read-only: searching works; to index or remove, "
+                "make it writable or choose another --library")
+        if "disk is full" in text or "disk i/o" in text:
+            return LibraryError(
+                f"cannot write the index in {where} ({error}): free some disk space and run "
+                "the same command again; finished documents are kept")
+        if "locked" in text or "busy" in text:
+            return LibraryError(f"the index {self.path} is busy ({error}); try again when "
+                                "the other Scandex process has finished")
+        if "unable to open" in text:
+            return LibraryError(f"cannot open the index {self.path} ({error}); check that "
+                                "the folder exists and is readable")
+        return LibraryError(f"the index {self.path} cannot be used: {error}")
+
+    def check_integrity(self) -> None:
+        """IndexDamaged unless SQLite's quick_check passes (cost: one read of the file)."""
+        try:
+            rows = self.db.execute("PRAGMA quick_check(5)").fetchall()
+        except sqlite3.DatabaseError as e:
+            raise self.translate(e) from e
+        if rows != [("ok",)]:
+            detail = "; ".join(str(r[0]) for r in rows)
+            raise self.translate(sqlite3.DatabaseError(f"database disk image is malformed: "
+                                                       f"{detail}"))
 
     def close(self) -> None:
         """Close the connection."""

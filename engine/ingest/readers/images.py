@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from engine.errors import CorruptFile, EmptyDocument, FileVanished, ImageTooLarge, UnsupportedFile
+from engine.errors import (
+    CorruptFile,
+    EmptyDocument,
+    FileVanished,
+    ImageTooLarge,
+    ScanError,
+    UnsupportedFile,
+)
 from engine.ingest.readers.base import MAX_PAGE_PIXELS, PagePlan
 
 # Pillow's own bomb guard stays armed as a second line behind ours.
@@ -29,6 +38,8 @@ def _open(path: Path) -> Image.Image:
         raise FileVanished("permission denied; make the file readable and index again") from e
     except OSError as e:
         raise CorruptFile(f"cannot decode image: {e}") from e
+    except Exception as e:  # noqa: BLE001 - hostile headers raise anything; see _decoding
+        raise CorruptFile(f"cannot decode image: {type(e).__name__}: {e}") from e
 
 
 def _check_size(image: Image.Image, max_pixels: int, frame: int = 0) -> None:
@@ -43,9 +54,26 @@ def _check_size(image: Image.Image, max_pixels: int, frame: int = 0) -> None:
         )
 
 
+@contextlib.contextmanager
+def _decoding(what: str) -> Iterator[None]:
+    """Pillow's decoders raise many kinds of errors on hostile bytes (TypeError, KeyError,
+    struct.error, ZeroDivisionError, ... found by fuzzing): all of them mean the file is
+    corrupt. Our own errors and MemoryError pass through."""
+    try:
+        yield
+    except (ScanError, MemoryError):
+        raise
+    except Image.DecompressionBombError as e:
+        raise ImageTooLarge(f"image too large to read safely ({e})") from e
+    except EOFError as e:
+        raise CorruptFile(f"{what}: data missing (truncated file?)") from e
+    except Exception as e:  # noqa: BLE001 - a foreign decoder's errors, converted here
+        raise CorruptFile(f"{what}: {type(e).__name__}: {e}") from e
+
+
 def plan_image(path: Path, *, max_pixels: int = MAX_PAGE_PIXELS) -> list[PagePlan]:
     """One page per frame (multi-page TIFF, animated GIF/WebP take their frames)."""
-    with _open(path) as image:
+    with _open(path) as image, _decoding("cannot read the image"):
         _check_size(image, max_pixels)
         frames = getattr(image, "n_frames", 1)
         if frames < 1:
@@ -62,12 +90,8 @@ def plan_image(path: Path, *, max_pixels: int = MAX_PAGE_PIXELS) -> list[PagePla
 
 
 def _seek(image: Image.Image, frame: int) -> None:
-    try:
+    with _decoding(f"cannot read frame {frame + 1}"):
         image.seek(frame)
-    except EOFError as e:
-        raise CorruptFile(f"frame {frame + 1} is missing (truncated file?)") from e
-    except (OSError, SyntaxError, ValueError) as e:
-        raise CorruptFile(f"cannot read frame {frame + 1}: {e}") from e
 
 
 def _flatten(image: Image.Image) -> Image.Image:
@@ -87,15 +111,11 @@ def load_image_page(path: Path, frame: int, *, max_pixels: int = MAX_PAGE_PIXELS
         _check_size(image, max_pixels)
         _seek(image, frame)
         _check_size(image, max_pixels, frame)
-        try:
+        with _decoding(f"cannot decode frame {frame + 1}"):
             dpi = image.info.get("dpi")
             upright = ImageOps.exif_transpose(image) or image
             page = _flatten(upright)
             page.load()
-        except EOFError as e:
-            raise CorruptFile(f"frame {frame + 1} is missing (truncated file?)") from e
-        except (OSError, SyntaxError, ValueError) as e:
-            raise CorruptFile(f"cannot decode image: {e}") from e
     if dpi:
         page.info["dpi"] = dpi
     return page
