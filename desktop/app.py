@@ -8,7 +8,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +31,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from desktop import create_main_window
-
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("Scandex")
     app.setApplicationName("Scandex")
     if isinstance(app, QApplication):
         app.setWindowIcon(app_icon())
-    window = create_main_window(args.library)
+    window = open_window_or_ask(args.library)
+    if window is None:
+        return 2
     window.show()
     shown = time.perf_counter() - started
     QTimer.singleShot(0, window.bridge.warm_up)
@@ -48,6 +48,54 @@ def main(argv: Sequence[str] | None = None) -> int:
               flush=True)
         QTimer.singleShot(int(args.quit_after * 1000), window.close)
     return int(app.exec())
+
+
+def open_window_or_ask(library: str | None,
+                       ask: Callable[[Path, Exception], Path | None] | None = None,
+                       **engine_options: Any) -> Any:
+    """The main window on library (or the one in the settings); a library it cannot use
+    gets a dialog offering another folder, never an abort. None when the user quits."""
+    from desktop import create_main_window
+    from desktop.settings import AppSettings
+    from engine import ScandexError, default_library_dir
+
+    ask = ask or ask_for_another_library
+    settings = AppSettings.load()
+    folder = Path(library or settings.library_dir or default_library_dir()).expanduser()
+    while True:
+        try:
+            window = create_main_window(folder, **engine_options)
+        except ScandexError as e:
+            chosen = ask(folder, e)
+            if chosen is None:
+                return None
+            folder = chosen
+            continue
+        if library is None and str(folder) != (settings.library_dir or ""):
+            window.settings.library_dir = str(folder)  # the folder chosen is remembered
+            window.settings.save()
+        return window
+
+
+def ask_for_another_library(folder: Path, error: Exception) -> Path | None:
+    """A dialog: choose another folder, use the default library, or quit."""
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    from desktop.view_model import library_problem
+    from engine import default_library_dir
+
+    box = QMessageBox(QMessageBox.Icon.Critical, "Cannot open the library",
+                      library_problem(folder, error))
+    choose = box.addButton("Choose another folder…", QMessageBox.ButtonRole.AcceptRole)
+    default = box.addButton("Use the default library", QMessageBox.ButtonRole.ActionRole)
+    box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
+    box.exec()
+    if box.clickedButton() is choose:
+        chosen = QFileDialog.getExistingDirectory(None, "Choose a library folder")
+        return Path(chosen) if chosen else None
+    if box.clickedButton() is default:
+        return default_library_dir()
+    return None
 
 
 def app_icon() -> Any:

@@ -17,7 +17,15 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from engine import CancelToken, Embedder, IndexProgress, Library, ScandexError, make_embedder
+from engine import (
+    CancelToken,
+    Embedder,
+    IndexProgress,
+    Library,
+    ReadOnlyLibrary,
+    ScandexError,
+    make_embedder,
+)
 
 
 @dataclass
@@ -127,22 +135,25 @@ class EngineBridge(QObject):
     def __init__(self, config: EngineConfig) -> None:
         super().__init__()
         self.config = config
+        # Checked before any thread starts: a library that cannot be used raises here, and
+        # the caller shows a dialog (a QThread destroyed while running aborts the app).
+        self.read_only = check_library(config)
         self.progress = QtProgress()
         self._indexer = Worker("scandex-indexer")
         self._searcher = Worker("scandex-searcher")
+        # Originals may come from a sync bucket: fetched here, never on the search thread.
+        self._previewer = Worker("scandex-preview")
         self._local = threading.local()
-        self._cancel: CancelToken | None = None
+        self._pending: list[CancelToken] = []
         self.indexing = False
-        # Create the index file now, so read-only searches can open it.
-        config.open().close()
 
-    def _library(self) -> Library:
-        """This thread's Library, opened on first use."""
+    def _library(self, *, writer: bool = False) -> Library:
+        """This thread's Library, opened on first use; only the indexer's can write."""
         lib = getattr(self._local, "library", None)
         if lib is None or lib.directory != self.config.library_dir:
             if lib is not None:
                 lib.close()
-            lib = self.config.open()
+            lib = self.config.open(read_only=self.read_only or not writer)
             self._local.library = lib
         return lib
 
@@ -155,29 +166,41 @@ class EngineBridge(QObject):
         self._searcher.call(load, lambda _r: self.modelReady.emit(), lambda _e: None)
 
     def add(self, paths: list[str], *, retry_failed: bool = False) -> None:
-        """Index paths in the background; progress arrives through self.progress."""
+        """Index paths in the background (drops queue behind each other); progress
+        arrives through self.progress."""
         cancel = CancelToken()
-        self._cancel = cancel
+        self._pending.append(cancel)
         self.indexing = True
 
         def run() -> Any:
-            return self._library().add(paths, lang=self.config.lang, progress=self.progress,
-                                       cancel=cancel, retry_failed=retry_failed)
+            if cancel.cancelled:
+                return None  # cancelled while queued: never started
+            return self._library(writer=True).add(
+                paths, lang=self.config.lang, progress=self.progress, cancel=cancel,
+                retry_failed=retry_failed)
 
-        self._indexer.call(run, self._index_done, self._index_error)
+        self._indexer.call(run, lambda report: self._index_done(cancel, report),
+                           lambda error: self._index_error(cancel, error))
 
-    def _index_done(self, report: Any) -> None:
-        self.indexing = False
-        self.indexFinished.emit(report)
+    def _settle(self, cancel: CancelToken) -> None:
+        if cancel in self._pending:
+            self._pending.remove(cancel)
+        self.indexing = bool(self._pending)
 
-    def _index_error(self, error: Exception) -> None:
-        self.indexing = False
+    def _index_done(self, cancel: CancelToken, report: Any) -> None:
+        self._settle(cancel)
+        if report is not None:
+            self.indexFinished.emit(report)
+
+    def _index_error(self, cancel: CancelToken, error: Exception) -> None:
+        self._settle(cancel)
         self.indexFailed.emit(error)
 
     def cancel(self) -> None:
-        """Stop indexing after the pages in flight; finished documents stay."""
-        if self._cancel is not None:
-            self._cancel.cancel()
+        """Stop the running batch after the pages in flight, and every queued one;
+        finished documents stay."""
+        for token in self._pending:
+            token.cancel()
 
     def search(self, request: int, query: str, **options: Any) -> None:
         """Search in the background; the answer carries the request id."""
@@ -197,10 +220,30 @@ class EngineBridge(QObject):
                        on_done: Callable[[Any], None],
                        on_error: Callable[[Exception], None] | None = None) -> None:
         """A write (remove) queued behind indexing."""
-        self._indexer.call(lambda: fn(self._library()), on_done, on_error or (lambda _e: None))
+        self._indexer.call(lambda: fn(self._library(writer=True)), on_done,
+                           on_error or (lambda _e: None))
+
+    def run_on_previewer(self, fn: Callable[[Library], Any],
+                         on_done: Callable[[Any], None],
+                         on_error: Callable[[Exception], None] | None = None) -> None:
+        """Page images and originals (which may be fetched from a bucket) on their own
+        thread, so a slow or unreachable bucket never holds up searching."""
+        self._previewer.call(lambda: fn(self._library()), on_done,
+                             on_error or (lambda _e: None))
 
     def shutdown(self) -> None:
-        """Cancel indexing and stop both threads."""
+        """Cancel indexing and stop the threads."""
         self.cancel()
-        self._indexer.stop()
-        self._searcher.stop()
+        for worker in (self._indexer, self._searcher, self._previewer):
+            worker.stop()
+
+
+def check_library(config: EngineConfig) -> bool:
+    """Open the library once (creating its index if needed) and return whether it can
+    only be searched. LibraryError when it cannot be used at all (damaged, a file, ...)."""
+    try:
+        config.open().close()
+        return False
+    except ReadOnlyLibrary:
+        config.open(read_only=True).close()
+        return True

@@ -4,6 +4,7 @@ every engine call goes through EngineBridge, off the GUI thread."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,12 @@ from desktop.models import HitRole, ResultsModel
 from desktop.panels import FileDropTarget, LibraryTab, SearchBar, row_of
 from desktop.preview import PagePreview, pil_to_qimage
 from desktop.settings import AppSettings, SettingsDialog
-from desktop.view_model import WindowViewModel
+from desktop.view_model import WindowViewModel, library_problem
 from engine import (
     IndexProgress,
     IndexReport,
     MissingDependency,
+    ScandexError,
     SearchHit,
     matching_word_indexes,
 )
@@ -352,6 +354,8 @@ class MainWindow(FileDropTarget, QMainWindow):
         self.results_label.setText(self.view_model.results_text())
         if hits:
             self.results_view.setCurrentIndex(self.results_model.index(0))
+        else:
+            self.preview.clear()  # no page of an earlier query stays on show
 
     def _search_failed(self, request: int, error: Exception) -> None:
         if self.view_model.is_current(request):
@@ -395,7 +399,7 @@ class MainWindow(FileDropTarget, QMainWindow):
             self.preview.clear()
             self.preview.title.setText(f"Cannot show this page: {error}")
 
-        self.bridge.run_on_searcher(load, show, failed)
+        self.bridge.run_on_previewer(load, show, failed)
 
     def _go_to_page(self, page_no: int) -> None:
         hit = self.view_model.current_hit
@@ -422,7 +426,7 @@ class MainWindow(FileDropTarget, QMainWindow):
         def failed(error: Exception) -> None:
             self.results_label.setText(f"Cannot open the original: {error}")
 
-        self.bridge.run_on_searcher(fetch, use, failed)
+        self.bridge.run_on_previewer(fetch, use, failed)
 
     def _focus_search(self) -> None:
         self.search_input.setFocus()
@@ -437,11 +441,17 @@ class MainWindow(FileDropTarget, QMainWindow):
         if folder:
             self.switch_library(Path(folder))
 
-    def switch_library(self, folder: Path) -> None:
-        """Use another library folder (remembered in the settings)."""
+    def switch_library(self, folder: Path) -> bool:
+        """Use another library folder (remembered in the settings); a folder that cannot
+        be used gets a dialog and the current library stays open."""
+        config = replace(self.config, library_dir=folder)
+        try:
+            bridge = EngineBridge(config)
+        except ScandexError as e:
+            QMessageBox.warning(self, "Cannot open this library", library_problem(folder, e))
+            return False
         self.bridge.shutdown()
-        self.config.library_dir = folder
-        self.bridge = EngineBridge(self.config)
+        self.config, self.bridge = config, bridge
         self._connect_bridge_only()
         self.settings.library_dir = str(folder)
         self.settings.save()
@@ -449,6 +459,7 @@ class MainWindow(FileDropTarget, QMainWindow):
         self.preview.clear()
         self._update_title()
         self.refresh_library()
+        return True
 
     def _connect_bridge_only(self) -> None:
         self.bridge.searchFinished.connect(self._show_results)
@@ -463,15 +474,17 @@ class MainWindow(FileDropTarget, QMainWindow):
         dialog = SettingsDialog(self.settings, self)
         if dialog.exec():
             new = dialog.result_settings()
-            new.save()
             old_dir = self.settings.library_dir
+            if new.library_dir and new.library_dir != old_dir and not self.switch_library(
+                    Path(new.library_dir)):
+                new.library_dir = old_dir  # checked before saving: a bad folder is not kept
+            new.save()
             self.settings = new
             self.config.lang = new.languages
-            if new.library_dir and new.library_dir != old_dir:
-                self.switch_library(Path(new.library_dir))
 
     def _update_title(self) -> None:
-        self.setWindowTitle(f"Scandex — {self.config.library_dir}")
+        mode = " (read-only: search only)" if self.bridge.read_only else ""
+        self.setWindowTitle(f"Scandex — {self.config.library_dir}{mode}")
 
     def _about(self) -> None:
         QMessageBox.about(self, "About Scandex",

@@ -114,3 +114,9 @@ class WindowViewModel:
             text += f" — {len(report.failed)} failed (see Library)"
         self.status_text = text
         return text
+
+
+def library_problem(folder: Path, error: Exception) -> str:
+    """What the dialog says about a library folder that cannot be opened."""
+    return (f"Scandex cannot use the library in {folder}:\n\n{error}\n\n"
+            "Choose another folder for the library; nothing in this one was changed.")

@@ -46,6 +46,10 @@ class LibraryError(ScandexError):
     exit_code = ExitCode.USAGE
 
 
+class ReadOnlyLibrary(LibraryError):
+    """The library's folder or disk cannot be written: it can be searched, not changed."""
+
+
 class IndexDamaged(LibraryError):
     """index.sqlite is corrupt (found by an integrity check or by a failing read)."""
 

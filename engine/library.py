@@ -30,6 +30,7 @@ from engine.models import (
     FileKind,
     IndexReport,
     LibraryStatus,
+    LowConfidencePage,
     PageText,
     SearchMode,
 )
@@ -44,6 +45,9 @@ from engine.store.db import Store
 if TYPE_CHECKING:
     from engine.backends.s3 import RemoteConfig
     from engine.sync.transfer import SyncReport, SyncStatus
+# OCR'd pages read below this mean confidence are listed by status as 'review these'.
+REVIEW_BELOW_CONFIDENCE = 60.0
+
 
 @dataclass(frozen=True)
 class DocumentDetail:
@@ -371,6 +375,8 @@ class Library:
             model_id=self.embedder.model_id,
             schema_version=self.store.schema_version,
             failures=failures,
+            review=[LowConfidencePage(path, page, round(conf, 1)) for path, page, conf
+                    in self.store.low_confidence_pages(REVIEW_BELOW_CONFIDENCE)],
         )
 
     # -- sync -----------------------------------------------------------------------

@@ -87,6 +87,23 @@ class PageText:
         """The page's words joined by spaces."""
         return " ".join(w.text for w in self.words)
 
+    @property
+    def confidence(self) -> float | None:
+        """OCR's mean confidence, weighted by word length (None: not OCR'd, or no words)."""
+        letters = sum(len(w.text) for w in self.words)
+        if self.source != "ocr" or not letters:
+            return None
+        return sum(w.conf * len(w.text) for w in self.words) / letters
+
+
+@dataclass(frozen=True)
+class LowConfidencePage:
+    """A page OCR read with low confidence: worth a look (or a better scan)."""
+
+    path: str
+    page: int
+    confidence: float
+
 
 @dataclass(frozen=True)
 class Chunk:
@@ -166,3 +183,4 @@ class LibraryStatus:
     model_id: str | None
     schema_version: int
     failures: list[FailedFile]
+    review: list[LowConfidencePage] = field(default_factory=list)

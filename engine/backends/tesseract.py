@@ -20,6 +20,15 @@ from engine.protocols import OcrOptions, OcrResult
 MIN_OCR_DPI = 200
 # A page image without dpi whose longer side is under this is treated as low-resolution.
 _SMALL_PAGE_PX = 1400
+# Text whose median word height is under this (in the pixels Tesseract reads) is read
+# again, scaled so that it is about _TARGET_TEXT_PX tall: Tesseract reads best with
+# capitals of 20-40 px, which ~100-dpi scans without a DPI tag do not have.
+_SMALL_TEXT_PX = 20
+_TARGET_TEXT_PX = 30
+_MAX_SCALE = 4.0
+_MAX_READ_PIXELS = 20_000_000  # an upscaled page is read at most this big (time grows with it)
+# A page read below this mean confidence is read again binarised.
+_LOW_CONFIDENCE = 70.0
 # Below this mean confidence (or word count) the page may be sideways: ask OSD.
 _ROTATION_CHECK_CONF = 60.0
 _ROTATION_CHECK_WORDS = 8
@@ -68,6 +77,34 @@ def _quality(words: list[Word]) -> float:
     return _mean_conf(words) * min(1.0, sum(len(w.text) for w in words) / 40)
 
 
+def _scaled(image: Image.Image, scale: float) -> Image.Image:
+    if scale == 1.0:
+        return image
+    size = (round(image.width * scale), round(image.height * scale))
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def _median_text_height(words: list[Word]) -> float:
+    """The median height of real words on the page, in page pixels (0 if none)."""
+    heights = sorted(w.box.h for w in words if len(w.text) >= 3 and w.text.isalpha())
+    return float(heights[len(heights) // 2]) if heights else 0.0
+
+
+def _binarized(image: Image.Image) -> Image.Image:
+    """Black text on white by Otsu's threshold (grey noise and stains dropped)."""
+    import numpy as np
+
+    pixels = np.asarray(image.convert("L"))
+    histogram = np.bincount(pixels.ravel(), minlength=256).astype(np.float64)
+    weights = np.cumsum(histogram)
+    means = np.cumsum(histogram * np.arange(256))
+    total, total_mean = weights[-1], means[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (total_mean * weights - means * total) ** 2 / (weights * (total - weights))
+    threshold = int(np.nanargmax(between[:-1]))
+    return Image.fromarray(np.where(pixels > threshold, 255, 0).astype(np.uint8))
+
+
 def _ocr_scale(image: Image.Image) -> float:
     dpi = image.info.get("dpi")
     try:
@@ -96,14 +133,27 @@ class TesseractOcr:
                 raise MissingLanguage(code, [x for x in installed if x != "osd"])
 
     def ocr(self, image: Image.Image, options: OcrOptions) -> OcrResult:
-        """OCR image; if it reads poorly, ask OSD whether it is sideways and retry."""
+        """OCR image, adapting to it: text read too small is read again larger (the real
+        resolution estimated from the text's height, whatever the file's DPI tag says),
+        a page read with low confidence is read again binarised, and a page that still
+        reads poorly is checked for being sideways. The best read by confidence wins."""
         scale = _ocr_scale(image)
-        work = image
-        if scale != 1.0:
-            work = image.resize(
-                (round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS
-            )
+        work = _scaled(image, scale)
         words = self._words(work, options, scale)
+        text_px = _median_text_height(words) * scale
+        if words and 0 < text_px < _SMALL_TEXT_PX and scale < _MAX_SCALE:
+            pixels = image.width * image.height
+            larger = min(_MAX_SCALE, scale * _TARGET_TEXT_PX / text_px,
+                         (_MAX_READ_PIXELS / max(1, pixels)) ** 0.5)
+            if larger >= scale * 1.25:
+                bigger = _scaled(image, larger)
+                retry = self._words(bigger, options, larger)
+                if _quality(retry) > _quality(words):
+                    words, work, scale = retry, bigger, larger
+        if words and _mean_conf(words) < _LOW_CONFIDENCE:
+            retry = self._words(_binarized(work), options, scale)
+            if _quality(retry) > _quality(words):
+                words = retry
         rotation = 0
         if options.detect_rotation and (
             len(words) < _ROTATION_CHECK_WORDS or _mean_conf(words) < _ROTATION_CHECK_CONF

@@ -308,6 +308,12 @@ def _status(library: Any, args: argparse.Namespace) -> ExitCode:
     print(f"model     {status.model_id}   schema {status.schema_version}")
     for failure in status.failures:
         print(f"  failed: {shown(failure.path)}: {shown(failure.error)}")
+    if status.review:
+        print(f"review these: {len(status.review)} page(s) OCR read with low confidence "
+              "(a better scan, or another --lang, may help)")
+        for page in status.review:
+            print(f"  review: {shown(page.path)} page {page.page} "
+                  f"(confidence {page.confidence:.0f})")
     return ExitCode.OK
 
 

@@ -25,7 +25,7 @@ def matching_texts(texts: list[str], parsed: ParsedQuery) -> list[int]:
     terms = [t for t in parsed.terms if t.text not in STOPWORDS] or parsed.terms
     if not terms:
         return []
-    exact = {t.text for t in terms if not t.prefix}
+    exact = {s for t in terms if not t.prefix for s in t.spellings}
     prefixes = tuple(t.text for t in terms if t.prefix)
     out = []
     for i, text in enumerate(texts):

@@ -32,6 +32,12 @@ class Term:
 
     text: str
     prefix: bool = False
+    variants: tuple[str, ...] = ()  # indexed words within a small edit distance (OCR errors)
+
+    @property
+    def spellings(self) -> tuple[str, ...]:
+        """The word and its variants."""
+        return (self.text, *self.variants)
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,10 @@ class ParsedQuery:
         """Every term of every group."""
         return [t for g in self.groups for t in g]
 
+    def without_variants(self) -> ParsedQuery:
+        """The query as typed, without near spellings."""
+        return ParsedQuery(tuple(tuple(Term(t.text, t.prefix) for t in g) for g in self.groups))
+
     def fts(self, operator: str) -> str:
         """The FTS5 MATCH expression joining the groups with AND or OR."""
         groups = self.groups
@@ -56,6 +66,8 @@ class ParsedQuery:
             quoted = " ".join(f'"{t.text}"' for t in group)
             if len(group) > 1:
                 parts.append(f'"{" ".join(t.text for t in group)}"')
+            elif group[0].variants:
+                parts.append("(" + " OR ".join(f'"{s}"' for s in group[0].spellings) + ")")
             else:
                 parts.append(quoted + ("*" if group[0].prefix else ""))
         return f" {operator} ".join(parts)

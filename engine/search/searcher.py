@@ -15,6 +15,8 @@ import numpy as np
 from engine.errors import UsageError
 from engine.models import Box, SearchHit, SearchMode, Word
 from engine.protocols import Embedder
+from engine.search.fusion import FusionWeights, fuse, keyword_weight
+from engine.search.fuzzy import MIN_LENGTH, Vocabulary, widen
 from engine.search.highlight import line_boxes, matching_texts, snippet_html
 from engine.search.query import (
     _TOKEN,
@@ -28,7 +30,6 @@ from engine.search.query import (
 from engine.search.vectors import ChunkHit, VectorCache
 from engine.store.db import Store
 
-RRF_K = 60
 _CANDIDATES = 400  # chunks each ranker hands to fusion
 # Below this many chunks, all query words are kept (the pruning is only for speed).
 _PRUNE_FROM_CHUNKS = 5000
@@ -40,6 +41,8 @@ _HYBRID_POSTINGS_SHARE = 0.10
 # ... on libraries this big. Below it a full any-word query is fast enough, and the budget
 # would cost a little quality (SciFact, 6k chunks: 0.764 -> 0.755 nDCG@10 when forced).
 _BUDGET_FROM_CHUNKS = 50_000
+# How much a near spelling of a query word counts next to the word itself.
+VARIANT_WEIGHT = 0.5
 
 
 @dataclass
@@ -61,6 +64,8 @@ class Searcher:
         self.store = store
         self.embedder = embedder
         self.vectors = VectorCache()
+        self.fusion = FusionWeights()
+        self.vocabulary = Vocabulary()
         self._recent: dict[str, np.ndarray] = {}
         self._df: dict[str, int] = {}
         self._df_generation: tuple[int, int] = (-1, -1)
@@ -89,6 +94,8 @@ class Searcher:
         parsed = parse_query(query)
         if not query.strip() or (mode is SearchMode.KEYWORD and not parsed.groups):
             return []
+        if mode is not SearchMode.SEMANTIC:
+            parsed = self._widen_unknown_words(parsed)
         docs: dict[int, _DocRank] = {}
         rescore: list[Term] = []
         keyword_order: list[int] = []
@@ -121,9 +128,8 @@ class Searcher:
                 keyword_order = self._assign(self._rescore(candidates, rescore), docs,
                                              filters, "keyword")
             semantic_order = self._assign(candidates, docs, filters, "semantic")
-        for order in (keyword_order, semantic_order):
-            for rank, doc_id in enumerate(order):
-                docs[doc_id].score += 1.0 / (RRF_K + rank + 1)
+        if mode is SearchMode.HYBRID:
+            self._fuse(query, parsed, filters, docs)
         if mode is SearchMode.KEYWORD:
             ranked = [docs[i] for i in keyword_order]
         elif mode is SearchMode.SEMANTIC:
@@ -137,6 +143,53 @@ class Searcher:
                 d.score = -d.keyword.score if d.keyword else 0.0
         return [self._describe(d, parsed) for d in ranked[:limit]]
 
+    def _widen_unknown_words(self, parsed: ParsedQuery) -> ParsedQuery:
+        """Query words get their near spellings in the index (OCR errors). On large
+        libraries only words the index has never seen are widened (the scan of the
+        vocabulary would cost more than the query), so the vocabulary is loaded only
+        when a query has such a word."""
+        words = [g[0].text for g in parsed.groups
+                 if len(g) == 1 and not g[0].prefix and len(g[0].text) >= MIN_LENGTH
+                 and g[0].text not in STOPWORDS]
+        if not words:
+            return parsed
+        if self._chunks() >= _BUDGET_FROM_CHUNKS and all(
+                self.store.db.execute("SELECT 1 FROM chunks_vocab WHERE term = ?",
+                                      (w,)).fetchone() is not None for w in words):
+            return parsed
+        self.vocabulary.refresh(self.store)
+        return widen(parsed, self.vocabulary)
+
+    def _chunks(self) -> int:
+        """How many chunks the index holds (cached until it changes)."""
+        generation = self.store.generation()
+        if generation != self._df_generation:
+            self._df.clear()
+            self._df_generation = generation
+            self._chunk_count = int(
+                self.store.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+        return self._chunk_count
+
+    def _fuse(self, query: str, parsed: ParsedQuery, filters: SearchFilters,
+              docs: dict[int, _DocRank]) -> None:
+        """Score every candidate document by the query-weighted convex combination."""
+        keyword = {i: -d.keyword.score for i, d in docs.items() if d.keyword is not None}
+        semantic = {i: d.semantic.score for i, d in docs.items() if d.semantic is not None}
+        all_terms: set[int] = set()
+        if keyword:
+            informative = self._informative(parsed, hybrid=True)
+            if len(informative.groups) > 1:
+                every = self._keyword(informative, filters, "AND")
+                shas = {h.sha256 for h in every}
+                all_terms = {i for i, d in docs.items() if d.sha256 in shas}
+            elif informative.groups:
+                all_terms = set(keyword)
+        weights = self.fusion
+        fused = fuse(keyword, semantic, weight=keyword_weight(query, weights),
+                     all_terms=all_terms, bonus=weights.all_terms_bonus)
+        for doc_id, value in fused.items():
+            docs[doc_id].score = value
+
     def _informative(self, parsed: ParsedQuery, hybrid: bool = False) -> ParsedQuery:
         """The groups without words found in over half of all chunks.
 
@@ -146,14 +199,7 @@ class Searcher:
         search, single words are also kept only while their postings fit in
         _HYBRID_POSTINGS_SHARE of the chunks, rarest first (the rarest always stays).
         """
-        generation = self.store.generation()
-        if generation != self._df_generation:
-            self._df.clear()
-            self._df_generation = generation
-            self._chunk_count = int(
-                self.store.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-            )
-        if self._chunk_count < _PRUNE_FROM_CHUNKS:
+        if self._chunks() < _PRUNE_FROM_CHUNKS:
             return parsed  # small libraries: every query is cheap, keep every word
         keep = []
         for group in parsed.groups:
@@ -216,6 +262,22 @@ class Searcher:
         return sorted(scored, key=lambda h: h.score)
 
     def _keyword(self, parsed: ParsedQuery, filters: SearchFilters, op: str) -> list[ChunkHit]:
+        """bm25 over the words; near spellings (OCR errors) count half as much as the word.
+
+        bm25 sums over a query's terms, so the score of the widened query less that of the
+        exact one is what the variants add; half of it is kept.
+        """
+        wide = self._fts(parsed, filters, op)
+        exact_query = parsed.without_variants()
+        if exact_query == parsed:
+            return wide
+        exact = {h.chunk_id: h.score for h in self._fts(exact_query, filters, op)}
+        combined = [ChunkHit(h.chunk_id, h.sha256, h.page_no,
+                             h.score - VARIANT_WEIGHT * (h.score - exact.get(h.chunk_id, 0.0)))
+                    for h in wide]
+        return sorted(combined, key=lambda h: h.score)
+
+    def _fts(self, parsed: ParsedQuery, filters: SearchFilters, op: str) -> list[ChunkHit]:
         where, params = filters.sql()
         args: list[Any] = [parsed.fts(op)]
         if filters.active:

@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import IndexDamaged, LibraryError
+from engine.errors import LibraryError
 from engine.models import Chunk, DocumentInfo, DocumentState, PageText
 from engine.store.codecs import to_blob, words_from_json, words_to_json
-from engine.store.migrations import apply_migrations
+from engine.store.diagnosis import translate_error
+from engine.store.migrations import CONFIDENCE_BACKFILL, apply_migrations
 
 INDEX_FILE = "index.sqlite"
 BUSY_TIMEOUT_MS = 15_000
@@ -103,31 +104,7 @@ class Store:
 
     def translate(self, error: sqlite3.Error) -> LibraryError:
         """An SQLite error as the library error a user can act on."""
-        text = str(error).lower()
-        where = self.path.parent
-        if any(hint in text for hint in ("malformed", "not a database", "file is encrypted")):
-            return IndexDamaged(
-                f"the index {self.path} is damaged ({error}). Your scans are untouched: "
-                "restore index.sqlite from a backup, or pull it into a new library "
-                f"('scandex --library NEW sync pull'), or move it aside and index again")
-        cannot_write = self.path.is_file() and not (
-            os.access(where, os.W_OK) and os.access(self.path, os.W_OK))
-        if "readonly" in text or "read-only" in text or (
-                "unable to open" in text and cannot_write):
-            return LibraryError(
-                f"the library {where} is read-only: searching works; to index or remove, "
-                "make it writable or choose another --library")
-        if "disk is full" in text or "disk i/o" in text:
-            return LibraryError(
-                f"cannot write the index in {where} ({error}): free some disk space and run "
-                "the same command again; finished documents are kept")
-        if "locked" in text or "busy" in text:
-            return LibraryError(f"the index {self.path} is busy ({error}); try again when "
-                                "the other Scandex process has finished")
-        if "unable to open" in text:
-            return LibraryError(f"cannot open the index {self.path} ({error}); check that "
-                                "the folder exists and is readable")
-        return LibraryError(f"the index {self.path} cannot be used: {error}")
+        return translate_error(self.path, error)
 
     def check_integrity(self) -> None:
         """IndexDamaged unless SQLite's quick_check passes (cost: one read of the file)."""
@@ -233,11 +210,11 @@ class Store:
                     (sha256, kind, len(pages), now_iso()),
                 )
                 db.executemany(
-                    "INSERT INTO pages (sha256, page_no, width, height, source, rotation, words) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO pages (sha256, page_no, width, height, source, rotation, words, "
+                    "confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (sha256, p.page_no, p.width, p.height, p.source, p.rotation,
-                         words_to_json(p.words))
+                         words_to_json(p.words), p.confidence)
                         for p in pages
                     ],
                 )
@@ -361,6 +338,10 @@ class Store:
                     "INSERT INTO chunks (sha256, page_no, ordinal, word_start, word_end, text, "
                     "model_id, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [(sha256, *row) for row in chunks])
+                # Snapshots from older versions carry no confidence: derive it here.
+                db.execute(CONFIDENCE_BACKFILL.replace("confidence IS NULL",
+                                                       "confidence IS NULL AND sha256 = ?"),
+                           (sha256,))
             doc_id = self._upsert_document(text, raw, kind, sha256, size, 0,
                                            DocumentState.INDEXED, None)
             self._bump("generation")
@@ -477,6 +458,13 @@ class Store:
                 [(to_blob(vectors[k]), model_id, i) for k, i in enumerate(ids)],
             )
             self._bump("generation")
+
+    def low_confidence_pages(self, below: float) -> list[tuple[str, int, float]]:
+        """(document path, page, confidence) of OCR'd pages read below a confidence."""
+        return [(str(p), int(n), float(c)) for p, n, c in self.db.execute(
+            "SELECT d.path, p.page_no, p.confidence FROM pages p "
+            "JOIN documents d ON d.sha256 = p.sha256 AND d.state = 'indexed' "
+            "WHERE p.confidence < ? ORDER BY p.confidence, d.path, p.page_no", (below,))]
 
     def counts(self) -> dict[str, int]:
         """Documents by state, pages and chunks."""

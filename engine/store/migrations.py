@@ -5,6 +5,15 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 
+# Words are stored as [text, x, y, w, h, conf] rows (store/codecs.py).
+CONFIDENCE_BACKFILL = """
+        UPDATE pages SET confidence = (
+            SELECT SUM(json_extract(value, '$[5]') * length(json_extract(value, '$[0]')))
+                   / SUM(length(json_extract(value, '$[0]')))
+            FROM json_each(pages.words))
+        WHERE source = 'ocr' AND confidence IS NULL;
+"""
+
 # (name, SQL script), applied in this order, each once, each in one transaction.
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -87,6 +96,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         """
         -- Objects indexed from a bucket (s3://...) are checked for change by ETag.
         ALTER TABLE documents ADD COLUMN etag TEXT;
+        """,
+    ),
+    (
+        "0005_page_confidence",
+        f"""
+        -- OCR's mean confidence per page (weighted by word length), for "review these".
+        ALTER TABLE pages ADD COLUMN confidence REAL;
+        {CONFIDENCE_BACKFILL}
         """,
     ),
 ]

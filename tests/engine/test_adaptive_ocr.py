@@ -1,0 +1,97 @@
+"""Adaptive OCR: the real resolution is estimated from the text itself; pages that stay
+hard to read are listed for review."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from engine import Library
+from engine.backends.tesseract import _binarized, _median_text_height
+from engine.models import Box, PageText, Word
+from engine.store.migrations import CONFIDENCE_BACKFILL, apply_migrations
+
+WORDS = ("invoice", "harbour", "delivery", "quarterly", "pressure", "gardening", "reminder",
+         "telephone", "signature", "payment", "warranty", "kitchen", "bicycle", "balance")
+
+
+def small_text_page(seed: int = 3) -> tuple[Image.Image, list[str]]:
+    """A large page (no DPI tag, so no size rule applies) with tiny text: what a
+    ~100-dpi scan saved without its resolution looks like."""
+    rng = random.Random(seed)
+    page = Image.new("L", (1700, 2200), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=11)
+    lines = [" ".join(rng.choice(WORDS) for _ in range(7)) for _ in range(24)]
+    for i, line in enumerate(lines):
+        draw.text((120, 150 + i * 24), line, font=font, fill=0)
+    return page, lines
+
+
+def recall(words: list[Word], lines: list[str]) -> float:
+    truth = [w for line in lines for w in line.split()]
+    read = [w.text.lower().strip(".,") for w in words]
+    return sum(min(read.count(w), truth.count(w)) for w in set(truth)) / len(truth)
+
+
+@pytest.mark.slow
+def test_tiny_text_without_a_dpi_tag_is_read_again_larger() -> None:
+    from engine.backends.tesseract import TesseractOcr
+    from engine.protocols import OcrOptions
+
+    page, lines = small_text_page()
+    assert "dpi" not in page.info
+    ocr = TesseractOcr()
+    single = ocr._words(page, OcrOptions(), 1.0)
+    adaptive = ocr.ocr(page, OcrOptions(detect_rotation=False))
+    assert recall(adaptive.words, lines) > recall(single, lines) + 0.05
+    assert recall(adaptive.words, lines) > 0.9
+    # Boxes stay in the page's own coordinates.
+    assert max(w.box.x + w.box.w for w in adaptive.words) <= page.width
+
+
+def test_text_height_estimate_ignores_specks_and_numbers() -> None:
+    words = [Word("ab", Box(0, 0, 5, 2)), Word("1234", Box(0, 0, 30, 50)),
+             Word("harbour", Box(0, 0, 60, 12)), Word("invoice", Box(0, 0, 60, 14)),
+             Word("balance", Box(0, 0, 60, 13))]
+    assert _median_text_height(words) == 13
+    assert _median_text_height([]) == 0
+
+
+def test_binarized_page_is_black_on_white() -> None:
+    page = Image.new("L", (50, 20), 200)
+    page.paste(40, (10, 5, 30, 15))
+    import numpy as np
+
+    assert set(np.unique(np.asarray(_binarized(page))).tolist()) == {0, 255}
+
+
+def test_low_confidence_pages_are_listed_for_review(fake_library: Library,
+                                                    tmp_path: Path) -> None:
+    good = PageText(1, 100, 100, [Word("clear", Box(0, 0, 5, 5), 94.0)], "ocr")
+    poor = PageText(2, 100, 100, [Word("smudged", Box(0, 0, 5, 5), 41.0),
+                                  Word("x", Box(0, 0, 5, 5), 90.0)], "ocr")
+    layer = PageText(3, 100, 100, [Word("typed", Box(0, 0, 5, 5))], "text-layer")
+    fake_library.store.commit_document(
+        path=tmp_path / "scan.pdf", kind="pdf", sha256="a" * 64, size=1, mtime_ns=1,
+        pages=[good, poor, layer])
+    review = fake_library.status().review
+    assert [(Path(r.path).name, r.page) for r in review] == [("scan.pdf", 2)]
+    assert review[0].confidence == pytest.approx((41 * 7 + 90) / 8, abs=0.1)
+
+
+def test_confidence_is_backfilled_for_pages_stored_before_it_existed() -> None:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    apply_migrations(db)
+    db.execute("INSERT INTO contents (sha256, kind, pages, created_at) VALUES ('s', 'png', 1, "
+               "'2024')")
+    db.execute("INSERT INTO pages (sha256, page_no, width, height, source, rotation, words) "
+               "VALUES ('s', 1, 10, 10, 'ocr', 0, ?)",
+               ('[["abcd",0,0,1,1,50.0],["ab",0,0,1,1,80.0]]',))
+    db.executescript(CONFIDENCE_BACKFILL)
+    value = db.execute("SELECT confidence FROM pages").fetchone()[0]
+    assert value == pytest.approx((50 * 4 + 80 * 2) / 6)
