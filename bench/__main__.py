@@ -15,7 +15,7 @@ def main() -> int:
     """Dispatch to the chosen benchmark."""
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("which", choices=["ocr", "embed", "search", "incremental", "gui",
-                                          "quality", "ocr-quality", "scale", "all"])
+                                          "quality", "ocr-quality", "named", "scale", "all"])
     parser.add_argument("--quick", action="store_true", help="a few minutes' check")
     parser.add_argument("--docs", type=int, default=2000, help="documents for quality")
     parser.add_argument("--pages", type=int, default=8, help="pages for the OCR benchmark")
@@ -31,7 +31,7 @@ def main() -> int:
                 engine_bench.bench_ocr(work / "ocr", args.pages)
             elif name == "embed":
                 engine_bench.bench_embed()
-            elif name in ("quality", "ocr-quality"):
+            elif name in ("quality", "ocr-quality", "named"):
                 _quality(name, args, work)
             elif name == "scale":
                 from bench.scale_bench import bench_scale
@@ -57,6 +57,11 @@ def _quality(name: str, args: argparse.Namespace, work: Path) -> None:
 
         table = bench_quality(200 if args.quick else args.docs, quick=args.quick)
         section = "Retrieval: SciFact as scans (`python -m bench quality`)"
+    elif name == "named":
+        from bench.named_lookup import bench_named
+
+        table = bench_named(Path(__file__).resolve().parents[1] / ".cache" / "bench-named")
+        section = "Named lookups: a scan by the name printed on it (`python -m bench named`)"
     else:
         from bench.ocr_quality import bench_ocr_quality
 

@@ -31,7 +31,7 @@ class FusionWeights:
 
     names: float = 0.75  # "MR D.I.Y. (JOHOR) SDN BHD", "INV-2024-0173", "Riverside Dental"
     default: float = 0.5
-    questions: float = 0.3  # "how much is the monthly rent?", claims written as sentences
+    questions: float = 0.2  # "how much is the monthly rent?", claims written as sentences
     all_terms_bonus: float = 0.15
 
 
@@ -46,12 +46,13 @@ def keyword_weight(query: str, weights: FusionWeights) -> float:
         return weights.questions
     if '"' in query:
         return weights.names
-    capitalised = sum(t[:1].isupper() for t in tokens) / len(tokens)
-    code_like = any(_CODE_LIKE.search(t) for t in tokens)
-    if (code_like or capitalised >= 0.6) and function_share < 0.25:
-        return weights.names
     if len(tokens) >= 5 and function_share >= 0.15:
-        return weights.questions  # a sentence: meaning reads it better than its words
+        # A sentence (a claim, a description): meaning reads it better than its words,
+        # even when it names a gene or a product.
+        return weights.questions
+    capitalised = sum(t[:1].isupper() for t in tokens) / len(tokens)
+    if any(_CODE_LIKE.search(t) for t in tokens) or capitalised >= 0.6:
+        return weights.names
     return weights.default
 
 
