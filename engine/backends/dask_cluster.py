@@ -95,10 +95,13 @@ class _ModelPlugin:
     name = _MODEL_PLUGIN
 
     def setup(self, worker: Any) -> None:
-        from engine.backends.minilm import MiniLMEmbedder
+        from engine.backends.factory import make_embedder
 
-        self.embedder = MiniLMEmbedder()
-        self.embedder.load()
+        # ONNX where installed: each worker loads in well under a second, without torch.
+        self.embedder = make_embedder()
+        load = getattr(self.embedder, "load", None)
+        if load is not None:
+            load()
 
 
 def _embed_on_worker(texts: list[str]) -> np.ndarray:

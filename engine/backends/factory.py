@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from engine.backends.pool import InlineExecutor, LocalPoolExecutor
@@ -18,13 +19,28 @@ def make_ocr(name: str | None = None) -> OcrEngine:
     raise UsageError(f"unknown OCR engine '{name}'; use tesseract")
 
 
+EMBEDDER_ENV = "SCANDEX_EMBEDDER"
+
+
 def make_embedder(name: str | None = None) -> Embedder:
-    """The embedder: 'minilm' (all-MiniLM-L6-v2 through sentence-transformers)."""
-    if name in (None, "", "minilm", "torch"):
+    """all-MiniLM-L6-v2 through 'onnx' (ONNX Runtime: the default when installed, no torch
+    at query time) or 'torch' (sentence-transformers: the reference, and the exporter).
+    Both give the same vectors (cosine >= 0.9999), so a library needs no re-index.
+    name, else $SCANDEX_EMBEDDER, else onnx when onnxruntime is installed."""
+    import importlib.util
+
+    choice = (name or os.environ.get(EMBEDDER_ENV) or "").strip().lower()
+    if choice in ("", "auto"):
+        choice = "onnx" if importlib.util.find_spec("onnxruntime") else "torch"
+    if choice == "onnx":
+        from engine.backends.onnx_minilm import OnnxMiniLMEmbedder
+
+        return OnnxMiniLMEmbedder()
+    if choice in ("torch", "minilm"):
         from engine.backends.minilm import MiniLMEmbedder
 
         return MiniLMEmbedder()
-    raise UsageError(f"unknown embedder '{name}'; use minilm")
+    raise UsageError(f"unknown embedder '{choice}'; use onnx or torch")
 
 
 def make_executor(spec: str | None = None, workers: int | None = None) -> Any:

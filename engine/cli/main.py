@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"scandex {__version__}")
+    parser.add_argument("--embedder", choices=["onnx", "torch"],
+                        help="how the model runs: onnx (ONNX Runtime, the default) or torch "
+                             "(sentence-transformers, the reference); the vectors are the same")
     parser.add_argument("--self-test", action="store_true",
                         help="OCR, embed, index and search a bundled sample; print a JSON "
                              "report; exit 0 when everything works")
@@ -137,6 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(arguments)
     except SystemExit as e:
         return int(e.code or 0)
+    if args.embedder:
+        # Through the environment, so OCR and cluster workers started from here agree.
+        os.environ["SCANDEX_EMBEDDER"] = args.embedder
     try:
         return int(_dispatch(args))
     except ScandexError as e:

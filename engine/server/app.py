@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-from engine.backends.minilm import MiniLMEmbedder
+from engine.backends.factory import make_embedder
 from engine.content import safe_filename, sniff
 from engine.errors import OriginalUnavailable, ScandexError, UsageError
 from engine.library import Library
@@ -40,7 +40,7 @@ class ServerState:
                  ocr: Any = None, executor: Any = None, lang: str = "eng",
                  sync: Any = None) -> None:
         self.library_dir = library_dir
-        self.embedder = embedder or MiniLMEmbedder()
+        self.embedder = embedder or make_embedder()
         self.ocr = ocr
         self.executor = executor
         self.lang = lang

@@ -50,6 +50,10 @@ def image_venv() -> Path:
     subprocess.run([*pip, "-r", str(ROOT / "requirements-docker-cpu.txt")], check=True,
                    timeout=1800)
     subprocess.run([*pip, "--no-deps", str(ROOT)], check=True, timeout=600)
+    # As the Dockerfile: the ONNX model exported into the image at build time.
+    subprocess.run([str(python), "-m", "engine.backends.onnx_minilm"], check=True, timeout=600,
+                   env={**os.environ, "SCANDEX_MODEL_CACHE": str(VENV / "scandex-models"),
+                        "HF_HUB_OFFLINE": "1"}, cwd=VENV)
     stamp.write_text(fingerprint)
     return python.parent
 
@@ -58,6 +62,7 @@ def image_venv() -> Path:
 def test_image_python_layer_runs_headless(tmp_path: Path) -> None:
     bin_dir = image_venv()
     env = {**os.environ, "SCANDEX_LIBRARY": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1",
+           "SCANDEX_MODEL_CACHE": str(VENV / "scandex-models"),
            "SCANDEX_API_TOKEN": TOKEN, "OMP_THREAD_LIMIT": "1"}
     env.pop("PYTHONPATH", None)
     qt = subprocess.run([str(bin_dir / "python"), "-c", "import PySide6"], capture_output=True,
