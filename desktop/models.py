@@ -54,7 +54,8 @@ class ResultsModel(QAbstractListModel):
         hit = self.hits[index.row()]
         name = Path(hit.path).name
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{name} — page {hit.page}: {plain_snippet(hit.snippet)}"
+            related = " (related)" if hit.related else ""
+            return f"{name} — page {hit.page}{related}: {plain_snippet(hit.snippet)}"
         if role == Qt.ItemDataRole.ToolTipRole:
             return hit.path
         if role == SnippetHtmlRole:
@@ -64,6 +65,8 @@ class ResultsModel(QAbstractListModel):
             how = " + ".join({"keyword": "words", "semantic": "meaning"}.get(m, m)
                              for m in hit.matched_by)
             # No fixed colour for the details: it must stay legible on the selection.
+            if hit.related:
+                how = "related by meaning only, weakly"
             return (f"<b>{html.escape(name)}</b> &nbsp;<i>page {hit.page}"
                     f" · {html.escape(how)}</i><br>{marked}")
         if role == HitRole:

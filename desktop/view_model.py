@@ -47,6 +47,7 @@ class WindowViewModel:
     current_page: int = 0
     last_progress: IndexProgress | None = None
     status_text: str = ""
+    last_request: SearchRequest | None = None
 
     def new_search(self, query: str, mode: str | SearchMode, *, kind: str = "",
                    folder: str = "", days: int = 0,
@@ -58,8 +59,10 @@ class WindowViewModel:
             self.hits = []
             return None
         since = (now or datetime.now()) - timedelta(days=days) if days else None
-        return SearchRequest(self.request_number, query, SearchMode(mode),
-                             (kind,) if kind else (), folder.strip() or None, since)
+        self.last_request = SearchRequest(self.request_number, query, SearchMode(mode),
+                                          (kind,) if kind else (), folder.strip() or None,
+                                          since)
+        return self.last_request
 
     def accept_results(self, number: int, hits: list[SearchHit]) -> bool:
         """Take the hits of search `number`; False when a newer search superseded it."""
@@ -71,8 +74,21 @@ class WindowViewModel:
         return True
 
     def results_text(self) -> str:
-        """The line above the results."""
-        return f"{len(self.hits)} document(s) match." if self.hits else "No matches."
+        """The line above the results; after no matches, what to try next."""
+        if self.hits:
+            return f"{len(self.hits)} document(s) match."
+        request = self.last_request
+        if request is None:
+            return "No matches."
+        tips = []
+        if request.kinds or request.folder or request.since:
+            tips.append("clear the type, folder or date filters")
+        if request.mode is SearchMode.KEYWORD:
+            tips.append("try Meaning or Hybrid")
+        words = request.query.split()
+        if words and not words[-1].endswith("*") and request.mode is not SearchMode.SEMANTIC:
+            tips.append(f"try a prefix ({words[-1].strip(chr(34))}*)")
+        return "No matches. " + ("Tips: " + "; ".join(tips) + "." if tips else "")
 
     def is_current(self, number: int) -> bool:
         """Whether search `number` is the latest one."""

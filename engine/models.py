@@ -146,6 +146,9 @@ class SearchHit:
     page_width: int = 0
     page_height: int = 0
     matched_by: tuple[str, ...] = ()
+    # Found by meaning alone, just over the relevance floor: shown as "related", below
+    # the real matches' confidence.
+    related: bool = False
 
 
 @dataclass(frozen=True)

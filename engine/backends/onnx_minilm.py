@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.backends.minilm import MINILM_DIM, MINILM_ID
+from engine.backends.minilm import MINILM_DIM, MINILM_ID, RELEVANCE_FLOOR
 from engine.errors import ModelUnavailable
 
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
@@ -135,6 +135,7 @@ class OnnxMiniLMEmbedder:
 
     model_id = MINILM_ID
     dim = MINILM_DIM
+    relevance_floor = RELEVANCE_FLOOR
 
     def __init__(self, *, batch_size: int = 32, threads: int | None = None) -> None:
         self.batch_size = batch_size

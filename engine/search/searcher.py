@@ -27,7 +27,7 @@ from engine.search.query import (
     fold,
     parse_query,
 )
-from engine.search.vectors import ChunkHit, VectorCache
+from engine.search.vectors import MIN_SIMILARITY, ChunkHit, VectorCache
 from engine.store.db import Store
 
 _CANDIDATES = 400  # chunks each ranker hands to fusion
@@ -41,6 +41,8 @@ _HYBRID_POSTINGS_SHARE = 0.10
 # ... on libraries this big. Below it a full any-word query is fast enough, and the budget
 # would cost a little quality (SciFact, 6k chunks: 0.764 -> 0.755 nDCG@10 when forced).
 _BUDGET_FROM_CHUNKS = 50_000
+# Found by meaning alone within this much of the floor: "related", not a real match.
+RELATED_MARGIN = 0.10
 # How much a near spelling of a query word counts next to the word itself.
 VARIANT_WEIGHT = 0.5
 
@@ -324,7 +326,12 @@ class Searcher:
         """Runs on the query thread: no database access here."""
         if not len(self.vectors.ids):
             return []
-        return self.vectors.top(self._query_vector(query), _CANDIDATES, allowed)
+        return self.vectors.top(self._query_vector(query), _CANDIDATES, allowed,
+                                self._floor())
+
+    def _floor(self) -> float:
+        """The cosine under which a passage is no match by meaning (per model)."""
+        return float(getattr(self.embedder, "relevance_floor", MIN_SIMILARITY))
 
     def _query_vector(self, query: str) -> np.ndarray:
         """Search-as-you-type repeats queries: keep the last few vectors."""
@@ -414,6 +421,8 @@ class Searcher:
             page_width=width,
             page_height=height,
             matched_by=tuple(doc.matched_by),
+            related=doc.keyword is None and doc.semantic is not None
+            and doc.semantic.score < self._floor() + RELATED_MARGIN,
         )
 
 

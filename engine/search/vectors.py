@@ -122,8 +122,10 @@ class VectorCache:
             self.model_id, self.generation = model_id, generation
             self._half = None
 
-    def top(self, query: np.ndarray, k: int, allowed: set[str] | None) -> list[ChunkHit]:
-        """The k chunks closest to query (cosine: vectors are normalised)."""
+    def top(self, query: np.ndarray, k: int, allowed: set[str] | None,
+            floor: float = MIN_SIMILARITY) -> list[ChunkHit]:
+        """The k chunks closest to query (cosine: vectors are normalised), none below
+        floor."""
         with self._lock:
             if not len(self.ids):
                 return []
@@ -143,5 +145,5 @@ class VectorCache:
             return [
                 ChunkHit(int(self.ids[i]), self.shas[i], int(self.pages[i]), float(score))
                 for i, score in zip(best[order], chosen[order], strict=True)
-                if np.isfinite(score) and score >= MIN_SIMILARITY
+                if np.isfinite(score) and score >= floor
             ]

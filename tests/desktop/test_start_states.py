@@ -94,8 +94,7 @@ def test_open_library_on_a_bad_folder_keeps_the_current_one(make_window, qtbot, 
     assert len(warnings) == 2 and window.config.library_dir == current
     window.search_input.setText("anything")
     window.run_search()  # the old library still answers
-    qtbot.waitUntil(lambda: window.results_label.text() in ("No matches.",)
-                    or "match" in window.results_label.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "match" in window.results_label.text(), timeout=10_000)
 
 
 def test_settings_never_save_a_folder_that_cannot_be_used(make_window, qtbot, bad_libraries,  # type: ignore[no-untyped-def]
@@ -193,7 +192,8 @@ def test_no_matches_clears_the_preview(make_window, qtbot, tmp_path: Path) -> No
     qtbot.waitUntil(lambda: window.preview.pages > 0, timeout=10_000)
     window.search_input.setText("zeppelin")
     window.run_search()
-    qtbot.waitUntil(lambda: window.results_label.text() == "No matches.", timeout=10_000)
+    qtbot.waitUntil(lambda: window.results_label.text().startswith("No matches."),
+                    timeout=10_000)
     assert window.preview.pages == 0 and window.view_model.current_hit is None
 
 

@@ -50,7 +50,17 @@ def test_no_matches_forgets_the_previewed_hit() -> None:
     model.show_hit(_hit(3, page=2))
     assert model.current_page == 2
     model.accept_results(request.number, [])
-    assert model.current_hit is None and model.results_text() == "No matches."
+    assert model.current_hit is None and model.results_text().startswith("No matches.")
+    assert "zebra*" in model.results_text()
+
+
+def test_no_matches_suggests_what_to_try() -> None:
+    model = WindowViewModel()
+    request = model.new_search("rent increase", "keyword", kind="pdf", folder="/scans")
+    assert request is not None
+    model.accept_results(request.number, [])
+    text = model.results_text()
+    assert "filters" in text and "Meaning" in text and "increase*" in text
 
 
 def test_page_navigation_stays_in_range() -> None:
