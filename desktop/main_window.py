@@ -8,10 +8,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QTimer, QUrl
+from PySide6.QtCore import QModelIndex, QTimer
 from PySide6.QtGui import (
     QAction,
-    QDesktopServices,
     QKeySequence,
     QShortcut,
 )
@@ -33,6 +32,7 @@ from PySide6.QtWidgets import (
 from desktop.bridge import EngineBridge, EngineConfig
 from desktop.delegates import SnippetDelegate
 from desktop.models import HitRole, ResultsModel
+from desktop.originals import OriginalActions
 from desktop.panels import FileDropTarget, LibraryTab, SearchBar, row_of
 from desktop.preview import PagePreview, pil_to_qimage
 from desktop.settings import AppSettings, SettingsDialog
@@ -49,7 +49,7 @@ from engine import (
 SEARCH_DEBOUNCE_MS = 250
 
 
-class MainWindow(FileDropTarget, QMainWindow):
+class MainWindow(FileDropTarget, OriginalActions, QMainWindow):
     """Scandex's window over one library."""
 
     def __init__(self, config: EngineConfig, settings: AppSettings | None = None) -> None:
@@ -321,6 +321,12 @@ class MainWindow(FileDropTarget, QMainWindow):
         ids = self.library_tab.selected_ids()
         if not ids:
             return
+        answer = QMessageBox.question(
+            self, "Remove from the library",
+            f"Forget {len(ids)} document(s)? The files stay on disk; indexing them again "
+            "brings them back.")
+        if answer != QMessageBox.StandardButton.Yes:
+            return
 
         def remove(lib: Any) -> int:
             return int(sum(lib.remove(i) for i in ids))
@@ -406,28 +412,6 @@ class MainWindow(FileDropTarget, QMainWindow):
         if hit is not None and self.view_model.page_in_range(page_no, self.preview.pages):
             self._show_hit_page(hit, page_no)
 
-    def _open_original(self) -> None:
-        self._with_original(lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
-
-    def _show_in_folder(self) -> None:
-        self._with_original(
-            lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent))))
-
-    def _with_original(self, use: Any) -> None:
-        """A local copy of the current document (fetched from a bucket once if it came
-        from one, or from the sync bucket), then use(path) on the GUI thread."""
-        if self.view_model.current_hit is None:
-            return
-        doc_id = self.view_model.current_hit.id
-
-        def fetch(lib: Any) -> str:
-            return str(lib.original_file(doc_id))
-
-        def failed(error: Exception) -> None:
-            self.results_label.setText(f"Cannot open the original: {error}")
-
-        self.bridge.run_on_previewer(fetch, use, failed)
-
     def _focus_search(self) -> None:
         self.search_input.setFocus()
         self.search_input.selectAll()
@@ -471,7 +455,9 @@ class MainWindow(FileDropTarget, QMainWindow):
 
     def settings_dialog(self) -> None:
         """File > Settings…"""
-        dialog = SettingsDialog(self.settings, self)
+        # The dialog shows the library that is open (also one given by --library).
+        shown = replace(self.settings, library_dir=str(self.config.library_dir))
+        dialog = SettingsDialog(shown, self)
         if dialog.exec():
             new = dialog.result_settings()
             old_dir = self.settings.library_dir
@@ -493,5 +479,9 @@ class MainWindow(FileDropTarget, QMainWindow):
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802
         """Cancel indexing (finished documents stay) and stop the engine threads."""
+        if self.bridge.indexing:
+            self.progress_label.setText("Finishing the pages in flight… finished documents "
+                                        "are kept")
+            self.progress_label.repaint()
         self.bridge.shutdown()
         super().closeEvent(event)

@@ -211,3 +211,58 @@ def test_a_slow_original_never_holds_up_searching(make_window, qtbot, tmp_path: 
     window.run_search()
     qtbot.waitUntil(lambda: bool(rows(window.results_view)), timeout=5_000)
     release.set()
+
+
+def test_remove_asks_first(make_window, qtbot, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    write_fake_scan(folder / "letter.png", "harbour master letter")
+    window = make_window()
+    drop_paths(window, [folder])
+    qtbot.waitUntil(lambda: len(rows(window.library_view)) == 1, timeout=10_000)
+    window.library_view.selectRow(0)
+    answers = [QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes]
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a: answers.pop(0)))
+    window.remove_selected()
+    qtbot.wait(300)
+    assert len(rows(window.library_view)) == 1  # "No": nothing forgotten
+    window.remove_selected()
+    qtbot.waitUntil(lambda: len(rows(window.library_view)) == 0, timeout=10_000)
+
+
+def test_show_in_folder_without_a_file_manager_says_where(make_window, qtbot, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                         monkeypatch) -> None:
+    from PySide6.QtGui import QDesktopServices
+
+    monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(lambda _url: False))
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    write_fake_scan(folder / "letter.png", "harbour master letter")
+    window = make_window()
+    drop_paths(window, [folder])
+    qtbot.waitUntil(lambda: len(rows(window.library_view)) == 1, timeout=10_000)
+    window.search_input.setText("harbour")
+    window.run_search()
+    qtbot.waitUntil(lambda: window.view_model.current_hit is not None, timeout=10_000)
+    window._show_in_folder()
+    qtbot.waitUntil(lambda: "No application" in window.results_label.text(), timeout=10_000)
+    assert str(folder) in window.results_label.text()
+
+
+def test_settings_show_the_library_that_is_open(make_window, monkeypatch, tmp_path: Path  # type: ignore[no-untyped-def]
+                                                ) -> None:
+    from desktop import main_window as module
+
+    seen: list[str] = []
+
+    class Dialog:
+        def __init__(self, settings, _parent):  # type: ignore[no-untyped-def]
+            seen.append(settings.library_dir)
+
+        def exec(self) -> bool:
+            return False
+
+    monkeypatch.setattr(module, "SettingsDialog", Dialog)
+    window = make_window(tmp_path / "given-by-flag")
+    window.settings_dialog()
+    assert seen == [str(tmp_path / "given-by-flag")]
