@@ -107,8 +107,10 @@ class WindowViewModel:
     def progress(self, progress: IndexProgress) -> str:
         """Remember progress and say it in one line."""
         self.last_progress = progress
-        parts = [f"{progress.files_done}/{progress.files_total} files",
-                 f"{progress.pages_done}/{progress.pages_total} pages",
+        expected = progress.pages_expected
+        pages = (f"{progress.pages_done}/{progress.pages_total} pages"
+                 + (f" (about {expected} in all)" if expected > progress.pages_total else ""))
+        parts = [f"{progress.files_done}/{progress.files_total} files", pages,
                  f"{progress.pages_per_s:.2f} pages/s"]
         eta = progress.eta_s
         if eta is not None:

@@ -25,6 +25,17 @@ class IndexProgress:
     pages_total: int
     elapsed_s: float
     current: str = ""
+    files_planned: int = 0  # files whose page count is known (pages_total covers them)
+
+    @property
+    def pages_expected(self) -> int:
+        """The run's pages as far as they can be foreseen: the known ones, plus the files
+        not yet opened at the pages per file seen so far (the total grows as files are
+        read, so pages_total alone makes the ETA too low)."""
+        waiting = max(0, self.files_total - self.files_skipped - self.files_planned)
+        if not self.files_planned or not waiting:
+            return self.pages_total
+        return self.pages_total + round(waiting * self.pages_total / self.files_planned)
 
     @property
     def pages_per_s(self) -> float:
@@ -35,9 +46,10 @@ class IndexProgress:
     def eta_s(self) -> float | None:
         """Seconds left at the current rate, or None before the rate is known."""
         rate = self.pages_per_s
-        if rate <= 0 or self.pages_total <= 0:
+        expected = self.pages_expected
+        if rate <= 0 or expected <= 0:
             return None
-        return max(0.0, (self.pages_total - self.pages_done) / rate)
+        return max(0.0, (expected - self.pages_done) / rate)
 
 
 class ProgressSink(Protocol):
@@ -87,6 +99,7 @@ class ProgressTracker:
     files_skipped: int = 0
     pages_done: int = 0
     pages_total: int = 0
+    files_planned: int = 0
     started: float = field(default_factory=time.monotonic)
 
     def emit(self, current: str = "") -> None:
@@ -101,5 +114,6 @@ class ProgressTracker:
                 pages_total=self.pages_total,
                 elapsed_s=time.monotonic() - self.started,
                 current=current,
+                files_planned=self.files_planned,
             )
         )

@@ -259,6 +259,7 @@ class IndexRun:
         job = DocJob(obj, result.kind, result.sha256, len(result.pages),
                       pages={p.page_no: p for p in result.pages}, followers=list(followers))
         self.tracker.pages_total += len(result.pages)
+        self.tracker.files_planned += 1
         self.tracker.pages_done += len(result.pages)
         if self.store.content_known(result.sha256):
             # The same bytes were already read under another name: store them once.
@@ -337,6 +338,7 @@ class IndexRun:
         job = DocJob(candidate, kind, sha, len(plans))
         self._in_flight[sha] = job
         self.tracker.pages_total += len(plans)
+        self.tracker.files_planned += 1
         for plan in plans:
             if plan.text is not None:
                 job.pages[plan.page_no] = plan.text

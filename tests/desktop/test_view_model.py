@@ -80,3 +80,15 @@ def test_progress_and_summary_texts() -> None:
     assert model.last_progress is not None
     report = IndexReport(indexed=2, pages=5, seconds=1.5, cancelled=True)
     assert model.finished(report).startswith("Cancelled: 2 indexed")
+
+
+def test_eta_counts_the_files_not_yet_opened() -> None:
+    early = IndexProgress(files_total=10, files_done=0, files_failed=0, files_skipped=0,
+                          pages_done=5, pages_total=10, elapsed_s=5.0, files_planned=2)
+    assert early.pages_expected == 50
+    assert early.eta_s == 45.0  # 45 pages left at 1 page/s, not 5
+    text = WindowViewModel().progress(early)
+    assert "5/10 pages (about 50 in all)" in text
+    done = IndexProgress(files_total=10, files_done=10, files_failed=0, files_skipped=0,
+                         pages_done=50, pages_total=50, elapsed_s=50.0, files_planned=10)
+    assert done.pages_expected == 50 and done.eta_s == 0.0
