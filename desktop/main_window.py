@@ -47,6 +47,7 @@ from engine import (
 )
 
 SEARCH_DEBOUNCE_MS = 250
+OUTSIDE_CHANGES_MS = 2000
 
 
 class MainWindow(FileDropTarget, OriginalActions, QMainWindow):
@@ -130,6 +131,10 @@ class MainWindow(FileDropTarget, OriginalActions, QMainWindow):
         self._library_refresh = QTimer(self)
         self._library_refresh.setSingleShot(True)
         self._library_refresh.setInterval(500)
+        # Another process (the CLI, a server) may index into this library too.
+        self._outside_changes = QTimer(self)
+        self._outside_changes.setInterval(OUTSIDE_CHANGES_MS)
+        self._seen_generation: tuple[int, int] | None = None
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -165,6 +170,8 @@ class MainWindow(FileDropTarget, OriginalActions, QMainWindow):
         self.results_view.activated.connect(self._result_activated)
         self._connect_bridge_only()
         self._library_refresh.timeout.connect(self.refresh_library)
+        self._outside_changes.timeout.connect(self._check_outside_changes)
+        self._outside_changes.start()
         self.cancel_button.clicked.connect(self.cancel_indexing)
         self.retry_button.clicked.connect(self.retry_failed)
         self.remove_button.clicked.connect(self.remove_selected)
@@ -226,8 +233,6 @@ class MainWindow(FileDropTarget, OriginalActions, QMainWindow):
             self.run_search()
         if self.settings.sync_after_indexing and (report.indexed or report.removed):
             self.sync_now()
-
-    # -- sync -------------------------------------------------------------------------
 
     def sync_now(self) -> None:
         """Push (after pulling) through the S3 bucket set in Settings, in the background."""
@@ -297,6 +302,14 @@ class MainWindow(FileDropTarget, OriginalActions, QMainWindow):
 
     # -- library view -----------------------------------------------------------------
 
+    def _check_outside_changes(self) -> None:
+        def changed(generation: tuple[int, int]) -> None:
+            if self._seen_generation is not None and generation != self._seen_generation:
+                self.refresh_library()
+            self._seen_generation = generation
+
+        self.bridge.run_on_searcher(lambda lib: lib.generation(), changed)
+
     def refresh_library(self) -> None:
         """Reload the document list (off the GUI thread)."""
         self.bridge.run_on_searcher(lambda lib: lib.documents(), self._show_documents)
@@ -336,8 +349,6 @@ class MainWindow(FileDropTarget, OriginalActions, QMainWindow):
             self.run_search()
 
         self.bridge.run_on_indexer(remove, removed)
-
-    # -- search ---------------------------------------------------------------------------
 
     def run_search(self) -> None:
         """Search now with the current text, mode and filters."""

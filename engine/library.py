@@ -136,6 +136,11 @@ class Library:
         """A vector matrix cache to share between Library objects on one folder."""
         return VectorCache()
 
+    def generation(self) -> tuple[int, int]:
+        """Counters that change whenever any process commits or removes documents here:
+        a face compares them to notice another process's changes."""
+        return self.store.generation()
+
     @property
     def model_id(self) -> str:
         """The embedding model this library's vectors come from."""

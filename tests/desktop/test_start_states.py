@@ -266,3 +266,14 @@ def test_settings_show_the_library_that_is_open(make_window, monkeypatch, tmp_pa
     window = make_window(tmp_path / "given-by-flag")
     window.settings_dialog()
     assert seen == [str(tmp_path / "given-by-flag")]
+
+
+def test_library_tab_follows_another_process_indexing(make_window, qtbot, tmp_path: Path  # type: ignore[no-untyped-def]
+                                                      ) -> None:
+    window = make_window()
+    window._outside_changes.setInterval(100)
+    qtbot.wait(300)  # the window has seen the library as it was
+    with Library.open(window.config.library_dir, **FAKES) as other:  # type: ignore[arg-type]
+        other.add([write_fake_scan(tmp_path / "from-cli.png", "indexed by the command line")])
+    qtbot.waitUntil(lambda: any("from-cli.png" in r for r in rows(window.library_view)),
+                    timeout=10_000)
