@@ -192,7 +192,7 @@ class Library:
         if isinstance(spec, str) and is_cluster_address(spec):
             from engine.backends.dask_cluster import DaskEmbedder
 
-            embedder = DaskEmbedder(pool)
+            embedder = DaskEmbedder(pool, backend=getattr(self.embedder, "backend", None))
         try:
             with _writer_lock(self.directory):
                 run = IndexRun(

@@ -43,10 +43,11 @@ def fake_library(tmp_path: Path) -> Library:
 
 @pytest.fixture(scope="session")
 def real_embedder() -> object:
-    """The real MiniLM model, loaded once per test session."""
-    from engine.backends.minilm import MiniLMEmbedder
+    """The real MiniLM model as the product runs it (ONNX Runtime where installed), loaded
+    once per test session."""
+    from engine.backends.factory import make_embedder
 
-    embedder = MiniLMEmbedder()
+    embedder = make_embedder()
     embedder.load()
     return embedder
 

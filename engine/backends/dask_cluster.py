@@ -94,11 +94,13 @@ class _ModelPlugin:
     idempotent = True
     name = _MODEL_PLUGIN
 
+    backend: str | None = None  # the client's embedder, so vectors match it exactly
+
     def setup(self, worker: Any) -> None:
         from engine.backends.factory import make_embedder
 
         # ONNX where installed: each worker loads in well under a second, without torch.
-        self.embedder = make_embedder()
+        self.embedder = make_embedder(self.backend)
         load = getattr(self.embedder, "load", None)
         if load is not None:
             load()
@@ -118,13 +120,14 @@ class DaskEmbedder:
     model_id = MINILM_ID
     dim = MINILM_DIM
 
-    def __init__(self, executor: DaskExecutor, batch: int = 64) -> None:
+    def __init__(self, executor: DaskExecutor, batch: int = 64,
+                 backend: str | None = None) -> None:
         self._client = executor.client
         self._address = executor.address
         self._batch = batch
         from distributed import WorkerPlugin
 
-        plugin = type("ScandexModelPlugin", (_ModelPlugin, WorkerPlugin), {})()
+        plugin = type("ScandexModelPlugin", (_ModelPlugin, WorkerPlugin), {"backend": backend})()
         self._client.register_plugin(plugin, name=_MODEL_PLUGIN)
 
     def embed(self, texts: list[str]) -> np.ndarray:

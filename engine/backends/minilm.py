@@ -24,6 +24,7 @@ class MiniLMEmbedder:
     model_id = MINILM_ID
     dim = MINILM_DIM
     relevance_floor = RELEVANCE_FLOOR
+    backend = "torch"  # what make_embedder calls it
 
     def __init__(self, *, batch_size: int = 16, device: str = "cpu") -> None:
         self.batch_size = batch_size

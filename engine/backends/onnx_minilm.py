@@ -136,6 +136,7 @@ class OnnxMiniLMEmbedder:
     model_id = MINILM_ID
     dim = MINILM_DIM
     relevance_floor = RELEVANCE_FLOOR
+    backend = "onnx"  # what make_embedder calls it
 
     def __init__(self, *, batch_size: int = 32, threads: int | None = None) -> None:
         self.batch_size = batch_size
