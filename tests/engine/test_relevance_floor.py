@@ -47,4 +47,4 @@ def test_minilm_floor_is_calibrated() -> None:
     from engine.backends.onnx_minilm import OnnxMiniLMEmbedder
 
     assert MiniLMEmbedder.relevance_floor == OnnxMiniLMEmbedder.relevance_floor
-    assert 0.25 <= RELEVANCE_FLOOR <= 0.4 and np.isfinite(RELEVANCE_FLOOR)
+    assert 0.15 <= RELEVANCE_FLOOR <= 0.3 and np.isfinite(RELEVANCE_FLOOR)
