@@ -232,3 +232,41 @@ def test_full_disk_mid_run_keeps_the_index_and_a_rerun_finishes(tiny_disk: Path,
     with Library.open(tmp_path / "elsewhere", embedder=HashingEmbedder(), ocr=FakeOcr(),
                       executor=InlineExecutor()) as roomy:
         assert roomy.add([docs]).indexed == 60
+
+
+def test_documents_become_searchable_during_a_long_run(tmp_path: Path) -> None:
+    """Each document commits as soon as its pages are through (not at the end of the run),
+    so a search from another connection finds the first ones while the run goes on."""
+    import threading
+    import time
+
+    class SlowOcr(FakeOcr):
+        def ocr(self, image, options):  # type: ignore[no-untyped-def]
+            time.sleep(0.2)
+            return super().ocr(image, options)
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(30):
+        write_fake_scan(docs / f"d{i:02}.png", f"steady stream document {i}")
+    folder = tmp_path / "lib"
+    Library.open(folder, embedder=HashingEmbedder(), ocr=FakeOcr()).close()
+    finished = threading.Event()
+
+    def index() -> None:
+        with Library.open(folder, embedder=HashingEmbedder(), ocr=SlowOcr(),
+                          executor=InlineExecutor()) as writer:
+            writer.add([docs])
+        finished.set()
+
+    thread = threading.Thread(target=index)
+    thread.start()
+    try:
+        with Library.open(folder, read_only=True, embedder=HashingEmbedder()) as reader:
+            deadline = time.monotonic() + 5  # the whole run takes ~6 s
+            while not reader.search("stream", mode="keyword"):
+                assert time.monotonic() < deadline, "nothing searchable 5 s into the run"
+                time.sleep(0.1)
+            assert not finished.is_set(), "found only after the run ended"
+    finally:
+        thread.join(timeout=60)
