@@ -7,6 +7,7 @@ Everything a face (CLI, desktop, server, a user's script) may use is re-exported
 from engine.backends.factory import make_embedder, make_ocr
 from engine.backends.s3 import RemoteConfig
 from engine.backends.tesseract import available_languages, tesseract_version
+from engine.content import SCAN_EXTENSIONS
 from engine.errors import (
     ClusterLost,
     ClusterUnreachable,
@@ -24,6 +25,7 @@ from engine.errors import (
     ModelUnavailable,
     OcrFailed,
     OriginalUnavailable,
+    QueryTooSlow,
     ReadOnlyLibrary,
     ScandexError,
     ScanError,
@@ -46,6 +48,7 @@ from engine.models import (
     LibraryStatus,
     LowConfidencePage,
     PageText,
+    SearchFilters,
     SearchHit,
     SearchMode,
     Word,
@@ -92,9 +95,12 @@ __all__ = [
     "OriginalUnavailable",
     "PageText",
     "ProgressSink",
+    "QueryTooSlow",
     "ReadOnlyLibrary",
     "RemoteConfig",
+    "SCAN_EXTENSIONS",
     "ScanError",
+    "SearchFilters",
     "ScandexError",
     "SearchHit",
     "SearchMode",

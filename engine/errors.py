@@ -20,6 +20,23 @@ class ExitCode(IntEnum):
     REMOTE = 4
     INTERRUPTED = 130
 
+    @property
+    def meaning(self) -> str:
+        """What the code tells a script (the source of `--help`; the README's table
+        says the same at length, and a test holds them to the same codes)."""
+        return _MEANINGS[self]
+
+
+_MEANINGS = {
+    ExitCode.OK: "everything indexed (or the command succeeded)",
+    ExitCode.SOME_FILES_FAILED: "finished, but some files failed (each is listed with its reason)",
+    ExitCode.USAGE: "usage error (bad option, unknown document, unusable library)",
+    ExitCode.MISSING_DEPENDENCY: "a missing dependency (Tesseract, a language pack, the model)",
+    ExitCode.REMOTE: "the S3 bucket or the Dask scheduler failed (unreachable, credentials "
+                     "refused, unsafe content, scheduler lost mid-run: rerun to resume)",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C); finished documents are kept",
+}
+
 
 class ScandexError(Exception):
     """Base of every error Scandex raises on purpose."""
@@ -44,6 +61,10 @@ class LibraryError(ScandexError):
     """The library folder or its index cannot be used."""
 
     exit_code = ExitCode.USAGE
+
+
+class QueryTooSlow(UsageError):
+    """A search ran past its time limit and was stopped."""
 
 
 class ReadOnlyLibrary(LibraryError):

@@ -31,12 +31,12 @@ from engine.models import (
     LibraryStatus,
     LowConfidencePage,
     PageText,
+    SearchFilters,
     SearchMode,
 )
 from engine.models import SearchHit as SearchHit
 from engine.progress import CancelToken, NullProgress, ProgressSink
 from engine.protocols import Embedder, OcrEngine, TaskExecutor
-from engine.search.query import SearchFilters
 from engine.search.searcher import Searcher
 from engine.search.vectors import VectorCache
 from engine.store.db import Store

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -22,6 +23,11 @@ class FileKind(StrEnum):
         """True for every kind but PDF."""
         return self is not FileKind.PDF
 
+    @property
+    def label(self) -> str:
+        """The name people know the type by ("PDF", "WebP")."""
+        return "WebP" if self is FileKind.WEBP else self.value.upper()
+
 
 class SearchMode(StrEnum):
     """How a query is answered: by words, by meaning, or both fused (the default)."""
@@ -39,6 +45,21 @@ class SearchMode(StrEnum):
             return cls(aliases.get(value, value))
         except ValueError:
             return None
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Narrow results by file type, folder and the file's modification date."""
+
+    kinds: tuple[str, ...] = ()
+    path_prefix: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        """True when any filter narrows the results."""
+        return bool(self.kinds or self.path_prefix or self.since or self.until)
 
 
 class DocumentState(StrEnum):

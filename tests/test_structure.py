@@ -45,3 +45,17 @@ def test_engine_modules_never_import_the_public_face_or_their_package(path: Path
         assert imports == [], "sub-package __init__ files hold a docstring only"
     package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
     assert package not in imports, f"import siblings directly, not {package}"
+
+
+def _runs_sql(tree: ast.Module) -> bool:
+    return any(isinstance(node, ast.Attribute)
+               and node.attr in {"execute", "executemany", "executescript"}
+               for node in ast.walk(tree))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_sql_lives_in_the_store(path: Path) -> None:
+    """One room owns the schema: a column renamed in a migration is found in store/."""
+    if path.parent == ROOT / "engine" / "store":
+        return
+    assert not _runs_sql(ast.parse(path.read_text())), "move the statement into engine/store"

@@ -45,9 +45,8 @@ class Vocabulary:
                 return
             by_length: dict[int, list[str]] = defaultdict(list)
             known: dict[str, int] = {}
-            for term, doc_count in store.db.execute("SELECT term, doc FROM chunks_vocab"):
-                word = str(term)
-                known[word] = int(doc_count)
+            for word, doc_count in store.reads.vocabulary():
+                known[word] = doc_count
                 by_length[len(word)].append(word)
             self._by_length, self._known, self._generation = dict(by_length), known, generation
 

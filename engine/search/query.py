@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 # Dropped from the any-word (OR) query only: there they match every page and drown
@@ -88,58 +86,3 @@ def parse_query(query: str) -> ParsedQuery:
         for i, token in enumerate(tokens):
             groups.append((Term(token, prefix=prefix and i == len(tokens) - 1),))
     return ParsedQuery(tuple(groups))
-
-
-@dataclass(frozen=True)
-class SearchFilters:
-    """Narrow results by file type, folder and the file's modification date."""
-
-    kinds: tuple[str, ...] = ()
-    path_prefix: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-    def sql(self) -> tuple[str, list[Any]]:
-        """A WHERE fragment over documents `d` and its parameters."""
-        clauses = ["d.state = 'indexed'"]
-        params: list[Any] = []
-        if self.kinds:
-            clauses.append(f"d.kind IN ({','.join('?' * len(self.kinds))})")
-            params.extend(k.lower() for k in self.kinds)
-        if self.path_prefix:
-            # A folder, not a text prefix: /scans/2024 holds /scans/2024/a.png, not
-            # /scans/2024-old/a.png.
-            folder = self.path_prefix.rstrip("/\\") or self.path_prefix
-            below = folder if folder.endswith(("/", "\\")) else folder + _separator(folder)
-            clauses.append("(d.path = ? OR substr(d.path, 1, ?) = ?)")
-            params.extend([folder, len(below), below])
-        if self.since:
-            clauses.append("d.mtime_ns >= ?")
-            params.append(_ns(self.since))
-        if self.until:
-            clauses.append("d.mtime_ns <= ?")
-            params.append(_ns(self.until))
-        return " AND ".join(clauses), params
-
-    @property
-    def active(self) -> bool:
-        """True when any filter narrows the results."""
-        return bool(self.kinds or self.path_prefix or self.since or self.until)
-
-
-_NS_MAX = 2**63 - 1
-
-
-def _ns(moment: datetime) -> int:
-    """A moment as ns since the epoch, clamped to what the index can hold."""
-    if moment.tzinfo is None:  # local time; astimezone() fails far from the epoch
-        offset = datetime.now().astimezone().utcoffset() or timedelta(0)
-        seconds = (moment - datetime(1970, 1, 1)).total_seconds() - offset.total_seconds()
-    else:
-        seconds = (moment - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()
-    return max(0, min(_NS_MAX, int(seconds * 1e9)))
-
-
-def _separator(path: str) -> str:
-    """The separator a stored path uses (s3:// URLs and POSIX paths: '/')."""
-    return "\\" if "\\" in path and "/" not in path else "/"

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from engine.errors import UsageError
-from engine.models import Box, SearchHit, SearchMode, Word
+from engine.models import Box, SearchFilters, SearchHit, SearchMode, Word
 from engine.protocols import Embedder
 from engine.search.fusion import FusionWeights, fuse, keyword_weight
 from engine.search.fuzzy import MIN_LENGTH, Vocabulary, widen
@@ -22,7 +20,6 @@ from engine.search.query import (
     _TOKEN,
     STOPWORDS,
     ParsedQuery,
-    SearchFilters,
     Term,
     fold,
     parse_query,
@@ -31,6 +28,7 @@ from engine.search.vectors import MIN_SIMILARITY, ChunkHit, VectorCache
 from engine.store.db import Store
 
 _CANDIDATES = 400  # chunks each ranker hands to fusion
+QUERY_TIME_LIMIT_S = 10.0
 # Below this many chunks, all query words are kept (the pruning is only for speed).
 _PRUNE_FROM_CHUNKS = 5000
 # In hybrid mode the words ranker only proposes candidates, so it scores postings for at
@@ -68,6 +66,8 @@ class Searcher:
         self.vectors = VectorCache()
         self.fusion = FusionWeights()
         self.vocabulary = Vocabulary()
+        # A query that runs longer is stopped (QueryTooSlow): it would hold the library.
+        self.time_limit_s: float | None = QUERY_TIME_LIMIT_S
         self._recent: dict[str, np.ndarray] = {}
         self._df: dict[str, int] = {}
         self._df_generation: tuple[int, int] = (-1, -1)
@@ -96,6 +96,14 @@ class Searcher:
         parsed = parse_query(query)
         if not query.strip() or (mode is SearchMode.KEYWORD and not parsed.groups):
             return []
+        if mode is not SearchMode.KEYWORD:
+            # Loading the vectors (once per change of the index) is not the query's cost.
+            self.vectors.refresh(self.store, self.embedder.model_id, self.embedder.dim)
+        with self.store.reads.time_limit(self.time_limit_s):
+            return self._search(query, parsed, mode, limit, filters)
+
+    def _search(self, query: str, parsed: ParsedQuery, mode: SearchMode, limit: int,
+                filters: SearchFilters) -> list[SearchHit]:
         if mode is not SearchMode.SEMANTIC:
             parsed = self._widen_unknown_words(parsed)
         docs: dict[int, _DocRank] = {}
@@ -106,7 +114,6 @@ class Searcher:
         if mode is not SearchMode.KEYWORD:
             # Embed the query and rank the vectors on another core while SQLite ranks
             # the words; what needs the database is read here first.
-            self.vectors.refresh(self.store, self.embedder.model_id, self.embedder.dim)
             semantic = self._embedding_thread().submit(
                 self._semantic, query, self._allowed(filters))
         if mode is not SearchMode.SEMANTIC and parsed.groups:
@@ -156,8 +163,7 @@ class Searcher:
         if not words:
             return parsed
         if self._chunks() >= _BUDGET_FROM_CHUNKS and all(
-                self.store.db.execute("SELECT 1 FROM chunks_vocab WHERE term = ?",
-                                      (w,)).fetchone() is not None for w in words):
+                self.store.reads.chunks_with_word(w) > 0 for w in words):
             return parsed
         self.vocabulary.refresh(self.store)
         return widen(parsed, self.vocabulary)
@@ -168,8 +174,7 @@ class Searcher:
         if generation != self._df_generation:
             self._df.clear()
             self._df_generation = generation
-            self._chunk_count = int(
-                self.store.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+            self._chunk_count = self.store.reads.chunk_count()
         return self._chunk_count
 
     def _fuse(self, query: str, parsed: ParsedQuery, filters: SearchFilters,
@@ -210,10 +215,7 @@ class Searcher:
                 continue
             term = group[0].text
             if term not in self._df:
-                row = self.store.db.execute(
-                    "SELECT doc FROM chunks_vocab WHERE term = ?", (term,)
-                ).fetchone()
-                self._df[term] = int(row[0]) if row else 0
+                self._df[term] = self.store.reads.chunks_with_word(term)
             if self._df[term] * 2 <= self._chunk_count:
                 keep.append(group)
         if hybrid and self._chunk_count >= _BUDGET_FROM_CHUNKS:
@@ -240,8 +242,7 @@ class Searcher:
         if not candidates or not terms:
             return []
         ids = [h.chunk_id for h in candidates]
-        texts = dict(self.store.db.execute(
-            f"SELECT id, text FROM chunks WHERE id IN ({','.join('?' * len(ids))})", ids))
+        texts = self.store.reads.chunk_texts(ids)
         total = max(1, self._chunk_count)
         idf = {t.text: math.log(1 + (total - self._df.get(t.text, 0) + 0.5)
                                 / (self._df.get(t.text, 0) + 0.5)) for t in terms}
@@ -280,30 +281,8 @@ class Searcher:
         return sorted(combined, key=lambda h: h.score)
 
     def _fts(self, parsed: ParsedQuery, filters: SearchFilters, op: str) -> list[ChunkHit]:
-        where, params = filters.sql()
-        args: list[Any] = [parsed.fts(op)]
-        if filters.active:
-            sql = (
-                "SELECT c.id, c.sha256, c.page_no, bm25(chunks_fts) AS rank "
-                "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
-                "WHERE chunks_fts MATCH ? "
-                f"AND c.sha256 IN (SELECT d.sha256 FROM documents d WHERE {where}) "
-                "ORDER BY rank LIMIT ?"
-            )
-            args.extend(params)
-        else:
-            # Rank inside FTS5 first, then join only the candidates to their chunks.
-            sql = (
-                "SELECT c.id, c.sha256, c.page_no, f.rank FROM ("
-                "SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? "
-                "ORDER BY rank LIMIT ?) f JOIN chunks c ON c.id = f.rowid ORDER BY f.rank"
-            )
-        args.append(_CANDIDATES)
-        try:
-            rows = self.store.db.execute(sql, args).fetchall()
-        except sqlite3.OperationalError as e:
-            raise UsageError(f"cannot search for that: {e}") from e
-        return [ChunkHit(int(i), str(s), int(p), float(r)) for i, s, p, r in rows]
+        rows = self.store.reads.ranked_chunks(parsed.fts(op), filters, _CANDIDATES)
+        return [ChunkHit(*row) for row in rows]
 
     def _embedding_thread(self) -> ThreadPoolExecutor:
         if self._embedder_pool is None:
@@ -314,13 +293,7 @@ class Searcher:
         """The contents a filtered search may return (None: no filter)."""
         if not filters.active:
             return None
-        where, params = filters.sql()
-        return {
-            str(r[0])
-            for r in self.store.db.execute(
-                f"SELECT DISTINCT d.sha256 FROM documents d WHERE {where}", params
-            )
-        }
+        return self.store.reads.allowed_contents(filters)
 
     def _semantic(self, query: str, allowed: set[str] | None) -> list[ChunkHit]:
         """Runs on the query thread: no database access here."""
@@ -349,17 +322,11 @@ class Searcher:
         """Map chunk hits to documents (first hit per document wins) in rank order."""
         if not hits:
             return []
-        where, params = filters.sql()
-        shas = sorted({h.sha256 for h in hits})
         by_sha: dict[str, list[tuple[int, str, str]]] = (
             self._indexed_documents() if not filters.active else {})
-        for start in range(0, len(shas) if filters.active else 0, 500):
-            batch = shas[start : start + 500]
-            for doc_id, path, kind, sha in self.store.db.execute(
-                f"SELECT d.id, d.path, d.kind, d.sha256 FROM documents d WHERE {where} "
-                f"AND d.sha256 IN ({','.join('?' * len(batch))}) ORDER BY d.id",
-                [*params, *batch],
-            ):
+        if filters.active:
+            shas = sorted({h.sha256 for h in hits})
+            for doc_id, path, kind, sha in self.store.reads.documents_with(shas, filters):
                 by_sha.setdefault(sha, []).append((doc_id, path, kind))
         order: list[int] = []
         for hit in hits:
@@ -377,10 +344,7 @@ class Searcher:
         generation = self.store.generation()
         if generation != self._docs_generation:
             by_sha: dict[str, list[tuple[int, str, str]]] = {}
-            for doc_id, path, kind, sha in self.store.db.execute(
-                "SELECT id, path, kind, sha256 FROM documents WHERE state = 'indexed' "
-                "AND sha256 IS NOT NULL ORDER BY id"
-            ):
+            for doc_id, path, kind, sha in self.store.reads.indexed_documents():
                 by_sha.setdefault(sha, []).append((doc_id, path, kind))
             self._docs_by_sha, self._docs_generation = by_sha, generation
         return self._docs_by_sha
@@ -388,12 +352,8 @@ class Searcher:
     def _describe(self, doc: _DocRank, parsed: ParsedQuery) -> SearchHit:
         best = doc.keyword or doc.semantic
         assert best is not None
-        row = self.store.db.execute(
-            "SELECT c.word_start, c.word_end, p.width, p.height, p.words FROM chunks c "
-            "JOIN pages p ON p.sha256 = c.sha256 AND p.page_no = c.page_no WHERE c.id = ?",
-            (best.chunk_id,),
-        ).fetchone()
-        start, end, width, height = (int(v) for v in row[:4]) if row else (0, 0, 0, 0)
+        row = self.store.reads.passage(best.chunk_id)
+        start, end, width, height = row[:4] if row else (0, 0, 0, 0)
         # Raw [text, x, y, w, h, conf] rows: building Word objects for a whole page
         # would cost more than the rest of the query.
         raw = json.loads(row[4]) if row else []

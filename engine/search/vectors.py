@@ -99,11 +99,7 @@ class VectorCache:
                 return
             full = model_id != self.model_id or generation[1] != self.generation[1]
             after = -1 if full or not len(self.ids) else int(self.ids[-1])
-            rows = store.db.execute(
-                "SELECT id, sha256, page_no, vector FROM chunks "
-                "WHERE model_id = ? AND vector IS NOT NULL AND id > ? ORDER BY id",
-                (model_id, after),
-            ).fetchall()
+            rows = store.reads.vectors_after(model_id, after)
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             pages = np.fromiter((r[2] for r in rows), dtype=np.int32, count=len(rows))
             matrix = (

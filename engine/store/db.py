@@ -18,6 +18,7 @@ from engine.models import Chunk, DocumentInfo, DocumentState, PageText
 from engine.store.codecs import to_blob, words_from_json, words_to_json
 from engine.store.diagnosis import translate_error
 from engine.store.migrations import CONFIDENCE_BACKFILL, apply_migrations
+from engine.store.reads import IndexReads
 
 INDEX_FILE = "index.sqlite"
 BUSY_TIMEOUT_MS = 15_000
@@ -54,7 +55,8 @@ _DOC_COLUMNS = (
 
 
 class Store:
-    """All SQL lives here. The writer commits each document in one transaction."""
+    """The index's writes and its document/page reads (search's reads: `self.reads`).
+    The writer commits each document in one transaction."""
 
     def __init__(self, library_dir: Path, *, read_only: bool = False) -> None:
         self.path = library_dir / INDEX_FILE
@@ -76,6 +78,7 @@ class Store:
                 self.schema_version = int(
                     self.db.execute("SELECT COUNT(*) FROM migrations").fetchone()[0]
                 )
+            self.reads = IndexReads(self.db)
         except sqlite3.DatabaseError as e:
             if hasattr(self, "db"):
                 self.db.close()  # a failed open must not keep the file (or its disk) busy

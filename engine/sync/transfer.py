@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from engine.errors import SyncError
 from engine.layout import LibraryLayout
 from engine.models import DocumentState
 from engine.store.db import Store, now_iso
+from engine.store.snapshot import Snapshot, open_snapshot, take_snapshot
 from engine.sync.manifest import (
     LEGACY_MANIFEST,
     MANIFEST_VERSION,
@@ -141,11 +141,8 @@ def _merge_manifest(store: Store, layout: LibraryLayout, s3: S3Remote,
         report.downloaded += 1
         _apply_tombstones(store, manifest.get("tombstones", []), report)
         names = {d["sha256"]: d["name"] for d in manifest.get("documents", [])}
-        source = sqlite3.connect(f"{snapshot.as_uri()}?mode=ro", uri=True)
-        try:
+        with open_snapshot(snapshot, manifest["snapshot"]) as source:
             _import_documents(store, layout, source, names, report, on_progress)
-        finally:
-            source.close()
 
 
 def _apply_tombstones(store: Store, tombstones: list[dict[str, Any]],
@@ -161,15 +158,11 @@ def _apply_tombstones(store: Store, tombstones: list[dict[str, Any]],
         store.record_tombstone(sha, when)
 
 
-def _import_documents(store: Store, layout: LibraryLayout, source: sqlite3.Connection,
+def _import_documents(store: Store, layout: LibraryLayout, source: Snapshot,
                       names: dict[str, str], report: SyncReport,
                       on_progress: Callable[[str], None] | None) -> None:
     tombstones = store.tombstones()
-    rows = source.execute(
-        "SELECT c.sha256, c.kind, c.created_at, d.size FROM contents c "
-        "JOIN documents d ON d.sha256 = c.sha256 AND d.state = 'indexed' "
-        "GROUP BY c.sha256").fetchall()
-    for sha, kind, created_at, size in rows:
+    for sha, kind, created_at, size in source.indexed_contents():
         if len(str(sha)) != _SHA_LEN or store.content_known(sha):
             continue
         if sha in tombstones and tombstones[sha] > created_at:
@@ -177,12 +170,8 @@ def _import_documents(store: Store, layout: LibraryLayout, source: sqlite3.Conne
         name = names.get(sha)
         if name is None:
             continue  # in the snapshot but not announced: its blob may be missing
-        pages = source.execute(
-            "SELECT page_no, width, height, source, rotation, words FROM pages "
-            "WHERE sha256 = ? ORDER BY page_no", (sha,)).fetchall()
-        chunks = source.execute(
-            "SELECT page_no, ordinal, word_start, word_end, text, model_id, vector "
-            "FROM chunks WHERE sha256 = ? ORDER BY id", (sha,)).fetchall()
+        pages = source.pages(sha)
+        chunks = source.chunks(sha)
         target = layout.blob_path(sha, safe_filename(name, f"document-{sha[:12]}"))
         store.import_content(sha256=sha, kind=str(kind), created_at=str(created_at),
                              pages=pages, chunks=chunks, path=target, size=int(size))
@@ -280,17 +269,6 @@ def _tidy(s3: S3Remote, *, superseded: list[str], grace: timedelta,
                 s3.delete(key)
     except SyncError as e:
         report.warnings.append(f"could not tidy the bucket ({e}); nothing is lost")
-
-
-def take_snapshot(index: Path, target: Path) -> None:
-    """A consistent copy of the index with SQLite's backup API (safe while indexing runs)."""
-    source = sqlite3.connect(f"{index.as_uri()}?mode=ro", uri=True)
-    dest = sqlite3.connect(target)
-    try:
-        source.backup(dest)
-    finally:
-        dest.close()
-        source.close()
 
 
 def status(store: Store, layout: LibraryLayout, config: RemoteConfig | None = None, *,

@@ -179,7 +179,7 @@ def test_server_indexes_a_bucket_location(moto: S3Endpoint, tmp_path: Path) -> N
     from fastapi.testclient import TestClient
 
     from engine.server.app import create_app
-    from tests.server.test_api import wait_job
+    from tests.engine.server.test_api import wait_job
 
     put(moto, "mail/letter.png", fake_scan_bytes("parking permit renewal", tmp_path))
     app = create_app(tmp_path / "lib", token="t0ken-for-tests", embedder=HashingEmbedder(),

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 REQUIREMENTS = (ROOT / "requirements-docker-cpu.txt").read_text()
 LOCK = (ROOT / "requirements-docker-cpu.lock").read_text()

@@ -24,8 +24,8 @@ from engine.backends.pool import InlineExecutor  # noqa: E402
 from engine.cli.main import main as cli  # noqa: E402
 from engine.server.app import bind_addresses, create_app, is_loopback  # noqa: E402
 from engine.testing import FakeOcr, HashingEmbedder  # noqa: E402
+from tests.engine.server.test_api import TOKEN, fake_png, upload  # noqa: E402
 from tests.http_helpers import free_port  # noqa: E402
-from tests.server.test_api import TOKEN, fake_png, upload  # noqa: E402
 
 LIMIT = 200_000
 

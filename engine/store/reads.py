@@ -1,0 +1,196 @@
+"""The reads search makes: FTS5 ranking, vocabulary, vectors, the documents behind hits,
+and the filters as SQL. Every statement runs under the caller's time limit, so a
+pathological query ends with a clear error instead of holding the library."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from engine.errors import QueryTooSlow, UsageError
+from engine.models import SearchFilters
+
+# SQLite calls the handler every this many virtual-machine steps (~0.1-1 ms of work).
+_HANDLER_EVERY = 10_000
+_NS_MAX = 2**63 - 1
+
+DocumentRow = tuple[int, str, str, str]  # id, path, kind, sha256
+RankedRow = tuple[int, str, int, float]  # chunk id, sha256, page, score (lower: better)
+
+
+class IndexReads:
+    """Read-only queries over one connection, each bounded by `time_limit`."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self._deadline = threading.local()
+        db.set_progress_handler(self._over_time, _HANDLER_EVERY)
+
+    def _over_time(self) -> int:
+        deadline = getattr(self._deadline, "at", None)
+        return 1 if deadline is not None and time.monotonic() > deadline else 0
+
+    @contextmanager
+    def time_limit(self, seconds: float | None) -> Iterator[None]:
+        """Statements run by this thread inside the block stop after `seconds`
+        (QueryTooSlow); None: no limit. The limit is per thread, so a writer on the
+        same connection from another thread is never cut short."""
+        if seconds is None:
+            yield
+            return
+        previous = getattr(self._deadline, "at", None)
+        self._deadline.at = time.monotonic() + seconds
+        try:
+            yield
+        except sqlite3.OperationalError as e:
+            if "interrupted" in str(e):
+                raise QueryTooSlow(
+                    f"the search was stopped after {seconds:g} s; use rarer words, "
+                    "fewer prefix* words, or narrow it with --type/--path/--since") from e
+            raise
+        finally:
+            self._deadline.at = previous
+
+    # -- words ----------------------------------------------------------------
+
+    def vocabulary(self) -> Iterator[tuple[str, int]]:
+        """Every indexed word and the number of chunks holding it."""
+        for term, doc_count in self.db.execute("SELECT term, doc FROM chunks_vocab"):
+            yield str(term), int(doc_count)
+
+    def chunks_with_word(self, word: str) -> int:
+        """How many chunks hold word (0: the index has never seen it)."""
+        row = self.db.execute("SELECT doc FROM chunks_vocab WHERE term = ?", (word,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def chunk_count(self) -> int:
+        """How many chunks the index holds."""
+        return int(self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def chunk_texts(self, ids: Sequence[int]) -> dict[int, str]:
+        """The text of each chunk id."""
+        texts: dict[int, str] = {}
+        for start in range(0, len(ids), 500):
+            batch = list(ids[start : start + 500])
+            texts.update((int(i), str(t)) for i, t in self.db.execute(
+                f"SELECT id, text FROM chunks WHERE id IN ({','.join('?' * len(batch))})",
+                batch))
+        return texts
+
+    def ranked_chunks(self, match: str, filters: SearchFilters, limit: int) -> list[RankedRow]:
+        """bm25's best `limit` chunks for an FTS5 MATCH expression, within filters."""
+        args: list[Any] = [match]
+        if filters.active:
+            where, params = filter_clause(filters)
+            sql = (
+                "SELECT c.id, c.sha256, c.page_no, bm25(chunks_fts) AS rank "
+                "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
+                "WHERE chunks_fts MATCH ? "
+                f"AND c.sha256 IN (SELECT d.sha256 FROM documents d WHERE {where}) "
+                "ORDER BY rank LIMIT ?"
+            )
+            args.extend(params)
+        else:
+            # Rank inside FTS5 first, then join only the candidates to their chunks.
+            sql = (
+                "SELECT c.id, c.sha256, c.page_no, f.rank FROM ("
+                "SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? "
+                "ORDER BY rank LIMIT ?) f JOIN chunks c ON c.id = f.rowid ORDER BY f.rank"
+            )
+        args.append(limit)
+        try:
+            rows = self.db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as e:
+            if "interrupted" in str(e):
+                raise
+            raise UsageError(f"cannot search for that: {e}") from e
+        return [(int(i), str(s), int(p), float(r)) for i, s, p, r in rows]
+
+    # -- vectors ----------------------------------------------------------------
+
+    def vectors_after(self, model_id: str, after: int) -> list[tuple[int, str, int, bytes]]:
+        """(id, sha256, page, float32 blob) of model_id's vectors with ids above after."""
+        return [(int(i), str(s), int(p), bytes(v)) for i, s, p, v in self.db.execute(
+            "SELECT id, sha256, page_no, vector FROM chunks "
+            "WHERE model_id = ? AND vector IS NOT NULL AND id > ? ORDER BY id",
+            (model_id, after))]
+
+    # -- documents ----------------------------------------------------------------
+
+    def allowed_contents(self, filters: SearchFilters) -> set[str]:
+        """The content hashes of indexed documents within filters."""
+        where, params = filter_clause(filters)
+        return {str(r[0]) for r in self.db.execute(
+            f"SELECT DISTINCT d.sha256 FROM documents d WHERE {where}", params)}
+
+    def documents_with(self, shas: Sequence[str], filters: SearchFilters) -> list[DocumentRow]:
+        """Indexed documents within filters holding one of the contents, by id."""
+        where, params = filter_clause(filters)
+        rows: list[DocumentRow] = []
+        for start in range(0, len(shas), 500):
+            batch = list(shas[start : start + 500])
+            rows.extend((int(i), str(p), str(k), str(s)) for i, p, k, s in self.db.execute(
+                f"SELECT d.id, d.path, d.kind, d.sha256 FROM documents d WHERE {where} "
+                f"AND d.sha256 IN ({','.join('?' * len(batch))}) ORDER BY d.id",
+                [*params, *batch]))
+        return rows
+
+    def indexed_documents(self) -> list[DocumentRow]:
+        """Every indexed document, by id."""
+        return [(int(i), str(p), str(k), str(s)) for i, p, k, s in self.db.execute(
+            "SELECT id, path, kind, sha256 FROM documents WHERE state = 'indexed' "
+            "AND sha256 IS NOT NULL ORDER BY id")]
+
+    def passage(self, chunk_id: int) -> tuple[int, int, int, int, str] | None:
+        """A chunk's word range and its page: (start, end, width, height, words JSON)."""
+        row = self.db.execute(
+            "SELECT c.word_start, c.word_end, p.width, p.height, p.words FROM chunks c "
+            "JOIN pages p ON p.sha256 = c.sha256 AND p.page_no = c.page_no WHERE c.id = ?",
+            (chunk_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return int(row[0]), int(row[1]), int(row[2]), int(row[3]), str(row[4])
+
+
+def filter_clause(filters: SearchFilters) -> tuple[str, list[Any]]:
+    """A WHERE fragment over documents `d` and its parameters."""
+    clauses = ["d.state = 'indexed'"]
+    params: list[Any] = []
+    if filters.kinds:
+        clauses.append(f"d.kind IN ({','.join('?' * len(filters.kinds))})")
+        params.extend(k.lower() for k in filters.kinds)
+    if filters.path_prefix:
+        # A folder, not a text prefix: /scans/2024 holds /scans/2024/a.png, not
+        # /scans/2024-old/a.png.
+        folder = filters.path_prefix.rstrip("/\\") or filters.path_prefix
+        below = folder if folder.endswith(("/", "\\")) else folder + _separator(folder)
+        clauses.append("(d.path = ? OR substr(d.path, 1, ?) = ?)")
+        params.extend([folder, len(below), below])
+    if filters.since:
+        clauses.append("d.mtime_ns >= ?")
+        params.append(_ns(filters.since))
+    if filters.until:
+        clauses.append("d.mtime_ns <= ?")
+        params.append(_ns(filters.until))
+    return " AND ".join(clauses), params
+
+
+def _ns(moment: datetime) -> int:
+    """A moment as ns since the epoch, clamped to what the index can hold."""
+    if moment.tzinfo is None:  # local time; astimezone() fails far from the epoch
+        offset = datetime.now().astimezone().utcoffset() or timedelta(0)
+        seconds = (moment - datetime(1970, 1, 1)).total_seconds() - offset.total_seconds()
+    else:
+        seconds = (moment - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()
+    return max(0, min(_NS_MAX, int(seconds * 1e9)))
+
+
+def _separator(path: str) -> str:
+    """The separator a stored path uses (s3:// URLs and POSIX paths: '/')."""
+    return "\\" if "\\" in path and "/" not in path else "/"
