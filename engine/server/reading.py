@@ -1,0 +1,131 @@
+"""Routes that read: health, search, documents, their originals and their pages."""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from engine.content import safe_filename
+from engine.errors import OriginalUnavailable, ScandexError, UsageError
+from engine.library import Library
+from engine.models import SearchMode
+from engine.server.handlers import GUARDED, server_state
+from engine.server.state import ServerState
+from engine.service.rendering import highlighted_page_png
+
+router = APIRouter()
+DOC_ID = PathParam(ge=1, le=2**62, description="document id")
+_MAX_INT = 2**62
+
+
+@router.get("/health")
+def health(state: ServerState = Depends(server_state)) -> JSONResponse:
+    """Ready (200) when the index opens, Tesseract runs and the model is loaded."""
+    checks: dict[str, Any] = {}
+    try:
+        state.reader().status()
+        checks["index"] = "ok"
+    except ScandexError as e:
+        checks["index"] = str(e)
+    checks["tesseract"] = state.tesseract()
+    checks["model"] = "ok" if state.model_ready.is_set() else state.model_error or "loading"
+    if state.jobs.sync_error:
+        checks["sync"] = state.jobs.sync_error
+    ready = checks["index"] == "ok" and checks["model"] == "ok" and state.tesseract_ready
+    return JSONResponse({"status": "ok" if ready else "starting", "checks": checks},
+                        status_code=200 if ready else 503)
+
+
+@router.get("/search", dependencies=GUARDED)
+def search(q: str = Query(..., min_length=1, max_length=1000),
+           mode: SearchMode = Query(SearchMode.HYBRID),
+           limit: int = Query(10, ge=1, le=100),
+           type: str | None = Query(None, max_length=10),  # noqa: A002
+           path: str | None = Query(None, max_length=4096),
+           state: ServerState = Depends(server_state)) -> dict[str, Any]:
+    """Documents matching q, best first."""
+    if mode != SearchMode.KEYWORD and not state.model_ready.wait(timeout=120):
+        raise HTTPException(503, "the embedding model is still loading; retry shortly")
+    hits = state.reader().search(q, mode=mode, limit=limit,
+                                 kinds=[type] if type else [], path_prefix=path)
+    return {"query": q, "mode": mode, "results": [
+        {"id": h.id, "path": h.path, "page": h.page, "score": h.score,
+         "snippet": h.snippet, "boxes": h.boxes} for h in hits]}
+
+
+def document_json(library: Library, doc_id: int) -> dict[str, Any]:
+    """A document's fields; 404 when there is no such document."""
+    try:
+        info = library.resolve(doc_id)
+    except UsageError as e:
+        raise HTTPException(404, f"no document {doc_id}") from e
+    return {"id": info.id, "path": info.path, "kind": info.kind, "state": info.state,
+            "error": info.error, "pages": info.pages, "sha256": info.sha256,
+            "size": info.size, "indexed_at": info.indexed_at}
+
+
+@router.get("/documents", dependencies=GUARDED)
+def documents(offset: int = Query(0, ge=0, le=_MAX_INT), limit: int = Query(50, ge=1, le=500),
+              state_filter: str | None = Query(None, alias="state",
+                                               pattern="^(indexed|failed)$"),
+              state: ServerState = Depends(server_state)) -> dict[str, Any]:
+    """Every document by path, a page at a time."""
+    library = state.reader()
+    docs = library.documents(state=state_filter)
+    page = docs[offset:offset + limit]
+    return {"total": len(docs), "offset": offset, "limit": limit,
+            "documents": [document_json(library, d.id) for d in page]}
+
+
+@router.get("/documents/{doc_id}", dependencies=GUARDED)
+def document(doc_id: int = DOC_ID, state: ServerState = Depends(server_state)
+             ) -> dict[str, Any]:
+    """A document and its recognised pages."""
+    library = state.reader()
+    body = document_json(library, doc_id)
+    detail = library.document(doc_id)
+    body["page_list"] = [{"page": p.page_no, "width": p.width, "height": p.height,
+                          "source": p.source, "rotation": p.rotation, "text": p.text}
+                         for p in detail.pages]
+    return body
+
+
+@router.get("/documents/{doc_id}/file", dependencies=GUARDED)
+def original(doc_id: int = DOC_ID, state: ServerState = Depends(server_state)
+             ) -> StreamingResponse:
+    """The original's bytes, only while they are the ones indexed (else 409 / 410)."""
+    library = state.reader()
+    document_json(library, doc_id)
+    try:
+        handle = library.open_original(doc_id)
+    except OriginalUnavailable as e:
+        raise HTTPException(410 if e.gone else 409, str(e)) from e
+    name = safe_filename(Path(library.resolve(doc_id).path).name, f"document-{doc_id}")
+
+    def chunks() -> Iterator[bytes]:
+        with handle:
+            while block := handle.read(1 << 20):
+                yield block
+
+    return StreamingResponse(
+        chunks(), media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/documents/{doc_id}/pages/{page_no}.png", dependencies=GUARDED,
+            response_class=Response, responses={200: {"content": {"image/png": {}}}})
+def page_png(doc_id: int = DOC_ID, page_no: int = PathParam(ge=1, le=100_000),
+             q: str | None = Query(None, max_length=1000),
+             width: int = Query(1200, ge=100, le=4000),
+             state: ServerState = Depends(server_state)) -> Response:
+    """The page as a PNG, q's words marked."""
+    library = state.reader()
+    document_json(library, doc_id)
+    try:
+        png = highlighted_page_png(library, doc_id, page_no, query=q, width=width)
+    except UsageError as e:
+        raise HTTPException(404, str(e)) from e
+    return Response(png, media_type="image/png")
