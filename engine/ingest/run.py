@@ -12,18 +12,18 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from engine.backends.s3 import S3Access, S3Location, S3Object, is_s3_url, list_objects
+from engine.backends.s3 import S3Access, S3Location, S3Object, is_s3_url
 from engine.content import SCAN_EXTENSIONS, sha256_file, sniff_path
 from engine.errors import ClusterLost, EmptyDocument, ScanError, UnsupportedFile
 from engine.ingest.bucket import S3DocumentResult, S3DocumentTask, read_s3_document
 from engine.ingest.chunking import chunk_page
-from engine.ingest.discover import Candidate, WalkProblem, walk
+from engine.ingest.discover import Candidate, WalkProblem
 from engine.ingest.items import (
     DocJob,
     IndexOptions,
@@ -36,6 +36,7 @@ from engine.ingest.items import (
     where,
 )
 from engine.ingest.readers.dispatch import plan_pages
+from engine.ingest.sources import BucketRoots, FolderRoots, SourceRoots, key_of
 from engine.ingest.tasks import OcrTask, run_ocr_task
 from engine.models import Chunk, FailedFile, FileKind, IndexReport, PageText
 from engine.progress import CancelToken, NullProgress, ProgressSink, ProgressTracker
@@ -45,6 +46,24 @@ from engine.store.db import Store, db_path_text
 _MAX_ATTEMPTS = 2  # a page whose worker died is tried once more
 _FLUSH_CHUNKS = 64  # embed ready documents together once they hold this many chunks
 _FLUSH_AGE_S = 2.0  # ... or once the oldest has waited this long
+_CRASHED_TWICE = "the worker crashed twice reading it (out of memory?); try the file alone"
+
+
+@dataclass(frozen=True)
+class _PageWork:
+    """One page of a file being read on the executor."""
+
+    job: DocJob
+    task: OcrTask
+    attempt: int
+
+
+@dataclass(frozen=True)
+class _ObjectWork:
+    """One bucket object being fetched and read whole on the executor."""
+
+    obj: S3Object
+    attempt: int
 
 
 @dataclass
@@ -64,9 +83,9 @@ class IndexRun:
     def __post_init__(self) -> None:
         self.report = IndexReport()
         self.tracker = ProgressTracker(self.progress)
-        self._futures: dict[Future[PageText], tuple[DocJob, OcrTask, int]] = {}
-        # Whole objects read on workers, and identical objects (same ETag) waiting on them.
-        self._remote: dict[Future[S3DocumentResult], tuple[S3Object, int]] = {}
+        # Work on the executor: a page of a file, or a whole bucket object.
+        self._pending: dict[Future[Any], _PageWork | _ObjectWork] = {}
+        # Identical objects (same ETag) waiting on the one being read.
         self._remote_followers: dict[str, list[S3Object]] = {}
         self._in_flight: dict[str, DocJob] = {}
         self._ready: list[DocJob] = []
@@ -85,126 +104,156 @@ class IndexRun:
         """
         started = time.monotonic()
         self.ocr.check(self.options.lang)
-        locations = [S3Location.parse(str(r)) for r in roots if is_s3_url(r)]
-        paths = [Path(r) for r in roots if not is_s3_url(r)]
-        # The bucket is listed first: a refused listing stops the run before any work.
-        todo: deque[Source] = deque(self._list_buckets(locations))
-        todo.extend(self._discover(paths))
+        sources: list[SourceRoots] = [
+            # The bucket is listed first: a refused listing stops the run before any work.
+            BucketRoots([S3Location.parse(str(r)) for r in roots if is_s3_url(r)],
+                        self.s3_access),
+            FolderRoots([Path(r) for r in roots if not is_s3_url(r)], [self.library_dir]),
+        ]
+        seen: set[str] = set()
+        todo: deque[Source] = deque()
+        for source in sources:
+            todo.extend(self._new_or_changed(source, seen))
         self._process(todo)
         if not self.cancel.cancelled:
             # After processing, so a renamed file reuses its content before the old
             # path's document (and, with it, the content) is forgotten.
             if self.options.prune_missing:
-                self._prune(paths, self._seen)
-                self._prune_buckets(locations)
+                for source in sources:
+                    self.report.removed += self.store.remove_documents(
+                        source.vanished(self.store, seen))
             self._embed_stale_chunks()
         self.report.cancelled = self.cancel.cancelled
         self.report.seconds = time.monotonic() - started
         self.tracker.emit()
         return self.report
 
-    def _discover(self, roots: list[Path]) -> deque[Candidate]:
+    def _new_or_changed(self, source: SourceRoots, seen: set[str]) -> list[Source]:
+        """What the source lists that the index lacks or holds in an older version."""
         known = self.store.file_rows()
-        seen: set[str] = set()
-        todo: deque[Candidate] = deque()
-        for item in walk(roots, exclude=[self.library_dir]):
+        todo: list[Source] = []
+        for item in source.listing():
             if self.cancel.cancelled:
                 break
             if isinstance(item, WalkProblem):
                 self._fail_path(item.path, None, 0, 0, item.error)
                 continue
-            text, _ = db_path_text(item.path)
-            seen.add(text)
-            row = known.get(text)
+            key = key_of(item)
+            seen.add(key)
+            row = known.get(key)
             if row is not None and unchanged(row, item, retry_failed=self.options.retry_failed):
                 self.report.skipped_unchanged += 1
                 continue
             todo.append(item)
-        self._seen = seen
         self.tracker.files_total += len(todo)
         self.tracker.files_skipped = self.report.skipped_unchanged
         self.tracker.emit()
         return todo
 
-    def _list_buckets(self, locations: list[S3Location]) -> list[S3Object]:
-        """Objects that are new or changed (ETag or size) under each location."""
-        self._seen_urls: set[str] = set()
-        if not locations:
-            return []
-        known = self.store.file_rows()
-        todo = []
-        for location in locations:
-            for obj in list_objects(self.s3_access, location):
-                if self.cancel.cancelled:
-                    break
-                self._seen_urls.add(obj.url)
-                row = known.get(obj.url)
-                if row is not None and unchanged(row, obj, retry_failed=self.options.retry_failed):
-                    self.report.skipped_unchanged += 1
-                    continue
-                todo.append(obj)
-        self.tracker.files_total += len(todo)
-        return todo
-
-    def _prune_buckets(self, locations: list[S3Location]) -> None:
-        """Forget objects that are no longer listed under a location indexed again."""
-        if not locations:
-            return
-        path_of = {row.id: path for path, row in self.store.file_rows().items()}
-        gone = {doc_id for location in locations
-                for doc_id in self.store.ids_under(location.url.rstrip("/"))
-                if path_of.get(doc_id) not in self._seen_urls}
-        self.report.removed += self.store.remove_documents(sorted(gone))
-
-    def _prune(self, roots: list[Path], seen: set[str]) -> None:
-        """Forget documents that vanished from a folder being indexed again."""
-        gone: list[int] = []
-        path_of = {row.id: path for path, row in self.store.file_rows().items()}
-        for root in roots:
-            if not root.is_dir():
-                continue
-            for doc_id in self.store.ids_under(db_path_text(root)[0]):
-                path = path_of.get(doc_id)
-                if path is not None and path not in seen and not Path(path).exists():
-                    gone.append(doc_id)
-        self.report.removed += self.store.remove_documents(sorted(set(gone)))
-
     def _process(self, todo: deque[Source]) -> None:
         window = max(2, self.executor.workers * 3)
         try:
-            while (todo or self._busy or self._ready) and not self.cancel.cancelled:
-                while (todo and len(self._futures) + len(self._remote) < window
-                       and not self.cancel.cancelled):
+            while (todo or self._pending or self._ready) and not self.cancel.cancelled:
+                while todo and len(self._pending) < window and not self.cancel.cancelled:
                     item = todo.popleft()
                     if isinstance(item, S3Object):
-                        self._start_remote(item)
+                        self._start_object(item)
                     else:
                         self._start(item)
                 if self._ready and self._should_flush(bool(todo)):
                     self._flush()
-                if self._busy:
-                    pending: list[Future[Any]] = [*self._futures, *self._remote]
-                    done, _ = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                if self._pending:
+                    done, _ = wait(list(self._pending), timeout=0.25,
+                                   return_when=FIRST_COMPLETED)
                     for future in done:
-                        if future in self._remote:
-                            self._collect_remote(future)
-                        else:
-                            self._collect(future)
+                        self._collect(future)
         finally:
             if self.cancel.cancelled:
                 self.executor.shutdown(cancel=True)
-                self._futures.clear()
-                self._remote.clear()
+                self._pending.clear()
             # Documents whose pages are all through are kept, even on cancel.
             self._flush()
 
-    @property
-    def _busy(self) -> bool:
-        return bool(self._futures or self._remote)
+    # -- work on the executor --------------------------------------------------------
+
+    def _submit(self, work: _PageWork | _ObjectWork) -> None:
+        future: Future[Any]
+        if isinstance(work, _PageWork):
+            future = self.executor.submit(run_ocr_task, work.task)
+        else:
+            task = S3DocumentTask(work.obj, self.s3_access, self._ocr_options, self.ocr)
+            future = self.executor.submit(read_s3_document, task)
+        self._pending[future] = work
+
+    def _collect(self, future: Future[Any]) -> None:
+        """A page or an object came back: keep it, retry it, or record why it failed."""
+        work = self._pending.pop(future, None)
+        if work is None:
+            return  # resubmitted after a pool restart; its replacement is tracked
+        try:
+            result = future.result()
+        except BrokenProcessPool:
+            self._recover_pool(work)
+            return
+        except ClusterLost:
+            raise  # the run stops; this work was not at fault and is not recorded
+        except ScanError as e:
+            self._failed(work, str(e))
+            return
+        except Exception as e:  # noqa: BLE001 - one bad page or object must not stop the batch
+            self._failed(work, f"unexpected error: {e!r}")
+            return
+        if not self._well_formed(work, result):
+            # A corrupt or partial result (a remote worker): run it again, never store it.
+            if work.attempt < _MAX_ATTEMPTS:
+                self._submit(replace(work, attempt=work.attempt + 1))
+            else:
+                self._failed(work, "malformed result from the worker")
+            return
+        if isinstance(work, _PageWork):
+            self._take_page(work.job, result)
+        else:
+            self._take_object(work.obj, result)
+
+    @staticmethod
+    def _well_formed(work: _PageWork | _ObjectWork, result: Any) -> bool:
+        if isinstance(work, _PageWork):
+            return well_formed_page(result, work.task.page_no)
+        return (isinstance(result, S3DocumentResult) and result.url == work.obj.url
+                and bool(result.pages)
+                and all(well_formed_page(p, n) for n, p in enumerate(result.pages, 1)))
+
+    def _failed(self, work: _PageWork | _ObjectWork, error: str) -> None:
+        """Record a failure: a page fails its document; an object, itself and its twins."""
+        if isinstance(work, _PageWork):
+            job = work.job
+            job.error = job.error or f"page {work.task.page_no}: {error}"
+            if job.complete and job not in self._ready:
+                self._mark_ready(job)
+            return
+        obj = work.obj
+        twins = self._remote_followers.pop(obj.etag, []) if obj.etag else []
+        for source in [obj, *twins]:
+            self._fail_path(source.url, None, source.size, source.modified_ns, error,
+                            etag=source.etag)
+
+    def _recover_pool(self, crashed: _PageWork | _ObjectWork) -> None:
+        """A worker died (OOM, signal): restart the pool; everything that was on it goes
+        again, once; a second crash fails it."""
+        stranded = [crashed, *self._pending.values()]
+        self._pending.clear()
+        self.executor.restart()
+        for work in stranded:
+            if isinstance(work, _PageWork) and work.job.error is not None:
+                continue  # its document has failed already
+            if work.attempt >= _MAX_ATTEMPTS:
+                self._failed(work, _CRASHED_TWICE)
+            else:
+                self._submit(replace(work, attempt=work.attempt + 1))
 
     # -- stages ----------------------------------------------------------------
 
-    def _start_remote(self, obj: S3Object) -> None:
+    def _start_object(self, obj: S3Object) -> None:
         """Reuse content already read from an identical object, else read it on a worker."""
         known = self.store.content_by_etag(obj.etag, obj.size) if obj.etag else None
         if known is not None and self.store.content_known(known[0]):
@@ -215,49 +264,13 @@ class IndexRun:
             return
         if obj.etag:
             self._remote_followers[obj.etag] = []
-        self._submit_remote(obj, 1)
+        self._submit(_ObjectWork(obj, 1))
         self.tracker.emit(obj.url)
 
-    def _submit_remote(self, obj: S3Object, attempt: int) -> None:
-        task = S3DocumentTask(obj, self.s3_access, self._ocr_options, self.ocr)
-        self._remote[self.executor.submit(read_s3_document, task)] = (obj, attempt)
-
-    def _collect_remote(self, future: Future[S3DocumentResult]) -> None:
-        entry = self._remote.pop(future, None)
-        if entry is None:
-            return
-        obj, attempt = entry
+    def _take_object(self, obj: S3Object, result: S3DocumentResult) -> None:
         followers = self._remote_followers.pop(obj.etag, []) if obj.etag else []
-        error: str | None = None
-        try:
-            result = future.result()
-        except BrokenProcessPool:
-            self._recover_pool_remote(obj, attempt, followers)
-            return
-        except ClusterLost:
-            raise
-        except ScanError as e:
-            error = str(e)
-        except Exception as e:  # noqa: BLE001 - one bad object must not stop the batch
-            error = f"unexpected error: {e!r}"
-        else:
-            good = (isinstance(result, S3DocumentResult) and result.url == obj.url
-                    and bool(result.pages)
-                    and all(well_formed_page(p, n) for n, p in enumerate(result.pages, 1)))
-            if not good:
-                if attempt < _MAX_ATTEMPTS:
-                    if obj.etag:
-                        self._remote_followers[obj.etag] = followers
-                    self._submit_remote(obj, attempt + 1)
-                    return
-                error = "malformed result from the worker"
-        if error is not None:
-            for source in [obj, *followers]:
-                self._fail_path(source.url, None, source.size, source.modified_ns, error,
-                                etag=source.etag)
-            return
         job = DocJob(obj, result.kind, result.sha256, len(result.pages),
-                      pages={p.page_no: p for p in result.pages}, followers=list(followers))
+                     pages={p.page_no: p for p in result.pages}, followers=list(followers))
         self.tracker.pages_total += len(result.pages)
         self.tracker.files_planned += 1
         self.tracker.pages_done += len(result.pages)
@@ -274,29 +287,6 @@ class IndexRun:
             return
         self._in_flight[result.sha256] = job
         self._mark_ready(job)
-
-    def _recover_pool_remote(self, obj: S3Object, attempt: int,
-                             followers: list[S3Object]) -> None:
-        self.executor.restart()
-        stranded = [(obj, attempt, followers)] + [
-            (o, a, self._remote_followers.pop(o.etag, []) if o.etag else [])
-            for o, a in self._remote.values()]
-        self._remote.clear()
-        for stranded_obj, tries, waiting in stranded:
-            if tries >= _MAX_ATTEMPTS:
-                for source in [stranded_obj, *waiting]:
-                    self._fail_path(source.url, None, source.size, source.modified_ns,
-                                    "the worker crashed twice reading it (out of memory?)",
-                                    etag=source.etag)
-                continue
-            if stranded_obj.etag:
-                self._remote_followers[stranded_obj.etag] = waiting
-            self._submit_remote(stranded_obj, tries + 1)
-        # Pages of local files in flight died with the pool too.
-        stranded_pages = list(self._futures.values())
-        self._futures.clear()
-        for job, task, tries in stranded_pages:
-            self._submit(job, task, tries)
 
     def _start(self, candidate: Candidate) -> None:
         """Sniff, hash and plan a file; reuse known content; queue its OCR pages."""
@@ -345,73 +335,24 @@ class IndexRun:
                 self.tracker.pages_done += 1
             else:
                 task = OcrTask(str(path), kind, plan.page_no, self._ocr_options, self.ocr)
-                self._submit(job, task, 1)
+                self._submit(_PageWork(job, task, 1))
         if job.complete:
             self._mark_ready(job)
         self.tracker.emit(str(path))
 
-    def _submit(self, job: DocJob, task: OcrTask, attempt: int) -> None:
-        self._futures[self.executor.submit(run_ocr_task, task)] = (job, task, attempt)
-
-    def _collect(self, future: Future[PageText]) -> None:
-        entry = self._futures.pop(future, None)
-        if entry is None:
-            return  # resubmitted after a pool restart; its replacement is tracked
-        job, task, attempt = entry
-        try:
-            page = future.result()
-        except BrokenProcessPool:
-            self._recover_pool(job, task, attempt)
-            return
-        except ClusterLost:
-            raise  # the run stops; this page was not at fault and is not recorded
-        except ScanError as e:
-            job.error = job.error or f"page {task.page_no}: {e}"
-        except Exception as e:  # noqa: BLE001 - one bad page must not stop the batch
-            job.error = job.error or f"page {task.page_no}: unexpected error: {e!r}"
-        else:
-            if not well_formed_page(page, task.page_no):
-                # A corrupt or partial result (a remote worker): run it again, never store it.
-                if attempt < _MAX_ATTEMPTS:
-                    self._submit(job, task, attempt + 1)
-                    return
-                job.error = job.error or f"page {task.page_no}: malformed OCR result"
-            else:
-                job.pages[page.page_no] = page
-                self.tracker.pages_done += 1
-                self.tracker.emit(str(where(job.candidate)))
+    def _take_page(self, job: DocJob, page: PageText) -> None:
+        job.pages[page.page_no] = page
+        self.tracker.pages_done += 1
+        self.tracker.emit(str(where(job.candidate)))
         if job.complete and job not in self._ready:
             self._mark_ready(job)
-
-    def _recover_pool(self, job: DocJob, task: OcrTask, attempt: int) -> None:
-        """A worker died (OOM, signal): restart the pool and retry its pages once."""
-        stranded = [(job, task, attempt)] + list(self._futures.values())
-        self._futures.clear()
-        self.executor.restart()
-        # Objects being read on the dead pool go again as well.
-        stranded_objects = list(self._remote.values())
-        self._remote.clear()
-        for obj, tries in stranded_objects:
-            self._submit_remote(obj, tries)
-        for stranded_job, stranded_task, tries in stranded:
-            if stranded_job.error is not None:
-                continue
-            if tries >= _MAX_ATTEMPTS:
-                stranded_job.error = (
-                    f"page {stranded_task.page_no}: the OCR worker crashed twice "
-                    "(out of memory?); try the file alone"
-                )
-                if stranded_job not in self._ready:
-                    self._mark_ready(stranded_job)
-            else:
-                self._submit(stranded_job, stranded_task, tries + 1)
 
     def _mark_ready(self, job: DocJob) -> None:
         job.ready_since = time.monotonic()
         self._ready.append(job)
 
     def _should_flush(self, more_to_start: bool) -> bool:
-        if not self._futures and not more_to_start:
+        if not self._pending and not more_to_start:
             return True
         chunks = sum(len(j.pages) for j in self._ready) * 3
         oldest = min(j.ready_since for j in self._ready)
