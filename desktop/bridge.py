@@ -131,6 +131,9 @@ class EngineBridge(QObject):
     searchFinished = Signal(int, object)  # request id, list[SearchHit]
     searchFailed = Signal(int, object)
     modelReady = Signal()
+    # A background read or write failed and its caller gave no handler: shown to the
+    # user in the status bar, never swallowed.
+    problem = Signal(str)
 
     def __init__(self, config: EngineConfig) -> None:
         super().__init__()
@@ -163,7 +166,8 @@ class EngineBridge(QObject):
         if load is None:
             self.modelReady.emit()
             return
-        self._searcher.call(load, lambda _r: self.modelReady.emit(), lambda _e: None)
+        self._searcher.call(load, lambda _r: self.modelReady.emit(),
+                            self._report("loading the model (meaning search is off)"))
 
     def add(self, paths: list[str], *, retry_failed: bool = False) -> None:
         """Index paths in the background (drops queue behind each other); progress
@@ -214,14 +218,15 @@ class EngineBridge(QObject):
                         on_done: Callable[[Any], None],
                         on_error: Callable[[Exception], None] | None = None) -> None:
         """Any other read (documents, page images) on the search thread."""
-        self._searcher.call(lambda: fn(self._library()), on_done, on_error or (lambda _e: None))
+        self._searcher.call(lambda: fn(self._library()), on_done,
+                            on_error or self._report("reading the library"))
 
     def run_on_indexer(self, fn: Callable[[Library], Any],
                        on_done: Callable[[Any], None],
                        on_error: Callable[[Exception], None] | None = None) -> None:
         """A write (remove) queued behind indexing."""
         self._indexer.call(lambda: fn(self._library(writer=True)), on_done,
-                           on_error or (lambda _e: None))
+                           on_error or self._report("changing the library"))
 
     def run_on_previewer(self, fn: Callable[[Library], Any],
                          on_done: Callable[[Any], None],
@@ -229,7 +234,10 @@ class EngineBridge(QObject):
         """Page images and originals (which may be fetched from a bucket) on their own
         thread, so a slow or unreachable bucket never holds up searching."""
         self._previewer.call(lambda: fn(self._library()), on_done,
-                             on_error or (lambda _e: None))
+                             on_error or self._report("showing the page"))
+
+    def _report(self, doing: str) -> Callable[[Exception], None]:
+        return lambda error: self.problem.emit(f"Failed {doing}: {error}")
 
     def shutdown(self) -> None:
         """Cancel indexing and stop the threads."""

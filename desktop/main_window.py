@@ -36,7 +36,7 @@ from desktop.originals import OriginalActions
 from desktop.panels import FileDropTarget, LibraryTab, SearchBar, row_of
 from desktop.preview import PagePreview, pil_to_qimage
 from desktop.settings import AppSettings, SettingsDialog
-from desktop.view_model import WindowViewModel, library_problem
+from desktop.view_model import SCAN_FILTER, WindowViewModel, library_problem
 from engine import (
     IndexProgress,
     IndexReport,
@@ -132,8 +132,8 @@ class MainWindow(FileDropTarget, OriginalActions, QMainWindow):
         self._library_refresh.setSingleShot(True)
         self._library_refresh.setInterval(500)
         # Another process (the CLI, a server) may index into this library too.
-        self._outside_changes = QTimer(self)
-        self._outside_changes.setInterval(OUTSIDE_CHANGES_MS)
+        self.outside_changes = QTimer(self)
+        self.outside_changes.setInterval(OUTSIDE_CHANGES_MS)
         self._seen_generation: tuple[int, int] | None = None
 
     def _build_menus(self) -> None:
@@ -170,14 +170,14 @@ class MainWindow(FileDropTarget, OriginalActions, QMainWindow):
         self.results_view.activated.connect(self._result_activated)
         self._connect_bridge_only()
         self._library_refresh.timeout.connect(self.refresh_library)
-        self._outside_changes.timeout.connect(self._check_outside_changes)
-        self._outside_changes.start()
+        self.outside_changes.timeout.connect(self._check_outside_changes)
+        self.outside_changes.start()
         self.cancel_button.clicked.connect(self.cancel_indexing)
         self.retry_button.clicked.connect(self.retry_failed)
         self.remove_button.clicked.connect(self.remove_selected)
         self.preview.pageRequested.connect(self._go_to_page)
-        self.preview.openOriginal.connect(self._open_original)
-        self.preview.showInFolder.connect(self._show_in_folder)
+        self.preview.openOriginal.connect(self.open_original)
+        self.preview.showInFolder.connect(self.show_in_folder)
 
     # -- indexing -------------------------------------------------------------------
 
@@ -194,8 +194,7 @@ class MainWindow(FileDropTarget, OriginalActions, QMainWindow):
     def add_files_dialog(self) -> None:
         """File > Add files…"""
         files, _ = QFileDialog.getOpenFileNames(
-            self, "Add scans", str(Path.home()),
-            "Scans (*.pdf *.png *.jpg *.jpeg *.tif *.tiff *.bmp *.gif *.webp);;All files (*)")
+            self, "Add scans", str(Path.home()), SCAN_FILTER)
         self.add_paths(files)
 
     def add_folder_dialog(self) -> None:
@@ -279,7 +278,7 @@ class MainWindow(FileDropTarget, OriginalActions, QMainWindow):
                           QMessageBox.StandardButton.Ok, self)
         box.setObjectName("missingDependencyDialog")
         box.open()
-        self._dependency_box = box
+        self.dependency_box = box
 
     def check_dependencies(self) -> None:
         """Check for Tesseract off the GUI thread; a dialog if it is missing."""
@@ -463,6 +462,7 @@ class MainWindow(FileDropTarget, OriginalActions, QMainWindow):
         self.bridge.progress.documentDone.connect(lambda *_a: self._library_refresh.start())
         self.bridge.indexFinished.connect(self._index_finished)
         self.bridge.indexFailed.connect(self._index_failed)
+        self.bridge.problem.connect(lambda text: self.statusBar().showMessage(text, 20_000))
 
     def settings_dialog(self) -> None:
         """File > Settings…"""

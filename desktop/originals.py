@@ -21,10 +21,12 @@ class OriginalActions:
     bridge: EngineBridge
     results_label: QLabel
 
-    def _open_original(self) -> None:
+    def open_original(self) -> None:
+        """Open the shown document's original in the desktop's viewer for its type."""
         self._with_original(lambda path: self._hand_to_desktop(path, "open the scan"))
 
-    def _show_in_folder(self) -> None:
+    def show_in_folder(self) -> None:
+        """Open the folder that holds the shown document's original."""
         self._with_original(
             lambda path: self._hand_to_desktop(str(Path(path).parent), "show the folder"))
 

@@ -9,14 +9,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from engine import IndexProgress, IndexReport, SearchHit, SearchMode
+from engine import SCAN_EXTENSIONS, FileKind, IndexProgress, IndexReport, SearchHit, SearchMode
 
 RESULT_LIMIT = 50
 # The choices the window offers, as (label, value).
 MODES = [("Hybrid", SearchMode.HYBRID.value), ("Words", SearchMode.KEYWORD.value),
          ("Meaning", SearchMode.SEMANTIC.value)]
-TYPES = [("Any type", ""), ("PDF", "pdf"), ("PNG", "png"), ("JPEG", "jpeg"), ("TIFF", "tiff"),
-         ("BMP", "bmp"), ("GIF", "gif"), ("WebP", "webp")]
+TYPES = [("Any type", ""), *((kind.label, kind.value) for kind in FileKind)]
+# The file dialog's filter: the extensions the engine takes for scans.
+SCAN_FILTER = f"Scans ({' '.join('*' + e for e in sorted(SCAN_EXTENSIONS))});;All files (*)"
 DATES = [("Any time", 0), ("Past week", 7), ("Past month", 31), ("Past year", 366)]
 
 

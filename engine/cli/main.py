@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+import textwrap
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -20,16 +21,10 @@ from engine.errors import ExitCode, ScandexError, UsageError
 from engine.models import SearchMode
 from engine.version import __version__
 
-EPILOG = """\
-exit codes:
-  0    everything indexed (or the command succeeded)
-  1    finished, but some files failed (each is listed with its reason)
-  2    usage error (bad option, unknown document, unusable library)
-  3    a missing dependency (Tesseract, a language pack, the model)
-  4    the S3 bucket or the Dask scheduler failed (unreachable, credentials refused,
-       unsafe content, scheduler lost mid-run: rerun to resume)
-  130  interrupted (Ctrl-C); finished documents are kept
-
+EPILOG = "exit codes:\n" + "".join(
+    "\n".join(textwrap.wrap(code.meaning, 74, initial_indent=f"  {int(code):<5}",
+                             subsequent_indent=" " * 7)) + "\n"
+    for code in ExitCode) + """
 library: --library DIR, else $SCANDEX_LIBRARY, else the user data folder.
 """
 

@@ -132,8 +132,8 @@ def test_missing_tesseract_shows_what_to_install(make_window, qtbot, monkeypatch
     available_languages.cache_clear()
     window = make_window(ocr=TesseractOcr(binary="/nonexistent/tesseract"))
     window.check_dependencies()
-    qtbot.waitUntil(lambda: getattr(window, "_dependency_box", None) is not None, timeout=10_000)
-    assert "apt-get install tesseract-ocr" in window._dependency_box.text()
+    qtbot.waitUntil(lambda: getattr(window, "dependency_box", None) is not None, timeout=10_000)
+    assert "apt-get install tesseract-ocr" in window.dependency_box.text()
     available_languages.cache_clear()
 
 
@@ -198,9 +198,9 @@ def test_open_original_hands_the_desktop_a_local_file(make_window, qtbot, scans:
     window.run_search()
     qtbot.waitUntil(lambda: bool(rows(results)) and window.view_model.current_hit is not None,
                     timeout=20_000)
-    window._open_original()
+    window.open_original()
     qtbot.waitUntil(lambda: len(opened) == 1, timeout=10_000)
     assert opened == [str(scans / "recipe.png")]
-    window._show_in_folder()
+    window.show_in_folder()
     qtbot.waitUntil(lambda: len(opened) == 2, timeout=10_000)
     assert opened[1] == str(scans)

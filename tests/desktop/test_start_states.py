@@ -244,7 +244,7 @@ def test_show_in_folder_without_a_file_manager_says_where(make_window, qtbot, tm
     window.search_input.setText("harbour")
     window.run_search()
     qtbot.waitUntil(lambda: window.view_model.current_hit is not None, timeout=10_000)
-    window._show_in_folder()
+    window.show_in_folder()
     qtbot.waitUntil(lambda: "No application" in window.results_label.text(), timeout=10_000)
     assert str(folder) in window.results_label.text()
 
@@ -271,9 +271,22 @@ def test_settings_show_the_library_that_is_open(make_window, monkeypatch, tmp_pa
 def test_library_tab_follows_another_process_indexing(make_window, qtbot, tmp_path: Path  # type: ignore[no-untyped-def]
                                                       ) -> None:
     window = make_window()
-    window._outside_changes.setInterval(100)
+    window.outside_changes.setInterval(100)
     qtbot.wait(300)  # the window has seen the library as it was
     with Library.open(window.config.library_dir, **FAKES) as other:  # type: ignore[arg-type]
         other.add([write_fake_scan(tmp_path / "from-cli.png", "indexed by the command line")])
     qtbot.waitUntil(lambda: any("from-cli.png" in r for r in rows(window.library_view)),
                     timeout=10_000)
+
+
+def test_a_background_failure_is_shown_not_swallowed(make_window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+
+    def broken(_library: object) -> None:
+        raise OSError("the disk went away")
+
+    with qtbot.waitSignal(window.bridge.problem, timeout=10_000) as shown:
+        window.bridge.run_on_previewer(broken, lambda _r: None)
+    assert "the disk went away" in shown.args[0]
+    qtbot.waitUntil(lambda: "the disk went away" in window.statusBar().currentMessage(),
+                    timeout=5_000)

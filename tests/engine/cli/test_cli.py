@@ -76,3 +76,19 @@ def test_index_failures_exit_1_and_json_everywhere(tmp_path: Path) -> None:
     removed = json.loads(run_cli("--library", lib, "remove", str(docs / "memo.png"), "--json"
                                  ).stdout)
     assert removed == {"removed": 1}
+
+
+def test_exit_codes_are_one_table_in_help_and_readme() -> None:
+    """ExitCode is the one source: --help is built from it, the README must list the same."""
+    from pathlib import Path
+
+    from engine.cli.main import EPILOG
+    from engine.errors import ExitCode
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    table = readme.split("### Exit codes", 1)[1].split("###", 1)[0]
+    listed = {int(line.split("|")[1]) for line in table.splitlines()
+              if line.startswith("| ") and line.split("|")[1].strip().isdigit()}
+    assert listed == {int(code) for code in ExitCode}
+    for code in ExitCode:
+        assert code.meaning.split(" (")[0] in " ".join(EPILOG.split())

@@ -126,8 +126,11 @@ def test_any_date_the_api_accepts_filters_without_error(fake_library: Library,
                                                         tmp_path: Path, moment: datetime
                                                         ) -> None:
     fake_library.add([write_fake_scan(tmp_path / "d.png", "dated words")])
-    fake_library.search("dated", mode="keyword", since=moment)
-    fake_library.search("dated", mode="keyword", until=moment)
+    after = fake_library.search("dated", mode="keyword", since=moment)
+    before = fake_library.search("dated", mode="keyword", until=moment)
+    # The scan was written just now: every moment here is far before or after it.
+    assert len(after) + len(before) == 1
+    assert (len(after) == 1) == (moment.year < 2000)
 
 
 def _damage_the_middle(index: Path) -> None:

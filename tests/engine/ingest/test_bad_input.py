@@ -28,7 +28,7 @@ def bad_folder(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         "zero.png": "empty",
         "truncated.png": "truncated",
         "truncated.jpg": "truncated",
-        "truncated.tif": "",
+        "truncated.tif": "truncated",
         "truncated.pdf": "PDF",
         "encrypted.pdf": "password",
         "nopages.pdf": "no pages",
