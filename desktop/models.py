@@ -19,7 +19,6 @@ from engine import DocumentInfo, SearchHit
 
 HitRole = Qt.ItemDataRole.UserRole + 1
 SnippetHtmlRole = Qt.ItemDataRole.UserRole + 2
-DocumentRole = Qt.ItemDataRole.UserRole + 3
 _TAG = re.compile(r"</?mark>")
 
 Index = QModelIndex | QPersistentModelIndex
@@ -124,6 +123,4 @@ class LibraryModel(QAbstractTableModel):
             from PySide6.QtGui import QColor
 
             return QColor("#b00020")
-        if role == DocumentRole:
-            return doc
         return None

@@ -29,6 +29,12 @@ class FileKind(StrEnum):
         return "WebP" if self is FileKind.WEBP else self.value.upper()
 
 
+def readable_types() -> str:
+    """The types Scandex reads, for messages: "PNG, JPEG, ... or PDF"."""
+    labels = [kind.label for kind in FileKind]
+    return f"{', '.join(labels[:-1])} or {labels[-1]}"
+
+
 class SearchMode(StrEnum):
     """How a query is answered: by words, by meaning, or both fused (the default)."""
 

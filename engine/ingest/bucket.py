@@ -23,7 +23,7 @@ from engine.errors import (
     ScanError,
     UnsupportedFile,
 )
-from engine.models import FileKind, PageText
+from engine.models import FileKind, PageText, readable_types
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def read_s3_document(task: S3DocumentTask) -> S3DocumentResult:
         kind = sniff_path(local)
         if kind is None:
             raise UnsupportedFile(
-                "not a scan Scandex can read (expected PNG, JPEG, TIFF, BMP, GIF, WebP or PDF)")
+                f"not a scan Scandex can read (expected {readable_types()})")
         sha = sha256_file(local)
         pages: list[PageText] = []
         for plan in plan_pages(local, kind):

@@ -38,7 +38,7 @@ from engine.ingest.items import (
 from engine.ingest.readers.dispatch import plan_pages
 from engine.ingest.sources import BucketRoots, FolderRoots, SourceRoots, key_of
 from engine.ingest.tasks import OcrTask, run_ocr_task
-from engine.models import Chunk, FailedFile, FileKind, IndexReport, PageText
+from engine.models import Chunk, FailedFile, FileKind, IndexReport, PageText, readable_types
 from engine.progress import CancelToken, NullProgress, ProgressSink, ProgressTracker
 from engine.protocols import Embedder, OcrEngine, OcrOptions, TaskExecutor
 from engine.store.db import Store, db_path_text
@@ -301,7 +301,7 @@ class IndexRun:
                 raise EmptyDocument("file is empty (0 bytes)")
             if kind is None:
                 raise UnsupportedFile(
-                    "not a scan Scandex can read (expected PNG, JPEG, TIFF, BMP, GIF, WebP or PDF)"
+                    f"not a scan Scandex can read (expected {readable_types()})"
                 )
             sha = sha256_file(path)
         except ScanError as e:

@@ -15,6 +15,7 @@ from engine.content import safe_filename, sniff
 from engine.errors import UsageError
 from engine.layout import LibraryLayout
 from engine.library import Library
+from engine.models import readable_types
 
 
 class UploadTooLarge(UsageError):
@@ -64,8 +65,7 @@ class StagedUpload:
         self._file.close()
         kind = sniff(self._head)
         if kind is None or self.size == 0:
-            raise NotAScan("not a scan Scandex can read (PNG, JPEG, TIFF, BMP, GIF, WebP "
-                           "or PDF)")
+            raise NotAScan(f"not a scan Scandex can read ({readable_types()})")
         sha = self._digest.hexdigest()
         target = self._layout.blob_path(sha, safe_filename(filename, f"upload.{kind.value}"))
         target.parent.mkdir(parents=True, exist_ok=True)
