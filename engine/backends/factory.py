@@ -9,14 +9,36 @@ from engine.backends.pool import InlineExecutor, LocalPoolExecutor
 from engine.errors import UsageError
 from engine.protocols import Embedder, OcrEngine
 
+OCR_ENV = "SCANDEX_OCR"
+
 
 def make_ocr(name: str | None = None) -> OcrEngine:
-    """The OCR engine: 'tesseract' (the default and, today, the only real one)."""
-    if name in (None, "", "tesseract"):
+    """Tesseract, 'tesserocr' (in-process through the tesserocr wheel: the default when it
+    imports and finds language models) or 'tesseract' (the CLI through pytesseract: the
+    frozen app's, and the fallback). Both read with the same adaptive strategy.
+    name, else $SCANDEX_OCR, else the default."""
+    import sys
+
+    choice = (name or os.environ.get(OCR_ENV) or "").strip().lower()
+    if choice in ("", "auto"):
+        from engine.backends.tesserocr_ocr import tesserocr_usable
+
+        # The frozen app ships the tesseract CLI and its models; it stays on that.
+        # A tesseract program named by $SCANDEX_TESSERACT is the one the user wants run.
+        frozen = getattr(sys, "frozen", False) or bool(os.environ.get("SCANDEX_TESSERACT"))
+        choice = "tesserocr" if not frozen and tesserocr_usable() else "tesseract"
+    if choice == "tesserocr":
+        from engine.backends.tesserocr_ocr import TesserocrOcr, tesserocr_usable
+
+        if not tesserocr_usable():
+            raise UsageError("the tesserocr OCR engine needs the tesserocr package and "
+                             "Tesseract's language models; use --ocr tesseract")
+        return TesserocrOcr()
+    if choice in ("tesseract", "cli"):
         from engine.backends.tesseract import TesseractOcr
 
         return TesseractOcr()
-    raise UsageError(f"unknown OCR engine '{name}'; use tesseract")
+    raise UsageError(f"unknown OCR engine '{choice}'; use tesserocr or tesseract")
 
 
 EMBEDDER_ENV = "SCANDEX_EMBEDDER"

@@ -138,7 +138,10 @@ class OnnxMiniLMEmbedder:
     relevance_floor = RELEVANCE_FLOOR
     backend = "onnx"  # what make_embedder calls it
 
-    def __init__(self, *, batch_size: int = 32, threads: int | None = None) -> None:
+    # One text per run is fastest here: 64 OCR chunks embed in 1.6 s one by one, 2.8 s in
+    # batches of 16, 3.6 s in batches of 32 (padding and cache misses cost more than the
+    # per-call overhead saves).
+    def __init__(self, *, batch_size: int = 1, threads: int | None = None) -> None:
         self.batch_size = batch_size
         self.threads = threads
         self._session: Any = None

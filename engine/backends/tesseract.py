@@ -105,6 +105,13 @@ def _binarized(image: Image.Image) -> Image.Image:
     return Image.fromarray(np.where(pixels > threshold, 255, 0).astype(np.uint8))
 
 
+def keep_word(text: str, confidence: float) -> bool:
+    """A word worth keeping: not empty, not a layout marker, not a speck of dirt."""
+    if not text or confidence < 0:
+        return False
+    return confidence >= 30 or any(ch.isalnum() for ch in text)
+
+
 def _ocr_scale(image: Image.Image) -> float:
     dpi = image.info.get("dpi")
     try:
@@ -209,10 +216,8 @@ class TesseractOcr:
         ):
             text = str(text).strip()
             confidence = float(conf)
-            if not text or confidence < 0:
+            if not keep_word(text, confidence):
                 continue
-            if confidence < 30 and not any(ch.isalnum() for ch in text):
-                continue  # specks and scanner dirt
             words.append(
                 Word(
                     text=text,

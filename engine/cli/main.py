@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--embedder", choices=["onnx", "torch"],
                         help="how the model runs: onnx (ONNX Runtime, the default) or torch "
                              "(sentence-transformers, the reference); the vectors are the same")
+    parser.add_argument("--ocr", choices=["tesserocr", "tesseract"],
+                        help="how Tesseract runs: tesserocr (in-process, the default when "
+                             "installed) or tesseract (the command-line program)")
     parser.add_argument("--self-test", action="store_true",
                         help="OCR, embed, index and search a bundled sample; print a JSON "
                              "report; exit 0 when everything works")
@@ -138,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.embedder:
         # Through the environment, so OCR and cluster workers started from here agree.
         os.environ["SCANDEX_EMBEDDER"] = args.embedder
+    if args.ocr:
+        os.environ["SCANDEX_OCR"] = args.ocr
     try:
         return int(_dispatch(args))
     except ScandexError as e:
