@@ -67,6 +67,10 @@ class QueryTooSlow(UsageError):
     """A search ran past its time limit and was stopped."""
 
 
+class LibraryBusy(LibraryError):
+    """Another process is indexing into the library (it holds the writer lock)."""
+
+
 class ReadOnlyLibrary(LibraryError):
     """The library's folder or disk cannot be written: it can be searched, not changed."""
 

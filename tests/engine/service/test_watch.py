@@ -1,0 +1,192 @@
+"""Watch folders: new, grown, moved and deleted files are followed; half-written files
+wait; a vanished folder keeps its documents; a busy library is retried, not fatal."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from engine import Library, LibraryBusy
+from engine.backends.pool import InlineExecutor
+from engine.service.watch import FolderWatcher, WatchBatch, listing, mount_type
+from engine.testing import FakeOcr, HashingEmbedder, write_fake_scan
+
+
+@pytest.fixture
+def watched(tmp_path: Path) -> Iterator[tuple[Library, Path, list[WatchBatch], FolderWatcher]]:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    library = Library.open(tmp_path / "lib", embedder=HashingEmbedder(), ocr=FakeOcr(),
+                           executor=InlineExecutor())
+    batches: list[WatchBatch] = []
+    watcher = FolderWatcher(library, [inbox], poll_s=0.05, settle_s=0.2, on_batch=batches.append)
+    thread = threading.Thread(target=watcher.run)
+    thread.start()
+    _until(lambda: batches)  # the catch-up run
+    yield library, inbox, batches, watcher
+    watcher.stop()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    library.close()
+
+
+def _until(condition: Callable[[], object], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def _names(library: Library) -> set[str]:
+    return {Path(d.path).name for d in library.documents(state="indexed")}
+
+
+def test_new_files_are_indexed_and_deleted_ones_forgotten(watched) -> None:  # type: ignore[no-untyped-def]
+    library, inbox, _batches, _watcher = watched
+    write_fake_scan(inbox / "a.png", "alpha invoice")
+    (inbox / "sub").mkdir()
+    write_fake_scan(inbox / "sub" / "b.png", "beta letter")
+    _until(lambda: _names(library) == {"a.png", "b.png"})
+    assert library.search("beta", mode="keyword")[0].path.endswith("b.png")
+    (inbox / "a.png").unlink()
+    _until(lambda: _names(library) == {"b.png"})
+
+
+def test_a_move_reuses_the_stored_reading(watched) -> None:  # type: ignore[no-untyped-def]
+    library, inbox, batches, _watcher = watched
+    write_fake_scan(inbox / "scan.png", "moved words")
+    _until(lambda: "scan.png" in _names(library))
+    (inbox / "filed").mkdir()
+    (inbox / "scan.png").rename(inbox / "filed" / "scan-2024.png")
+    _until(lambda: _names(library) == {"scan-2024.png"})
+    last = [b.report for b in batches if b.report is not None][-1]
+    assert last.reused == 1 and last.indexed == 0 and last.removed == 1
+
+
+def test_a_file_still_being_written_waits_until_it_stops_growing(watched) -> None:  # type: ignore[no-untyped-def]
+    library, inbox, batches, _watcher = watched
+    source = write_fake_scan(inbox.parent / "whole.png", "slowly copied page")
+    data = source.read_bytes()
+    target = inbox / "copying.png"
+    with target.open("wb") as out:
+        for start in range(0, len(data), max(1, len(data) // 8)):
+            out.write(data[start:start + max(1, len(data) // 8)])
+            out.flush()
+            time.sleep(0.08)  # a slow network copy: never quiet for the settle time
+            assert "copying.png" not in _names(library)
+    _until(lambda: "copying.png" in _names(library))
+    assert all(not b.report or not b.report.failed for b in batches), "no half-read failure"
+
+
+def test_a_vanished_folder_keeps_its_documents(watched, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    library, inbox, batches, _watcher = watched
+    write_fake_scan(inbox / "kept.png", "kept while unmounted")
+    _until(lambda: "kept.png" in _names(library))
+    inbox.rename(tmp_path / "elsewhere")  # the share goes away
+    _until(lambda: any(b.offline for b in batches))
+    time.sleep(0.5)
+    assert "kept.png" in _names(library)
+    (tmp_path / "elsewhere").rename(inbox)  # ... and comes back
+    write_fake_scan(inbox / "new.png", "after the share returned")
+    _until(lambda: _names(library) == {"kept.png", "new.png"})
+
+
+def test_a_busy_library_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_fake_scan(inbox / "a.png", "waited for the lock")
+    library = Library.open(tmp_path / "lib", embedder=HashingEmbedder(), ocr=FakeOcr(),
+                           executor=InlineExecutor())
+    real_add, calls = library.add, []
+
+    def busy_once(*a: object, **k: object) -> object:
+        calls.append(1)
+        if len(calls) <= 2:
+            raise LibraryBusy("another Scandex process is indexing")
+        return real_add(*a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(library, "add", busy_once)
+    batches: list[WatchBatch] = []
+    watcher = FolderWatcher(library, [inbox], poll_s=0.05, settle_s=0.05,
+                            on_batch=batches.append)
+    thread = threading.Thread(target=watcher.run)
+    thread.start()
+    _until(lambda: "a.png" in _names(library))
+    watcher.stop()
+    thread.join(timeout=30)
+    assert any(b.note and "another Scandex process" in b.note for b in batches)
+    library.close()
+
+
+def test_listing_skips_the_library_inside_a_watched_folder(tmp_path: Path) -> None:
+    write_fake_scan(tmp_path / "a.png", "x")
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "index.sqlite").write_bytes(b"changes all the time")
+    assert set(listing([tmp_path], [tmp_path / "lib"])) == {str(tmp_path / "a.png")}
+
+
+def test_network_shares_are_recognised(tmp_path: Path) -> None:
+    mounts = tmp_path / "mounts"
+    mounts.write_text("/dev/sda1 / ext4 rw 0 0\n"
+                      "//nas/scans /mnt/scanner\\040inbox cifs rw 0 0\n")
+    assert mount_type(Path("/mnt/scanner inbox/2024"), str(mounts)) == "cifs"
+    assert mount_type(Path("/home/me"), str(mounts)) == "ext4"
+
+
+@pytest.mark.slow
+def test_scandex_watch_follows_a_folder_and_stops_on_sigterm(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    library_dir = tmp_path / "lib"
+    env = {**os.environ, "SCANDEX_RUN_SLOW": "1"}
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli.main", "--library", str(library_dir), "watch",
+         str(inbox), "--settle", "0.3", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        first = watch.stdout.readline() if watch.stdout else ""
+        assert '"report"' in first  # the catch-up batch
+        shutil.copyfile(Path(__file__).resolve().parents[4] / "shared" / "corpus"
+                        / "tesseract-test" / "phototest.tif", inbox / "phototest.tif")
+        line = watch.stdout.readline() if watch.stdout else ""
+        assert '"indexed": 1' in line, line
+        watch.send_signal(signal.SIGTERM)
+        assert watch.wait(timeout=30) == 0
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    found = subprocess.run([sys.executable, "-m", "engine.cli.main", "--library",
+                            str(library_dir), "search", "quick brown", "--mode", "keyword",
+                            "--json"],
+                           capture_output=True, text=True, timeout=120)
+    assert "phototest.tif" in found.stdout
+
+
+def test_file_system_events_wake_it_without_polling(tmp_path: Path) -> None:
+    pytest.importorskip("watchdog")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    library = Library.open(tmp_path / "lib", embedder=HashingEmbedder(), ocr=FakeOcr(),
+                           executor=InlineExecutor())
+    batches: list[WatchBatch] = []
+    watcher = FolderWatcher(library, [inbox], settle_s=0.2, on_batch=batches.append)
+    assert not watcher.polling and watcher.interval_s >= 30  # events, not a timer
+    thread = threading.Thread(target=watcher.run)
+    thread.start()
+    try:
+        _until(lambda: batches)
+        write_fake_scan(inbox / "evented.png", "woken by inotify")
+        _until(lambda: "evented.png" in _names(library), timeout=10)
+    finally:
+        watcher.stop()
+        thread.join(timeout=30)
+        library.close()
