@@ -4,7 +4,6 @@ wait; a vanished folder keeps its documents; a busy library is retried, not fata
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from engine import Library, LibraryBusy
 from engine.backends.pool import InlineExecutor
 from engine.service.watch import FolderWatcher, WatchBatch, listing, mount_type
 from engine.testing import FakeOcr, HashingEmbedder, write_fake_scan
+from tests.scans import text_page
 
 
 @pytest.fixture
@@ -155,8 +155,9 @@ def test_scandex_watch_follows_a_folder_and_stops_on_sigterm(tmp_path: Path) -> 
     try:
         first = watch.stdout.readline() if watch.stdout else ""
         assert '"report"' in first  # the catch-up batch
-        shutil.copyfile(Path(__file__).resolve().parents[4] / "shared" / "corpus"
-                        / "tesseract-test" / "phototest.tif", inbox / "phototest.tif")
+        staged = tmp_path / "phototest.tif"
+        text_page(["The quick brown dog jumped over the lazy fox."]).save(staged)
+        staged.rename(inbox / "phototest.tif")  # lands whole, as a scanner's file would
         line = watch.stdout.readline() if watch.stdout else ""
         assert '"indexed": 1' in line, line
         watch.send_signal(signal.SIGTERM)
