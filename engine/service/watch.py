@@ -11,6 +11,7 @@ its documents: the run skips it and says so until it is back.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +26,9 @@ from engine.models import IndexReport
 from engine.progress import CancelToken, NullProgress, ProgressSink
 
 Listing = dict[str, tuple[int, int]]  # path -> (size, mtime_ns)
+# Between full listings only folder times are checked; a file rewritten in place (no
+# entry added or removed) is noticed at the next full listing.
+FULL_LISTING_EVERY_S = 30.0
 NETWORK_FILESYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs",
                                  "9p", "afs", "ceph", "glusterfs", "fuse.rclone",
                                  "fuse.s3fs", "davfs", "fuse.gvfsd-fuse"})
@@ -47,6 +51,36 @@ def listing(roots: list[Path], exclude: list[Path] | None = None) -> Listing:
         if isinstance(item, Candidate):
             found[str(item.path)] = (item.size, item.mtime_ns)
     return found
+
+
+def folder_times(roots: list[Path], exclude: list[Path] | None = None) -> dict[str, int]:
+    """The modification time of every folder under roots (hidden and excluded skipped);
+    -1 for a root that is not there. A folder's time changes when an entry is added,
+    removed or renamed in it."""
+    skipped = {str(p.resolve()) for p in exclude or []}
+    times: dict[str, int] = {}
+    for root in roots:
+        times[str(root)] = _mtime(str(root))
+        if not root.is_dir():
+            continue
+        for folder, subfolders, _files in os.walk(root):
+            subfolders[:] = [d for d in subfolders if not d.startswith(".")
+                             and str(Path(folder, d).resolve()) not in skipped]
+            times[folder] = _mtime(folder)
+    return times
+
+
+def unchanged_folders(times: dict[str, int]) -> bool:
+    """True when every folder has the same time (or is still missing): a stat per folder,
+    not per file, which is cheap on a big archive and on a network share."""
+    return all(_mtime(folder) == when for folder, when in times.items())
+
+
+def _mtime(path: str) -> int:
+    try:
+        return Path(path).stat().st_mtime_ns
+    except OSError:
+        return -1
 
 
 def mount_type(path: Path, mounts: str = "/proc/mounts") -> str | None:
@@ -101,7 +135,11 @@ class FolderWatcher:
         """Catch up, then follow changes until cancel. Returns when cancelled."""
         observer = None if self.polling else self._observe()
         try:
-            last = listing(self.roots, [self.library.directory])
+            excluded = [self.library.directory]
+            # Folder times are taken before each listing: a change made while listing
+            # then shows as a changed folder at the next look, never as nothing.
+            folders, listed_at = folder_times(self.roots, excluded), time.monotonic()
+            last = listing(self.roots, excluded)
             # A catch-up that must wait (another writer) is retried like any batch.
             changed_at: float | None = None if self._index() else time.monotonic()
             while not self.cancel.cancelled:
@@ -110,7 +148,11 @@ class FolderWatcher:
                 self._woken.clear()
                 if self.cancel.cancelled:
                     break
-                now = listing(self.roots, [self.library.directory])
+                if (changed_at is None and time.monotonic() - listed_at < FULL_LISTING_EVERY_S
+                        and unchanged_folders(folders)):
+                    continue  # nothing added, removed or renamed: no need to stat every file
+                folders, listed_at = folder_times(self.roots, excluded), time.monotonic()
+                now = listing(self.roots, excluded)
                 if now != last:
                     last, changed_at = now, time.monotonic()  # still moving: wait it out
                 elif changed_at is not None and time.monotonic() - changed_at >= self.settle_s:

@@ -191,3 +191,17 @@ def test_file_system_events_wake_it_without_polling(tmp_path: Path) -> None:
         watcher.stop()
         thread.join(timeout=30)
         library.close()
+
+
+def test_polling_looks_at_folder_times_between_full_listings(tmp_path: Path) -> None:
+    from engine.service.watch import folder_times, unchanged_folders
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    times = folder_times([tmp_path / "a", tmp_path / "missing"])
+    assert unchanged_folders(times)
+    time.sleep(0.01)
+    write_fake_scan(tmp_path / "a" / "b" / "new.png", "a new entry in a deep folder")
+    assert not unchanged_folders(times)
+    times = folder_times([tmp_path / "a", tmp_path / "missing"])
+    (tmp_path / "missing").mkdir()  # a share that comes back is a change too
+    assert not unchanged_folders(times)
