@@ -21,6 +21,8 @@ def main() -> int:
     parser.add_argument("--docs", type=int, default=2000, help="documents for quality")
     parser.add_argument("--pages", type=int, default=8, help="pages for the OCR benchmark")
     parser.add_argument("--sizes", default="10000,100000", help="chunk counts for search")
+    parser.add_argument("--json", action="store_true",
+                        help="search: print the figures as one JSON object, last")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory(prefix="scandex-bench-") as tmp:
@@ -56,7 +58,9 @@ def main() -> int:
 
                 bench_gui(work / "gui")
             elif name == "search":
-                engine_bench.bench_search(work / "search", [int(s) for s in args.sizes.split(",")])
+                from bench.search_bench import bench_search
+
+                bench_search([int(s) for s in args.sizes.split(",")], as_json=args.json)
             else:
                 engine_bench.bench_incremental(work / "incremental")
     return 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -94,87 +93,6 @@ def bench_embed(chunks: int = 256) -> None:
     print(f"bare SentenceTransformer.encode: {chunks / raw:.1f} chunks/s")
     print(f"MiniLMEmbedder.embed:            {chunks / mine:.1f} chunks/s")
     print(f"ratio: {raw / mine:.2f}x (target >= 0.95x)")
-
-
-def _fill_store(library_dir: Path, chunks: int) -> None:
-    """A library with `chunks` synthetic chunks (10 per document, 384-d random vectors)."""
-    from engine.backends.minilm import MINILM_ID
-    from engine.models import Box, Chunk, PageText, Word
-    from engine.store.db import Store
-
-    rng = np.random.default_rng(1)
-    vocabulary = WORDS + [f"term{i}" for i in range(5000)]
-    weights = 1 / np.arange(1, len(vocabulary) + 1)
-    weights /= weights.sum()
-    store = Store(library_dir)
-    per_doc = 10
-    for doc in range(chunks // per_doc):
-        tokens = rng.choice(len(vocabulary), size=per_doc * 60, p=weights)
-        words = [Word(vocabulary[t], Box(i % 12 * 150, i // 12 * 60, 140, 50))
-                 for i, t in enumerate(tokens)]
-        page = PageText(1, 2480, 3508, words, "ocr")
-        chunk_list = [Chunk(1, k, k * 60, k * 60 + 60,
-                            " ".join(w.text for w in words[k * 60:k * 60 + 60]))
-                      for k in range(per_doc)]
-        vectors = rng.standard_normal((per_doc, 384)).astype(np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        sha = f"{doc:064x}"
-        store.commit_document(path=Path(f"/bench/doc{doc:06}.png"), kind="png", sha256=sha,
-                              size=1, mtime_ns=1, pages=[page], chunks=chunk_list,
-                              vectors=vectors, model_id=MINILM_ID)
-    store.close()
-
-
-def bench_search(work: Path, sizes: list[int], queries: int = 60) -> None:
-    """p50/p95 of each mode vs a bare FTS5 query and a bare numpy dot product."""
-    from engine import Library
-    from engine.backends.minilm import MiniLMEmbedder
-
-    embedder = MiniLMEmbedder()
-    embedder.load()
-    rng = random.Random(3)
-    # Query words drawn like the indexed text's words (Zipf), as real queries mix
-    # common and rare terms; a tenth of the queries are the commonest words only.
-    vocabulary = WORDS + [f"term{i}" for i in range(5000)]
-    weights = [1 / (i + 1) for i in range(len(vocabulary))]
-    qs = [" ".join(rng.choices(vocabulary, weights, k=rng.randint(1, 3)))
-          for _ in range(queries * 9 // 10)]
-    qs += [" ".join(rng.choice(WORDS[:10]) for _ in range(2)) for _ in range(queries // 10)]
-    for size in sizes:
-        lib_dir = work / f"lib{size}"
-        start = time.perf_counter()
-        _fill_store(lib_dir, size)
-        print(f"\n{size} chunks (built in {time.perf_counter() - start:.0f} s)")
-        with Library.open(lib_dir, embedder=embedder, read_only=True) as lib:
-            lib.search("warm up", mode="hybrid")  # loads the vector matrix once
-            db = lib.store.db
-            matrix = lib._searcher.vectors.matrix
-            raw_fts, raw_dot = [], []
-            for q in qs:
-                t = time.perf_counter()
-                db.execute("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? "
-                           "ORDER BY bm25(chunks_fts) LIMIT 400",
-                           [" OR ".join(f'"{w}"' for w in q.split())]).fetchall()
-                raw_fts.append(time.perf_counter() - t)
-                vector = embedder.embed([q])[0]
-                t = time.perf_counter()
-                scores = matrix @ vector
-                np.argpartition(-scores, 400)[:400]
-                raw_dot.append(time.perf_counter() - t)
-            print(f"  bare FTS5 bm25 query:   p50 {_pct(raw_fts, 50):6.1f} ms  "
-                  f"p95 {_pct(raw_fts, 95):6.1f} ms")
-            print(f"  bare numpy dot + top-k: p50 {_pct(raw_dot, 50):6.1f} ms  "
-                  f"p95 {_pct(raw_dot, 95):6.1f} ms")
-            for mode in ("keyword", "semantic", "hybrid"):
-                times = []
-                for q in qs:
-                    lib._searcher._recent.clear()  # no help from the query-vector cache
-                    t = time.perf_counter()
-                    lib.search(q, mode=mode, limit=10)
-                    times.append(time.perf_counter() - t)
-                print(f"  scandex {mode:8} (incl. query embedding, snippets, boxes): "
-                      f"p50 {_pct(times, 50):6.1f} ms  p95 {_pct(times, 95):6.1f} ms")
-        shutil.rmtree(lib_dir)
 
 
 def bench_incremental(work: Path, files: int = 1000) -> None:

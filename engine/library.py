@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import sqlite3
 import stat
@@ -37,8 +38,10 @@ from engine.models import SearchHit as SearchHit
 from engine.progress import CancelToken, NullProgress, ProgressSink
 from engine.protocols import Embedder, OcrEngine, TaskExecutor
 from engine.search.searcher import Searcher
-from engine.search.vectors import VectorCache
+from engine.search.vector_search import VectorSearch
 from engine.store.db import Store
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from engine.backends.s3 import RemoteConfig
@@ -87,7 +90,7 @@ class Library:
         embedder: Embedder,
         ocr: OcrEngine | None,
         executor: str | TaskExecutor | None,
-        vector_cache: VectorCache | None = None,
+        vector_cache: VectorSearch | None = None,
     ) -> None:
         self.directory = directory
         self.layout = LibraryLayout(directory)
@@ -108,7 +111,7 @@ class Library:
         ocr: OcrEngine | None = None,
         executor: str | TaskExecutor | None = None,
         read_only: bool = False,
-        vector_cache: VectorCache | None = None,
+        vector_cache: VectorSearch | None = None,
     ) -> Library:
         """Open (creating if needed) the library in directory, or the default one.
 
@@ -138,9 +141,9 @@ class Library:
         return self._ocr
 
     @staticmethod
-    def new_vector_cache() -> VectorCache:
+    def new_vector_cache() -> VectorSearch:
         """A vector matrix cache to share between Library objects on one folder."""
-        return VectorCache()
+        return VectorSearch()
 
     def generation(self) -> tuple[int, int]:
         """Counters that change whenever any process commits or removes documents here:
@@ -216,7 +219,9 @@ class Library:
                     progress=progress or NullProgress(),
                     cancel=cancel or CancelToken(),
                 )
-                return run.run(roots)
+                report = run.run(roots)
+                self._update_vector_index()
+                return report
         finally:
             if owned:
                 pool.shutdown()
@@ -362,9 +367,21 @@ class Library:
         if isinstance(ref, str) and not ref.isdigit():
             folder = ref.rstrip("/") if ref.startswith("s3://") else os.path.abspath(ref)
             ids = self.store.ids_under(folder)
-            if ids:
-                return self.store.remove_documents(ids)
-        return self.store.remove_documents([self.resolve(ref).id])
+        else:
+            ids = []
+        removed = self.store.remove_documents(ids or [self.resolve(ref).id])
+        self._update_vector_index()
+        return removed
+
+    def _update_vector_index(self) -> None:
+        """Fold what was added or removed into the ANN file of a big library (a derived
+        cache: if it cannot be written, search stays exact and correct)."""
+        from engine.search.ann import AnnFile
+
+        try:
+            AnnFile(self.directory, self.embedder.model_id, self.embedder.dim).update(self.store)
+        except (OSError, RuntimeError, ValueError, MemoryError) as e:
+            log.warning("could not update the vector index (search stays exact): %s", e)
 
     def status(self) -> LibraryStatus:
         """Counts, the model in use and every failure with its reason (after an integrity
@@ -397,7 +414,9 @@ class Library:
         from engine.sync.transfer import push
 
         self._require_writable()
-        return push(self.store, self.layout, config, on_progress=on_progress)
+        report = push(self.store, self.layout, config, on_progress=on_progress)
+        self._update_vector_index()
+        return report
 
     def pull(self, config: RemoteConfig | None = None, *,
              on_progress: Callable[[str], None] | None = None) -> SyncReport:
@@ -405,7 +424,9 @@ class Library:
         from engine.sync.transfer import pull
 
         self._require_writable()
-        return pull(self.store, self.layout, config, on_progress=on_progress)
+        report = pull(self.store, self.layout, config, on_progress=on_progress)
+        self._update_vector_index()
+        return report
 
     def sync_status(self, config: RemoteConfig | None = None) -> SyncStatus:
         """What a push and a pull would move, without moving anything."""

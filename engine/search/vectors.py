@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import sys
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,11 +84,12 @@ class VectorCache:
         return scores, False
 
     def _float16(self) -> Any:
-        """The matrix as a float16 torch tensor, made once per refresh (None: no torch)."""
+        """The matrix as a float16 torch tensor, made once per refresh (None: torch is
+        not loaded in this process; importing it would cost seconds, more than the scan
+        saves in a one-shot search: the default embedder runs without it)."""
         if self._half is None:
-            try:
-                import torch
-            except ImportError:
+            torch = sys.modules.get("torch")
+            if torch is None:
                 return None
             self._half = torch.from_numpy(self.matrix).to(torch.float16)
         return self._half
@@ -99,24 +102,35 @@ class VectorCache:
                 return
             full = model_id != self.model_id or generation[1] != self.generation[1]
             after = -1 if full or not len(self.ids) else int(self.ids[-1])
-            rows = store.reads.vectors_after(model_id, after)
-            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            pages = np.fromiter((r[2] for r in rows), dtype=np.int32, count=len(rows))
-            matrix = (
-                np.frombuffer(b"".join(r[3] for r in rows), dtype="<f4").reshape(len(rows), dim)
-                if rows
-                else np.zeros((0, dim), dtype=np.float32)
-            ).astype(np.float32)
-            shas = [str(r[1]) for r in rows]
-            if full:
-                self.ids, self.pages, self.shas, self.matrix = ids, pages, shas, matrix
-            else:
-                self.ids = np.concatenate([self.ids, ids])
-                self.pages = np.concatenate([self.pages, pages])
-                self.shas = self.shas + shas
-                self.matrix = np.vstack([self.matrix, matrix]) if len(rows) else self.matrix
+            self.load(store.reads.vectors_after(model_id, after), dim, append=not full)
             self.model_id, self.generation = model_id, generation
-            self._half = None
+
+    def load(self, rows: Sequence[tuple[int, str, int, bytes]], dim: int, *,
+             append: bool = False) -> None:
+        """Hold these (id, sha256, page, float32 blob) rows, ascending by id (append:
+        after the rows held, whose ids are all lower)."""
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        pages = np.fromiter((r[2] for r in rows), dtype=np.int32, count=len(rows))
+        matrix = (
+            np.frombuffer(b"".join(r[3] for r in rows), dtype="<f4").reshape(len(rows), dim)
+            if rows
+            else np.zeros((0, dim), dtype=np.float32)
+        ).astype(np.float32)
+        shas = [str(r[1]) for r in rows]
+        if not append:
+            self.ids, self.pages, self.shas, self.matrix = ids, pages, shas, matrix
+        elif rows:
+            self.ids = np.concatenate([self.ids, ids])
+            self.pages = np.concatenate([self.pages, pages])
+            self.shas = self.shas + shas
+            self.matrix = np.vstack([self.matrix, matrix]) if len(self.matrix) else matrix
+        self._half = None
+
+    def clear(self) -> None:
+        """Hold nothing (frees the matrix)."""
+        with self._lock:
+            self.load([], 0)
+            self.model_id, self.generation = None, (-1, -1)
 
     def top(self, query: np.ndarray, k: int, allowed: set[str] | None,
             floor: float = MIN_SIMILARITY) -> list[ChunkHit]:

@@ -22,6 +22,7 @@ from engine.store.reads import IndexReads
 
 INDEX_FILE = "index.sqlite"
 BUSY_TIMEOUT_MS = 15_000
+_CHUNK_ID_FLOOR = "chunk_id_floor"  # meta: no chunk id at or below it is handed out again
 
 
 def db_path_text(path: Path | str) -> tuple[str, bytes]:
@@ -221,11 +222,10 @@ class Store:
                         for p in pages
                     ],
                 )
-                db.executemany(
-                    "INSERT INTO chunks (sha256, page_no, ordinal, word_start, word_end, text, "
-                    "model_id, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                self._insert_chunks(
+                    sha256,
                     [
-                        (sha256, c.page_no, c.ordinal, c.word_start, c.word_end, c.text,
+                        (c.page_no, c.ordinal, c.word_start, c.word_end, c.text,
                          model_id if vectors is not None else None,
                          to_blob(vectors[i]) if vectors is not None else None)
                         for i, c in enumerate(chunks)
@@ -271,6 +271,24 @@ class Store:
         ).fetchone()
         return int(row[0])
 
+    def _insert_chunks(self, sha256: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """rows: (page_no, ordinal, word_start, word_end, text, model_id, vector). Chunk
+        ids are never reused (SQLite would hand out a removed highest id again): the
+        vector index beside the database keys its entries by them, and a reused id would
+        pair a new chunk with an old vector.
+        """
+        top = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0]
+        first = max(int(top), int(self.get_meta(_CHUNK_ID_FLOOR) or 0)) + 1
+        self.db.executemany(
+            "INSERT INTO chunks (id, sha256, page_no, ordinal, word_start, word_end, text, "
+            "model_id, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(first + i, sha256, *row) for i, row in enumerate(rows)])
+
+    def _raise_chunk_id_floor(self) -> None:
+        top = int(self.db.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0])
+        if top > int(self.get_meta(_CHUNK_ID_FLOOR) or 0):
+            self.set_meta(_CHUNK_ID_FLOOR, str(top))
+
     def _collect_garbage(self, shas: Iterable[str], removed_at: str | None = None) -> None:
         for sha in set(shas):
             used = self.db.execute(
@@ -282,6 +300,7 @@ class Store:
                     "ON CONFLICT(sha256) DO UPDATE SET removed_at = excluded.removed_at",
                     (sha, removed_at or now_iso()),
                 )
+                self._raise_chunk_id_floor()
                 self.db.execute("DELETE FROM chunks WHERE sha256 = ?", (sha,))
                 self.db.execute("DELETE FROM pages WHERE sha256 = ?", (sha,))
                 self.db.execute("DELETE FROM contents WHERE sha256 = ?", (sha,))
@@ -337,10 +356,7 @@ class Store:
                 db.executemany(
                     "INSERT INTO pages (sha256, page_no, width, height, source, rotation, words) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)", [(sha256, *row) for row in pages])
-                db.executemany(
-                    "INSERT INTO chunks (sha256, page_no, ordinal, word_start, word_end, text, "
-                    "model_id, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(sha256, *row) for row in chunks])
+                self._insert_chunks(sha256, chunks)
                 # Snapshots from older versions carry no confidence: derive it here.
                 db.execute(CONFIDENCE_BACKFILL.replace("confidence IS NULL",
                                                        "confidence IS NULL AND sha256 = ?"),

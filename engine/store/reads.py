@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
+
 from engine.errors import QueryTooSlow, UsageError
 from engine.models import SearchFilters
 
@@ -82,15 +84,26 @@ class IndexReads:
                 batch))
         return texts
 
-    def ranked_chunks(self, match: str, filters: SearchFilters, limit: int) -> list[RankedRow]:
-        """bm25's best `limit` chunks for an FTS5 MATCH expression, within filters."""
+    def chunk_id_range(self) -> tuple[int, int]:
+        """The lowest and highest chunk id (0, 0: none)."""
+        low, high = self.db.execute("SELECT MIN(id), MAX(id) FROM chunks").fetchone()
+        return int(low or 0), int(high or 0)
+
+    def ranked_chunks(self, match: str, filters: SearchFilters, limit: int,
+                      min_id: int | None = None) -> list[RankedRow]:
+        """bm25's best `limit` chunks for an FTS5 MATCH expression, within filters (and
+        with ids from min_id on: FTS5 seeks there without reading the rows before)."""
         args: list[Any] = [match]
+        window = ""
+        if min_id is not None:
+            window = "AND chunks_fts.rowid >= ? "
+            args.append(min_id)
         if filters.active:
             where, params = filter_clause(filters)
             sql = (
                 "SELECT c.id, c.sha256, c.page_no, bm25(chunks_fts) AS rank "
                 "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
-                "WHERE chunks_fts MATCH ? "
+                f"WHERE chunks_fts MATCH ? {window}"
                 f"AND c.sha256 IN (SELECT d.sha256 FROM documents d WHERE {where}) "
                 "ORDER BY rank LIMIT ?"
             )
@@ -99,7 +112,7 @@ class IndexReads:
             # Rank inside FTS5 first, then join only the candidates to their chunks.
             sql = (
                 "SELECT c.id, c.sha256, c.page_no, f.rank FROM ("
-                "SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? "
+                f"SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? {window}"
                 "ORDER BY rank LIMIT ?) f JOIN chunks c ON c.id = f.rowid ORDER BY f.rank"
             )
         args.append(limit)
@@ -119,6 +132,36 @@ class IndexReads:
             "SELECT id, sha256, page_no, vector FROM chunks "
             "WHERE model_id = ? AND vector IS NOT NULL AND id > ? ORDER BY id",
             (model_id, after))]
+
+    def vector_ids(self, model_id: str) -> np.ndarray:
+        """The ids of every chunk holding a vector of model_id, ascending (int64)."""
+        cursor = self.db.execute(
+            "SELECT id FROM chunks WHERE model_id = ? AND vector IS NOT NULL ORDER BY id",
+            (model_id,))
+        return np.fromiter((r[0] for r in cursor), dtype=np.int64)
+
+    def vectors_by_id(self, model_id: str,
+                      ids: Sequence[int]) -> list[tuple[int, str, int, bytes]]:
+        """(id, sha256, page, float32 blob) of those ids that still hold a vector of
+        model_id (a removed chunk is simply missing), by id."""
+        rows: list[tuple[int, str, int, bytes]] = []
+        for start in range(0, len(ids), 500):
+            batch = [int(i) for i in ids[start : start + 500]]
+            rows.extend((int(i), str(s), int(p), bytes(v)) for i, s, p, v in self.db.execute(
+                "SELECT id, sha256, page_no, vector FROM chunks WHERE model_id = ? "
+                f"AND vector IS NOT NULL AND id IN ({','.join('?' * len(batch))})",
+                [model_id, *batch]))
+        rows.sort()
+        return rows
+
+    def chunk_ids_within(self, filters: SearchFilters, model_id: str) -> np.ndarray:
+        """The ids of model_id's chunks in documents within filters, ascending."""
+        where, params = filter_clause(filters)
+        cursor = self.db.execute(
+            "SELECT id FROM chunks WHERE model_id = ? AND vector IS NOT NULL AND sha256 IN "
+            f"(SELECT d.sha256 FROM documents d WHERE {where}) ORDER BY id",
+            [model_id, *params])
+        return np.fromiter((r[0] for r in cursor), dtype=np.int64)
 
     # -- documents ----------------------------------------------------------------
 

@@ -152,8 +152,8 @@ def test_public_api_exports_every_type_library_takes_or_returns() -> None:
         for hint in hints.values():
             used |= _engine_types_in(hint)
     exported = {getattr(engine, n) for n in engine.__all__}
-    # VectorCache is deliberately opaque: callers only pass Library.new_vector_cache() on.
-    missing = {t.__name__ for t in used - exported} - {"VectorCache"}
+    # VectorSearch is deliberately opaque: callers only pass Library.new_vector_cache() on.
+    missing = {t.__name__ for t in used - exported} - {"VectorSearch"}
     assert not missing, f"export these from engine: {sorted(missing)}"
 
 

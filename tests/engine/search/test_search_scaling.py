@@ -74,6 +74,35 @@ def test_a_rare_word_still_ranks_the_whole_index(library: Library) -> None:
     assert "keyword" in hits[0].matched_by
 
 
-def test_words_mode_is_not_budgeted(library: Library) -> None:
+def test_words_mode_is_not_budgeted_below_its_postings_budget(library: Library) -> None:
     hits = library.search("harbour", mode="keyword", limit=20)
     assert len(hits) == 7
+
+
+def test_a_word_over_the_postings_budget_ranks_the_newest_chunks(
+        library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    """'frost' is on 23 pages; with a budget of 8 postings only the newest pages that fit
+    are ranked, unless that window holds too few hits (then everything is)."""
+    monkeypatch.setattr(searcher, "_WORDS_POSTINGS_BUDGET", 8)
+    monkeypatch.setattr(searcher, "_WINDOW_ENOUGH", 2)
+    calls: list[object] = []
+    ranked = library.store.reads.ranked_chunks
+
+    def spy(*args: object) -> object:
+        calls.append(args[-1])
+        return ranked(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(library.store.reads, "ranked_chunks", spy)
+    hits = library.search("frost", mode="keyword", limit=30)
+    names = sorted(Path(h.path).name for h in hits)
+    assert calls and calls[0] is not None  # a window was used
+    assert 2 <= len(hits) < 23
+    assert names[0] >= "d15.png"  # the newest pages only
+    assert all("<mark>frost</mark>" in h.snippet for h in hits)
+    # A rare word is never windowed.
+    calls.clear()
+    assert Path(library.search("zeppelin", mode="keyword")[0].path).name == "d07.png"
+    assert calls == [None]
+    # Too few hits in the window: the whole index after all.
+    monkeypatch.setattr(searcher, "_WINDOW_ENOUGH", 20)
+    assert len(library.search("frost", mode="keyword", limit=30)) == 23
