@@ -44,6 +44,20 @@ _FORMAT = 1
 _PROBE_BYTES = 1 << 20
 
 
+def usearch_index() -> Any:
+    """usearch's Index class, loaded after onnxruntime when that is installed: the
+    other order crashes the process (SIGSEGV in onnxruntime's import, usearch 2.26 with
+    onnxruntime 1.32; tests/engine/search/test_ann.py checks it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("onnxruntime") is not None:
+        import onnxruntime  # noqa: F401
+
+    from usearch.index import Index
+
+    return Index
+
+
 def ann_path(directory: Path, model_id: str) -> Path:
     """The index file of one model's vectors in a library folder."""
     digest = hashlib.sha1(model_id.encode()).hexdigest()[:12]
@@ -101,9 +115,7 @@ class AnnFile:
                     or meta.get("dim") != self.dim or meta.get("file") != _fingerprint(self.path)):
                 log.info("ignoring %s: it does not match its description", self.path)
                 return None
-            from usearch.index import Index
-
-            index = Index.restore(str(self.path), view=view)
+            index = usearch_index().restore(str(self.path), view=view)
             if index is None or index.ndim != self.dim or len(index) != meta.get("count"):
                 return None
             index.expansion_search = EXPANSION_SEARCH  # type: ignore[misc]  # restore drops it
@@ -166,8 +178,7 @@ class AnnFile:
             return True
 
     def _new_index(self) -> Any:
-        from usearch.index import Index
-
+        Index = usearch_index()  # noqa: N806
         # f16 halves the file and the memory (the caller rescores exactly from SQLite).
         return Index(ndim=self.dim, metric="ip", dtype="f16", connectivity=CONNECTIVITY,
                      expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)

@@ -40,7 +40,7 @@ _HYBRID_POSTINGS_SHARE = 0.10
 # ... on libraries this big. Below it a full any-word query is fast enough, and the budget
 # would cost a little quality (SciFact, 6k chunks: 0.764 -> 0.755 nDCG@10 when forced).
 _BUDGET_FROM_CHUNKS = 50_000
-# Words mode ranks at most about this many postings per query (see _newest_window).
+# Words mode ranks at most about this many postings per query (see _within_budget).
 _WORDS_POSTINGS_BUDGET = 60_000
 # ... and ranks everything after all when the window held fewer hits than this.
 _WINDOW_ENOUGH = 50
@@ -286,36 +286,51 @@ class Searcher:
         return sorted(combined, key=lambda h: h.score)
 
     def _fts(self, parsed: ParsedQuery, filters: SearchFilters, op: str) -> list[ChunkHit]:
-        window = self._newest_window(parsed, op)
-        rows = self.store.reads.ranked_chunks(parsed.fts(op), filters, _CANDIDATES, window)
+        within, window = self._within_budget(parsed, op)
+        rows = self.store.reads.ranked_chunks(within.fts(op), filters, _CANDIDATES, window)
         if window is not None and len(rows) < _WINDOW_ENOUGH:
             # The window held too few: the estimate was loose (AND, phrases) or the
             # filter narrow; the whole index then is not costly either.
-            rows = self.store.reads.ranked_chunks(parsed.fts(op), filters, _CANDIDATES)
-        return [ChunkHit(*row) for row in rows]
+            rows = self.store.reads.ranked_chunks(within.fts(op), filters, _CANDIDATES)
+        hits = [ChunkHit(*row) for row in rows]
+        if within != parsed:
+            # The common words left out still order what the rare ones found.
+            hits = self._rescore(hits, [t for g in parsed.groups for t in g]) or hits
+        return hits
 
-    def _newest_window(self, parsed: ParsedQuery, op: str) -> int | None:
-        """The lowest chunk id to rank from when a query's words hold more postings than
-        _WORDS_POSTINGS_BUDGET (None: rank everything).
+    def _within_budget(self, parsed: ParsedQuery, op: str) -> tuple[ParsedQuery, int | None]:
+        """The query cut to about _WORDS_POSTINGS_BUDGET postings, and the lowest chunk
+        id to rank from (None: everything).
 
         bm25 scores every row a MATCH yields, so a common word costs seconds at a million
-        chunks. Past the budget only the newest chunks that fit are ranked: FTS5 seeks
-        to the window's first rowid. Common words carry little weight, so what is lost
-        is mostly ties among older pages (see docs/benchmarks.md for the measured cost).
+        chunks. An any-word query keeps its words rarest first while their postings fit
+        (the rarest carry nearly all of bm25's weight). When even the rarest word (or, for
+        all-words queries, the rarest group) is over the budget, only the newest chunks
+        that fit are ranked: FTS5 seeks to the window's first rowid. The quality cost is
+        measured in docs/benchmarks.md.
         """
-        if self._chunks() < _BUDGET_FROM_CHUNKS:
-            return None
+        if self._chunks() < _BUDGET_FROM_CHUNKS or not parsed.groups:
+            return parsed, None
         sizes = []
         for group in parsed.groups:
             if any(t.prefix for t in group):
-                return None  # no cheap estimate; the query time limit still holds
+                return parsed, None  # no cheap estimate; the query time limit still holds
             sizes.append(min(sum(self._df_of(w) for w in (t.text, *t.variants))
                              for t in group))
-        postings = (min(sizes) if op == "AND" else sum(sizes)) if sizes else 0
+        if op == "OR" and sum(sizes) > _WORDS_POSTINGS_BUDGET:
+            order = sorted(range(len(sizes)), key=lambda i: sizes[i])
+            keep, spent = [order[0]], sizes[order[0]]
+            for i in order[1:]:
+                if spent + sizes[i] <= _WORDS_POSTINGS_BUDGET:
+                    keep.append(i)
+                    spent += sizes[i]
+            parsed = ParsedQuery(tuple(g for i, g in enumerate(parsed.groups) if i in keep))
+            sizes = [sizes[i] for i in sorted(keep)]
+        postings = min(sizes) if op == "AND" else sum(sizes)
         if postings <= _WORDS_POSTINGS_BUDGET:
-            return None
+            return parsed, None
         low, high = self.store.reads.chunk_id_range()
-        return high - int((high - low) * _WORDS_POSTINGS_BUDGET / postings)
+        return parsed, high - int((high - low) * _WORDS_POSTINGS_BUDGET / postings)
 
     def _df_of(self, word: str) -> int:
         """How many chunks hold word (cached until the index changes)."""

@@ -94,7 +94,7 @@ class Store:
         WAL's shared-memory file; nobody can write there either, so the file is opened as
         immutable."""
         def connect(options: str) -> sqlite3.Connection:
-            db = sqlite3.connect(f"{self.path.as_uri()}?{options}", uri=True,
+            db = sqlite3.connect(f"{self.path.absolute().as_uri()}?{options}", uri=True,
                                  isolation_level=None, check_same_thread=False)
             db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
             return db

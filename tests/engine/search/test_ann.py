@@ -238,3 +238,13 @@ def test_a_small_library_keeps_no_file(tmp_path: Path) -> None:
     assert _approx(search, store, query, 5) == _exact(store, query, 5)
     assert not search.approximate
     store.close()
+
+
+def test_the_ann_library_loads_before_the_embedder_without_a_crash() -> None:
+    """usearch first, then onnxruntime, crashed the process (found by bench search)."""
+    pytest.importorskip("onnxruntime")
+    code = ("import engine.search.ann as a; a.usearch_index(); import onnxruntime;"
+            "print('alive')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[3], timeout=120)
+    assert done.returncode == 0 and "alive" in done.stdout, done.stderr
