@@ -52,3 +52,12 @@ def test_folder_filter_matches_the_folder_not_a_text_prefix() -> None:
     where, params = filter_clause(SearchFilters(path_prefix="/scans/2024/"))
     assert "substr" in where
     assert params == ["/scans/2024", len("/scans/2024/"), "/scans/2024/"]
+
+
+def test_a_read_only_store_opens_from_a_relative_path(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    Store(tmp_path / "lib").close()
+    monkeypatch.chdir(tmp_path)
+    store = Store(Path("lib"), read_only=True)
+    assert store.reads.chunk_count() == 0
+    store.close()
