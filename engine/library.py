@@ -25,6 +25,7 @@ from engine.layout import LibraryLayout, default_library_dir
 from engine.models import (
     DocumentInfo,
     DocumentState,
+    DuplicateGroup,
     FailedFile,
     FileKind,
     IndexReport,
@@ -249,6 +250,34 @@ class Library:
             path_prefix = os.path.abspath(path_prefix)
         filters = SearchFilters(tuple(kinds), path_prefix, since, until)
         return self._searcher.search(query, mode=mode, limit=limit, filters=filters)
+
+    def similar(self, ref: str | int, *, limit: int = 10) -> list[SearchHit]:
+        """More like this: the documents closest in meaning to one (id or path), best
+        first, as search hits (the document itself and its copies left out)."""
+        info = self.resolve(ref)
+        if info.sha256 is None or info.state != DocumentState.INDEXED:
+            raise UsageError(f"{info.path} is not indexed ({info.error or info.state}); "
+                             "index it again first")
+        return self._searcher.similar(info.sha256, limit=limit)
+
+    def duplicates(self) -> list[DuplicateGroup]:
+        """Documents holding the same paper (copies, rescans), biggest groups first.
+        Nothing is removed: the caller decides what to keep."""
+        from engine.search.duplicates import duplicate_pairs, groups, profiles
+
+        by_sha: dict[str, list[DocumentInfo]] = {}
+        for info in self.store.documents(state=DocumentState.INDEXED):
+            if info.sha256:
+                by_sha.setdefault(info.sha256, []).append(info)
+        found = [p for p in profiles(self.store, self.embedder.model_id) if p.sha256 in by_sha]
+        out, grouped = [], set()
+        for shas, similarity in groups(duplicate_pairs(found)):
+            grouped.update(shas)
+            out.append(DuplicateGroup([d for sha in shas for d in by_sha[sha]], similarity))
+        out += [DuplicateGroup(docs, 1.0) for sha, docs in by_sha.items()
+                if len(docs) > 1 and sha not in grouped]
+        return sorted(out, key=lambda g: (-len(g.documents), -g.similarity,
+                                          g.documents[0].path))
 
     def documents(self, *, state: str | None = None) -> list[DocumentInfo]:
         """Every document, by path; state 'indexed' or 'failed' narrows the list."""

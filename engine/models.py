@@ -179,6 +179,14 @@ class SearchHit:
 
 
 @dataclass(frozen=True)
+class DuplicateGroup:
+    """Documents that hold the same paper: copies of one file, or rescans of it."""
+
+    documents: list[DocumentInfo]
+    similarity: float  # the least alike pair inside, 0-1 (1: byte-identical copies)
+
+
+@dataclass(frozen=True)
 class FailedFile:
     """A file that could not be indexed and why."""
 

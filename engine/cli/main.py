@@ -16,6 +16,7 @@ from types import FrameType
 from typing import Any
 
 import engine.cli.arguments as arg
+from engine.cli.intelligence import add_intelligence_parsers, run_duplicates, run_similar
 from engine.cli.output import shown
 from engine.cli.watch import add_watch_parser
 from engine.errors import ExitCode, ScandexError, UsageError
@@ -77,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     add_watch_parser(sub, common, arg)
+    add_intelligence_parsers(sub, common, arg)
 
     p = sub.add_parser("search", parents=[common], help="search the library")
     p.add_argument("query")
@@ -195,7 +197,7 @@ def _dispatch(args: argparse.Namespace) -> ExitCode:
         serve(Path(library_dir) if library_dir else default_library_dir(), host=args.host,
               port=args.port, lang=args.lang, sync=sync)
         return ExitCode.OK
-    read_only = command in ("search", "status", "show")
+    read_only = command in ("search", "status", "show", "similar", "duplicates")
     library = Library.open(getattr(args, "library", None), read_only=read_only)
     try:
         if command == "index":
@@ -210,6 +212,10 @@ def _dispatch(args: argparse.Namespace) -> ExitCode:
             from engine.cli.watch import run_watch
 
             return run_watch(library, args)
+        if command == "similar":
+            return run_similar(library, args)
+        if command == "duplicates":
+            return run_duplicates(library, args)
         if command == "sync":
             from engine.cli.sync import run_sync
 

@@ -157,6 +157,34 @@ class Searcher:
                 d.score = -d.keyword.score if d.keyword else 0.0
         return [self._describe(d, parsed) for d in ranked[:limit]]
 
+    def similar(self, sha256: str, *, limit: int = 10,
+                filters: SearchFilters | None = None) -> list[SearchHit]:
+        """Documents closest in meaning to one content (the mean of its chunk vectors),
+        itself and its other copies left out; the same hits as a meaning search."""
+        if limit < 1:
+            raise UsageError("limit must be at least 1")
+        filters = filters or SearchFilters()
+        model = self.embedder.model_id
+        blobs = self.store.reads.content_vectors(sha256, model)
+        if not blobs:
+            return []
+        centroid = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1).mean(0)
+        norm = float(np.linalg.norm(centroid))
+        if norm == 0:
+            return []
+        self.vectors.refresh(self.store, model, self.embedder.dim)
+        with self.store.reads.time_limit(self.time_limit_s):
+            scope = self.vectors.scope(self.store, filters)
+            found = self.vectors.shortlist((centroid / norm).astype(np.float32), _CANDIDATES,
+                                           scope, self._floor())
+            candidates = [h for h in self.vectors.resolve(self.store, found)
+                          if h.sha256 != sha256]
+            docs: dict[int, _DocRank] = {}
+            ranked = [docs[i] for i in self._assign(candidates, docs, filters, "semantic")]
+            for d in ranked:
+                d.score = d.semantic.score if d.semantic else 0.0
+            return [self._describe(d, ParsedQuery(())) for d in ranked[:limit]]
+
     def _widen_unknown_words(self, parsed: ParsedQuery) -> ParsedQuery:
         """Query words get their near spellings in the index (OCR errors). On large
         libraries only words the index has never seen are widened (the scan of the

@@ -56,6 +56,28 @@ def search(q: str = Query(..., min_length=1, max_length=1000),
          "snippet": h.snippet, "boxes": h.boxes} for h in hits]}
 
 
+@router.get("/documents/{doc_id}/similar", dependencies=GUARDED)
+def similar(doc_id: int = DOC_ID, limit: int = Query(10, ge=1, le=100),
+            state: ServerState = Depends(server_state)) -> dict[str, Any]:
+    """More like this: the documents closest in meaning to one, best first."""
+    if not state.model_ready.wait(timeout=120):
+        raise HTTPException(503, "the embedding model is still loading; retry shortly")
+    library = state.reader()
+    info = document_json(library, doc_id)
+    hits = library.similar(doc_id, limit=limit)
+    return {"document": {"id": info["id"], "path": info["path"]}, "mode": "similar",
+            "results": [{"id": h.id, "path": h.path, "page": h.page, "score": h.score,
+                         "snippet": h.snippet, "boxes": h.boxes} for h in hits]}
+
+
+@router.get("/duplicates", dependencies=GUARDED)
+def duplicates(state: ServerState = Depends(server_state)) -> dict[str, Any]:
+    """Groups of documents holding the same paper (copies, rescans); nothing is removed."""
+    return {"groups": [
+        {"documents": [{"id": d.id, "path": d.path} for d in g.documents],
+         "similarity": g.similarity} for g in state.reader().duplicates()]}
+
+
 def document_json(library: Library, doc_id: int) -> dict[str, Any]:
     """A document's fields; 404 when there is no such document."""
     try:

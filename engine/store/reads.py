@@ -154,6 +154,23 @@ class IndexReads:
         rows.sort()
         return rows
 
+    def content_vectors(self, sha256: str, model_id: str) -> list[bytes]:
+        """The float32 blobs of one content's chunk vectors."""
+        return [bytes(r[0]) for r in self.db.execute(
+            "SELECT vector FROM chunks WHERE sha256 = ? AND model_id = ? "
+            "AND vector IS NOT NULL ORDER BY id", (sha256, model_id))]
+
+    def content_chunks(self, model_id: str) -> Iterator[tuple[str, int, str, bytes | None]]:
+        """(sha256, pages, chunk text, float32 blob or None) of every indexed content's
+        chunks, grouped by content, in reading order."""
+        for sha, pages, text, vector, model in self.db.execute(
+                "SELECT c.sha256, n.pages, c.text, c.vector, c.model_id FROM chunks c "
+                "JOIN contents n ON n.sha256 = c.sha256 "
+                "WHERE c.sha256 IN (SELECT sha256 FROM documents WHERE state = 'indexed') "
+                "ORDER BY c.sha256, c.page_no, c.ordinal"):
+            yield (str(sha), int(pages), str(text),
+                   bytes(vector) if vector is not None and model == model_id else None)
+
     def chunk_ids_within(self, filters: SearchFilters, model_id: str) -> np.ndarray:
         """The ids of model_id's chunks in documents within filters, ascending."""
         where, params = filter_clause(filters)

@@ -60,7 +60,8 @@ def test_health_is_open_and_ready(client: TestClient) -> None:
 
 
 def test_token_guards_everything_else(client: TestClient) -> None:
-    for path in ("/search?q=x", "/documents", "/documents/1", "/jobs/job-1"):
+    for path in ("/search?q=x", "/documents", "/documents/1", "/jobs/job-1",
+                 "/documents/1/similar", "/duplicates"):
         for headers in ({"Authorization": ""}, {"Authorization": "Bearer wrong"}):
             response = client.get(path, headers=headers)
             assert response.status_code == 401, path
@@ -89,6 +90,23 @@ def test_upload_index_search_page_delete(client: TestClient, tmp_path: Path) -> 
     assert client.delete(f"/documents/{doc_id}").json() == {"removed": 1}
     assert not stored.exists()
     assert client.get(f"/documents/{doc_id}").status_code == 404
+
+
+def test_similar_and_duplicates(client: TestClient) -> None:
+    receipt = "HARBOUR SUPPLIES receipt 20240311 rope 1299 buoy 4550 total 8456 thank you"
+    first = upload(client, "a.png", fake_png(receipt))["document_id"]
+    upload(client, "b.png", fake_png(receipt.replace("thank", "tbank")))
+    upload(client, "c.png", fake_png("orchard frost damaged the apple blossom this spring"))
+    similar = client.get(f"/documents/{first}/similar?limit=5").json()
+    assert similar["document"]["id"] == first and similar["mode"] == "similar"
+    assert similar["results"][0]["path"].endswith("b.png")
+    assert all(r["id"] != first for r in similar["results"])
+    groups = client.get("/duplicates").json()["groups"]
+    assert [sorted(Path(d["path"]).name for d in g["documents"]) for g in groups] == [
+        ["a.png", "b.png"]]
+    assert client.get("/documents/999/similar").status_code == 404
+    spec = client.get("/openapi.json").json()["paths"]
+    assert "/duplicates" in spec and "/documents/{doc_id}/similar" in spec
 
 
 def test_same_upload_twice_is_reused(client: TestClient) -> None:

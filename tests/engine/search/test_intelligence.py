@@ -1,0 +1,96 @@
+"""More like this and duplicates: rescans grouped, look-alikes (one shop's receipts, one
+form filled twice) kept apart, copies found, nothing removed; the CLI's JSON shapes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from engine import Library
+from engine.backends.pool import InlineExecutor
+from engine.cli import main as cli
+from engine.search.duplicates import profile, same_paper
+from engine.testing import FakeOcr, HashingEmbedder, write_fake_scan
+
+RECEIPT = ("HARBOUR SUPPLIES LTD 12 Quay Road Portsmouth receipt 20240311 till 4 "
+           "rope 2 x 1299 buoy 1 x 4550 chandlery gloves 1 x 899 subtotal 7047 vat 1409 "
+           "total 8456 paid card thank you for shopping with us")
+# The same receipt read again by OCR: a few slips, a split word.
+RESCAN = RECEIPT.replace("Portsmouth", "Portsrnouth").replace("chandlery", "chand lery") \
+    .replace("thank", "tbank")
+# Another receipt of the same shop: header and layout alike, figures not.
+SAME_SHOP = ("HARBOUR SUPPLIES LTD 12 Quay Road Portsmouth receipt 20240402 till 2 "
+             "rope 1 x 1299 fuel can 1 x 2375 chandlery gloves 2 x 899 subtotal 5472 "
+             "vat 1094 total 6566 paid cash thank you for shopping with us")
+FORM_A = ("APPLICATION FOR PARKING PERMIT name Alice Smith address 4 Elm Street "
+          "vehicle registration AB12CDE date of birth 19800214 permit zone 3 signed 20240105")
+FORM_B = ("APPLICATION FOR PARKING PERMIT name Brian Jones address 77 Mill Lane "
+          "vehicle registration XY98ZZZ date of birth 19751130 permit zone 1 signed 20240322")
+LETTER = ("Dear neighbour the orchard frost this spring damaged the apple blossom and "
+          "the pears we will share what the trees give in autumn kind regards")
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Library:
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for name, text in (("receipt", RECEIPT), ("receipt-rescan", RESCAN),
+                       ("receipt-other", SAME_SHOP), ("form-a", FORM_A), ("form-b", FORM_B),
+                       ("letter", LETTER)):
+        write_fake_scan(folder / f"{name}.png", text)
+    shutil.copy(folder / "letter.png", folder / "letter-copy.png")
+    lib = Library.open(tmp_path / "lib", embedder=HashingEmbedder(), ocr=FakeOcr(),
+                       executor=InlineExecutor())
+    lib.add([folder])
+    return lib
+
+
+def _names(paths: list[str]) -> set[str]:
+    return {Path(p).stem for p in paths}
+
+
+def test_rescans_and_copies_are_grouped_look_alikes_are_not(library: Library) -> None:
+    groups = [(_names([d.path for d in g.documents]), g.similarity)
+              for g in library.duplicates()]
+    assert ({"letter", "letter-copy"}, 1.0) in groups
+    rescans = next(similarity for names, similarity in groups
+                   if names == {"receipt", "receipt-rescan"})
+    assert 0.5 < rescans < 1.0
+    assert len(groups) == 2  # the same shop's other receipt and the other form stay apart
+    assert len(library.documents()) == 7  # nothing removed
+
+
+def test_the_numbers_tell_two_receipts_of_one_shop_apart() -> None:
+    a, b, c = (profile(str(i), 1, [t], []) for i, t in enumerate((RECEIPT, RESCAN, SAME_SHOP)))
+    assert same_paper(a, b) is not None
+    assert same_paper(a, c) is None
+    assert same_paper(profile("x", 1, [FORM_A], []), profile("y", 1, [FORM_B], [])) is None
+    # Another page count is another paper.
+    assert same_paper(a, profile("z", 2, [RECEIPT], [])) is None
+
+
+def test_similar_finds_the_closest_documents_but_not_itself(library: Library) -> None:
+    receipt = next(d for d in library.documents() if Path(d.path).stem == "receipt")
+    hits = library.similar(receipt.id, limit=3)
+    names = [Path(h.path).stem for h in hits]
+    assert "receipt" not in names
+    assert names[0] in {"receipt-rescan", "receipt-other"}
+    assert all(h.matched_by == ("semantic",) for h in hits)
+    assert hits == sorted(hits, key=lambda h: -h.score)
+
+
+def test_cli_json_shapes(library: Library, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = str(library.directory)
+    library.close()
+    assert cli.main(["--library", folder, "duplicates", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"documents", "similarity"} <= set(data["groups"][0])
+    assert {"id", "path"} <= set(data["groups"][0]["documents"][0])
+    assert cli.main(["--library", folder, "similar", "1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["document"]["id"] == 1 and data["mode"] == "similar"
+    assert isinstance(data["results"], list)
+    assert cli.main(["--library", folder, "similar", "99999"]) == 2
