@@ -16,7 +16,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("which", choices=["ocr", "embed", "search", "incremental", "gui",
                                           "quality", "ocr-quality", "named", "startup", "scale",
-                                          "e2e", "watch", "all"])
+                                          "e2e", "watch", "intelligence", "all"])
     parser.add_argument("--quick", action="store_true", help="a few minutes' check")
     parser.add_argument("--docs", type=int, default=2000, help="documents for quality")
     parser.add_argument("--pages", type=int, default=8, help="pages for the OCR benchmark")
@@ -41,6 +41,10 @@ def main() -> int:
 
                 (work / "startup").mkdir()
                 bench_startup(work / "startup")
+            elif name == "intelligence":
+                from bench.intelligence_bench import bench_intelligence
+
+                bench_intelligence()
             elif name == "watch":
                 from bench.watch_bench import bench_watch
 

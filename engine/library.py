@@ -39,8 +39,10 @@ from engine.models import SearchHit as SearchHit
 from engine.progress import CancelToken, NullProgress, ProgressSink
 from engine.protocols import Embedder, OcrEngine, TaskExecutor
 from engine.search.searcher import Searcher
+from engine.search.suggest import Suggestion, TagModel
 from engine.search.vector_search import VectorSearch
-from engine.store.db import Store
+from engine.store.db import Store, now_iso
+from engine.store.tags import clean_tag
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,7 @@ class Library:
         self._ocr = ocr
         self._executor = executor
         self._searcher = Searcher(store, embedder)
+        self._tag_model = TagModel()
         if vector_cache is not None:
             self._searcher.vectors = vector_cache
 
@@ -239,8 +242,10 @@ class Library:
         path_prefix: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        tags: Sequence[str] = (),
     ) -> list[SearchHit]:
-        """Documents matching query, best first, one hit per document."""
+        """Documents matching query, best first, one hit per document (with every tag
+        in tags, when given)."""
         for kind in kinds:
             if kind.lower() not in {k.value for k in FileKind}:
                 raise UsageError(
@@ -248,36 +253,49 @@ class Library:
                 )
         if path_prefix and not path_prefix.startswith("s3://"):
             path_prefix = os.path.abspath(path_prefix)
-        filters = SearchFilters(tuple(kinds), path_prefix, since, until)
+        filters = SearchFilters(tuple(kinds), path_prefix, since, until,
+                                tuple(clean_tag(t) for t in tags))
         return self._searcher.search(query, mode=mode, limit=limit, filters=filters)
 
     def similar(self, ref: str | int, *, limit: int = 10) -> list[SearchHit]:
         """More like this: the documents closest in meaning to one (id or path), best
         first, as search hits (the document itself and its copies left out)."""
+        return self._searcher.similar(self._indexed(ref), limit=limit)
+
+    def tag(self, ref: str | int, tags: Sequence[str], *, present: bool = True) -> int:
+        """Put tags on a document (present=False: take them off). They belong to its
+        content, so they follow renames and copies. Returns how many pairs changed."""
+        self._require_writable()
+        if not tags:
+            raise UsageError("give at least one tag")
+        return self.store.tags.set([self._indexed(ref)], tags, present=present, at=now_iso())
+
+    def tags(self, ref: str | int | None = None) -> dict[str, int]:
+        """Every tag in use and how many documents carry it (ref: that document's)."""
+        if ref is None:
+            return self.store.tags.counts()
+        sha = self.resolve(ref).sha256
+        return dict.fromkeys(self.store.tags.of(sha), 1) if sha else {}
+
+    def suggest_tags(self, ref: str | int, *, limit: int = 5) -> list[Suggestion]:
+        """Tags for a document, learnt from the documents tagged so far, best first."""
+        return self._tag_model.suggest_for(self.store, self.embedder.model_id,
+                                           self._indexed(ref), limit)
+
+    def _indexed(self, ref: str | int) -> str:
+        """The content hash of an indexed document (UsageError otherwise)."""
         info = self.resolve(ref)
         if info.sha256 is None or info.state != DocumentState.INDEXED:
             raise UsageError(f"{info.path} is not indexed ({info.error or info.state}); "
                              "index it again first")
-        return self._searcher.similar(info.sha256, limit=limit)
+        return info.sha256
 
     def duplicates(self) -> list[DuplicateGroup]:
         """Documents holding the same paper (copies, rescans), biggest groups first.
         Nothing is removed: the caller decides what to keep."""
-        from engine.search.duplicates import duplicate_pairs, groups, profiles
+        from engine.search.duplicates import duplicate_groups
 
-        by_sha: dict[str, list[DocumentInfo]] = {}
-        for info in self.store.documents(state=DocumentState.INDEXED):
-            if info.sha256:
-                by_sha.setdefault(info.sha256, []).append(info)
-        found = [p for p in profiles(self.store, self.embedder.model_id) if p.sha256 in by_sha]
-        out, grouped = [], set()
-        for shas, similarity in groups(duplicate_pairs(found)):
-            grouped.update(shas)
-            out.append(DuplicateGroup([d for sha in shas for d in by_sha[sha]], similarity))
-        out += [DuplicateGroup(docs, 1.0) for sha, docs in by_sha.items()
-                if len(docs) > 1 and sha not in grouped]
-        return sorted(out, key=lambda g: (-len(g.documents), -g.similarity,
-                                          g.documents[0].path))
+        return duplicate_groups(self.store, self.embedder.model_id)
 
     def documents(self, *, state: str | None = None) -> list[DocumentInfo]:
         """Every document, by path; state 'indexed' or 'failed' narrows the list."""
@@ -417,19 +435,12 @@ class Library:
         check of the whole index: status is where damage is looked for)."""
         self.store.check_integrity()
         counts = self.store.counts()
-        failures = [
-            FailedFile(d.path, d.error or "failed")
-            for d in self.store.documents(state=DocumentState.FAILED)
-        ]
+        failures = [FailedFile(d.path, d.error or "failed")
+                    for d in self.store.documents(state=DocumentState.FAILED)]
         return LibraryStatus(
-            path=str(self.directory),
-            documents=counts["documents"],
-            indexed=counts["indexed"],
-            failed=counts["failed"],
-            pages=counts["pages"],
-            chunks=counts["chunks"],
-            model_id=self.embedder.model_id,
-            schema_version=self.store.schema_version,
+            path=str(self.directory), documents=counts["documents"], indexed=counts["indexed"],
+            failed=counts["failed"], pages=counts["pages"], chunks=counts["chunks"],
+            model_id=self.embedder.model_id, schema_version=self.store.schema_version,
             failures=failures,
             review=[LowConfidencePage(path, page, round(conf, 1)) for path, page, conf
                     in self.store.low_confidence_pages(REVIEW_BELOW_CONFIDENCE)],

@@ -55,17 +55,18 @@ class SearchMode(StrEnum):
 
 @dataclass(frozen=True)
 class SearchFilters:
-    """Narrow results by file type, folder and the file's modification date."""
+    """Narrow results by file type, folder, the file's modification date and tags."""
 
     kinds: tuple[str, ...] = ()
     path_prefix: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    tags: tuple[str, ...] = ()  # every one of them (case-insensitive)
 
     @property
     def active(self) -> bool:
         """True when any filter narrows the results."""
-        return bool(self.kinds or self.path_prefix or self.since or self.until)
+        return bool(self.kinds or self.path_prefix or self.since or self.until or self.tags)
 
 
 class DocumentState(StrEnum):
@@ -176,6 +177,7 @@ class SearchHit:
     # Found by meaning alone, just over the relevance floor: shown as "related", below
     # the real matches' confidence.
     related: bool = False
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,12 @@ from types import FrameType
 from typing import Any
 
 import engine.cli.arguments as arg
-from engine.cli.intelligence import add_intelligence_parsers, run_duplicates, run_similar
+from engine.cli.intelligence import (
+    add_intelligence_parsers,
+    run_duplicates,
+    run_similar,
+    run_tags,
+)
 from engine.cli.output import shown
 from engine.cli.watch import add_watch_parser
 from engine.errors import ExitCode, ScandexError, UsageError
@@ -88,6 +93,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--path", dest="path_prefix", help="only documents under this folder")
     p.add_argument("--since", type=arg.date, help="modified on or after (YYYY-MM-DD)")
     p.add_argument("--until", type=arg.date, help="modified on or before (YYYY-MM-DD)")
+    p.add_argument("--tag", dest="tags", action="append", default=[], metavar="TAG",
+                   help="only documents with this tag (repeat: with every one)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("worker", parents=[common], help="join a Dask cluster as OCR worker")
@@ -197,7 +204,8 @@ def _dispatch(args: argparse.Namespace) -> ExitCode:
         serve(Path(library_dir) if library_dir else default_library_dir(), host=args.host,
               port=args.port, lang=args.lang, sync=sync)
         return ExitCode.OK
-    read_only = command in ("search", "status", "show", "similar", "duplicates")
+    read_only = command in ("search", "status", "show", "similar", "duplicates", "tags",
+                            "suggest")
     library = Library.open(getattr(args, "library", None), read_only=read_only)
     try:
         if command == "index":
@@ -216,6 +224,8 @@ def _dispatch(args: argparse.Namespace) -> ExitCode:
             return run_similar(library, args)
         if command == "duplicates":
             return run_duplicates(library, args)
+        if command in ("tag", "untag", "tags", "suggest"):
+            return run_tags(library, args)
         if command == "sync":
             from engine.cli.sync import run_sync
 
@@ -279,7 +289,7 @@ def _index(library: Any, args: argparse.Namespace) -> ExitCode:
 def _search(library: Any, args: argparse.Namespace) -> ExitCode:
     hits = library.search(
         args.query, mode=args.mode, limit=args.limit, kinds=args.kinds,
-        path_prefix=args.path_prefix, since=args.since, until=args.until,
+        path_prefix=args.path_prefix, since=args.since, until=args.until, tags=args.tags,
     )
     if args.json:
         _print_json({"query": args.query, "mode": args.mode, "results": [asdict(h) for h in hits]})
@@ -293,6 +303,7 @@ def _search(library: Any, args: argparse.Namespace) -> ExitCode:
         console.print(
             f"[bold]{rank:>2}. {_escape(shown(hit.path))}[/bold]  page {hit.page}  "
             f"[dim]score {hit.score:.4f} ({'+'.join(hit.matched_by)}) id {hit.id}[/dim]"
+            + (f"  [cyan]{_escape(shown(', '.join(hit.tags)))}[/cyan]" if hit.tags else "")
         )
         console.print("    " + _snippet_markup(hit.snippet))
     return ExitCode.OK

@@ -21,16 +21,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.models import DocumentInfo, DocumentState, DuplicateGroup
 from engine.store.db import Store
 
-# Mean chunk vectors closer than this (cosine) are compared at all.
-CANDIDATE_COSINE = 0.80
-# Shared character 5-grams (Jaccard) for the same text read twice.
-TEXT_MIN = 0.45
-# Shared numbers (Jaccard of digit runs) for the same figures read twice.
-NUMBERS_MIN = 0.55
-# With fewer numbers than this on both sides, the numbers cannot tell.
+# Mean chunk vectors closer than this (cosine) are compared at all (noisy 100-dpi
+# rescans of one form measured as low as 0.50: the vectors only propose pairs).
+CANDIDATE_COSINE = 0.45
+# Shared character 5-grams (Jaccard) below which two texts are never the same paper.
+TEXT_MIN = 0.30
+# Text and numbers agreement together (Jaccard + Jaccard) for the same paper. Generated
+# look-alikes measured up to 0.53, two real FUNSD forms of one template up to 0.73; most
+# rescans from 0.76 (bench intelligence, docs/intelligence.md).
+EVIDENCE_MIN = 0.75
+# With fewer numbers than this on both sides the numbers cannot tell: the text alone
+# must then clear EVIDENCE_MIN / 2 plus a margin.
 _FEW_NUMBERS = 3
+_TEXT_ALONE_MIN = 0.45
 _NEIGHBOURS = 10
 _DIGITS = re.compile(r"\d{2,}")
 _NOT_ALNUM = re.compile(r"[\W_]+")
@@ -98,7 +104,7 @@ def _jaccard(a: set[object], b: set[object]) -> float:
 
 
 def same_paper(a: ContentProfile, b: ContentProfile) -> float | None:
-    """How alike two contents are if they are the same paper, else None."""
+    """How alike two contents are (0-1) if they are the same paper, else None."""
     if a.pages != b.pages or not a.grams or not b.grams:
         return None
     text = _jaccard(a.grams, b.grams)  # type: ignore[arg-type]
@@ -106,10 +112,10 @@ def same_paper(a: ContentProfile, b: ContentProfile) -> float | None:
         return None
     if len(a.numbers) >= _FEW_NUMBERS or len(b.numbers) >= _FEW_NUMBERS:
         numbers = _jaccard(a.numbers, b.numbers)  # type: ignore[arg-type]
-        if numbers < NUMBERS_MIN:
+        if text + numbers < EVIDENCE_MIN:
             return None
         return round((text + numbers) / 2, 3)
-    return round(text, 3)
+    return round(text, 3) if text >= _TEXT_ALONE_MIN else None
 
 
 def candidate_pairs(found: list[ContentProfile]) -> set[tuple[int, int]]:
@@ -168,3 +174,20 @@ def groups(pairs: list[DuplicatePair]) -> list[tuple[list[str], float]]:
         weakest[top] = min(weakest.get(top, 1.0), pair.similarity)
     out = [(sorted(shas), weakest[top]) for top, shas in members.items()]
     return sorted(out, key=lambda g: (-len(g[0]), -g[1], g[0]))
+
+
+def duplicate_groups(store: Store, model_id: str) -> list[DuplicateGroup]:
+    """The library's groups of documents holding the same paper: rescans judged as
+    above, and byte-identical copies (one content under several names)."""
+    by_sha: dict[str, list[DocumentInfo]] = {}
+    for info in store.documents(state=DocumentState.INDEXED):
+        if info.sha256:
+            by_sha.setdefault(info.sha256, []).append(info)
+    found = [p for p in profiles(store, model_id) if p.sha256 in by_sha]
+    out, grouped = [], set()
+    for shas, similarity in groups(duplicate_pairs(found)):
+        grouped.update(shas)
+        out.append(DuplicateGroup([d for sha in shas for d in by_sha[sha]], similarity))
+    out += [DuplicateGroup(docs, 1.0) for sha, docs in by_sha.items()
+            if len(docs) > 1 and sha not in grouped]
+    return sorted(out, key=lambda g: (-len(g.documents), -g.similarity, g.documents[0].path))

@@ -459,6 +459,7 @@ class Searcher:
             matched_by=tuple(doc.matched_by),
             related=doc.keyword is None and doc.semantic is not None
             and doc.semantic.score < self._floor() + RELATED_MARGIN,
+            tags=tuple(self.store.tags.of(doc.sha256)),
         )
 
 

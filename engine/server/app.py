@@ -35,6 +35,7 @@ def create_app(library_dir: str | Path, *, token: str | None = None,
     from engine.server.handlers import install_error_handlers
     from engine.server.intake import router as changes
     from engine.server.reading import router as reads
+    from engine.server.tagging import router as tagging
 
     state = ServerState(Path(library_dir), max_upload_bytes=max_upload_bytes,
                         **engine_options)
@@ -54,6 +55,7 @@ def create_app(library_dir: str | Path, *, token: str | None = None,
     install_error_handlers(app)
     app.include_router(reads)
     app.include_router(changes)
+    app.include_router(tagging)
     return app
 
 

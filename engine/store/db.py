@@ -19,6 +19,7 @@ from engine.store.codecs import to_blob, words_from_json, words_to_json
 from engine.store.diagnosis import translate_error
 from engine.store.migrations import CONFIDENCE_BACKFILL, apply_migrations
 from engine.store.reads import IndexReads
+from engine.store.tags import Tags
 
 INDEX_FILE = "index.sqlite"
 BUSY_TIMEOUT_MS = 15_000
@@ -80,6 +81,7 @@ class Store:
                     self.db.execute("SELECT COUNT(*) FROM migrations").fetchone()[0]
                 )
             self.reads = IndexReads(self.db)
+            self.tags = Tags(self.db, self.transaction)
         except sqlite3.DatabaseError as e:
             if hasattr(self, "db"):
                 self.db.close()  # a failed open must not keep the file (or its disk) busy
@@ -446,11 +448,9 @@ class Store:
 
     def page(self, sha256: str, page_no: int) -> PageText | None:
         """One page of a content."""
-        row = self.db.execute(
-            "SELECT page_no, width, height, source, rotation, words FROM pages "
-            "WHERE sha256 = ? AND page_no = ?",
-            (sha256, page_no),
-        ).fetchone()
+        row = self.db.execute("SELECT page_no, width, height, source, rotation, words FROM "
+                              "pages WHERE sha256 = ? AND page_no = ?", (sha256, page_no)
+                              ).fetchone()
         if row is None:
             return None
         no, w, h, source, rot, words = row

@@ -106,6 +106,22 @@ MIGRATIONS: list[tuple[str, str]] = [
         {CONFIDENCE_BACKFILL}
         """,
     ),
+    (
+        "0006_tags",
+        """
+        -- Tags belong to the content (they survive renames and travel with sync). Each
+        -- (content, tag) keeps its last event: added (present = 1) or removed, and when;
+        -- merging two libraries keeps the later event of each pair.
+        CREATE TABLE tags (
+            sha256 TEXT NOT NULL,
+            tag TEXT NOT NULL COLLATE NOCASE,
+            present INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (sha256, tag)
+        );
+        CREATE INDEX tags_by_tag ON tags(tag, present);
+        """,
+    ),
 ]
 
 

@@ -238,6 +238,9 @@ def filter_clause(filters: SearchFilters) -> tuple[str, list[Any]]:
     if filters.until:
         clauses.append("d.mtime_ns <= ?")
         params.append(_ns(filters.until))
+    for tag in filters.tags:
+        clauses.append("d.sha256 IN (SELECT sha256 FROM tags WHERE tag = ? AND present = 1)")
+        params.append(tag)
     return " AND ".join(clauses), params
 
 

@@ -77,6 +77,11 @@ def validate_manifest(manifest: Any) -> dict[str, Any]:
     for tomb in manifest.get("tombstones", []):
         if not isinstance(tomb, dict) or not _SHA.match(str(tomb.get("sha256", ""))):
             raise UnsafeRemote(f"refusing the tombstone {tomb!r}")
+    for event in manifest.get("tags", []):
+        if (not isinstance(event, dict) or not _SHA.match(str(event.get("sha256", "")))
+                or not isinstance(event.get("tag"), str) or not isinstance(event.get("at"), str)
+                or not isinstance(event.get("present"), bool)):
+            raise UnsafeRemote(f"refusing the tag entry {event!r}")
     supersedes = manifest.get("supersedes", [])
     if not isinstance(supersedes, list) or not all(
             isinstance(k, str) and _MANIFEST_KEY.match(k) for k in supersedes):

@@ -20,11 +20,12 @@ from typing import Any
 
 from engine.backends.s3 import RemoteConfig, S3Remote
 from engine.content import safe_filename, sha256_file
-from engine.errors import SyncError
+from engine.errors import SyncError, UsageError
 from engine.layout import LibraryLayout
 from engine.models import DocumentState
 from engine.store.db import Store, now_iso
 from engine.store.snapshot import Snapshot, open_snapshot, take_snapshot
+from engine.store.tags import TagEvent, clean_tag
 from engine.sync.manifest import (
     LEGACY_MANIFEST,
     MANIFEST_VERSION,
@@ -140,9 +141,24 @@ def _merge_manifest(store: Store, layout: LibraryLayout, s3: S3Remote,
                          on_bytes=lambda n: _add(report, "downloaded_bytes", n))
         report.downloaded += 1
         _apply_tombstones(store, manifest.get("tombstones", []), report)
+        _merge_tags(store, manifest.get("tags", []))
         names = {d["sha256"]: d["name"] for d in manifest.get("documents", [])}
         with open_snapshot(snapshot, manifest["snapshot"]) as source:
             _import_documents(store, layout, source, names, report, on_progress)
+
+
+def _merge_tags(store: Store, events: list[dict[str, Any]]) -> None:
+    """Tags from elsewhere: the later event of each (content, tag) wins, so every order
+    of pushes and pulls ends with the same tags everywhere. A tag that is not a valid
+    tag here is skipped, not the whole pull."""
+    valid = []
+    for event in events:
+        try:
+            tag = clean_tag(event["tag"])
+        except UsageError:
+            continue
+        valid.append(TagEvent(event["sha256"], tag, event["present"], event["at"]))
+    store.tags.merge(valid)
 
 
 def _apply_tombstones(store: Store, tombstones: list[dict[str, Any]],
@@ -203,6 +219,8 @@ def push(store: Store, layout: LibraryLayout, config: RemoteConfig | None = None
     manifest = {
         "version": MANIFEST_VERSION, "snapshot": snapshot_key, "snapshot_sha256": digest,
         "created_at": now_iso(), "documents": announced, "tombstones": tombstones,
+        "tags": [{"sha256": e.sha256, "tag": e.tag, "present": e.present, "at": e.at}
+                 for e in store.tags.events()],
         "supersedes": sorted(state.live),
     }
     # Written after every object it names, under a name of its own: no other push can

@@ -264,3 +264,26 @@ def test_server_pulls_at_start_and_pushes_after_indexing(moto: S3Endpoint, tmp_p
             time.sleep(0.2)
     a.pull(config(moto))
     assert names(a, "server") == ["upload.png"]
+
+
+def test_tags_travel_and_merge_in_any_order(moto: S3Endpoint, tmp_path: Path) -> None:
+    """Tags are added and removed on two machines, pushed and pulled in turns: both end
+    with the same tags, the later change of each winning."""
+    a, b = library(tmp_path / "a"), library(tmp_path / "b")
+    a.add([scans(tmp_path / "docs", {"lease.png": "lease rent landlord",
+                                     "invoice.png": "invoice total acme"})])
+    a.push(config(moto))
+    b.pull(config(moto))
+    lease_a = a.resolve(str(tmp_path / "docs" / "lease.png")).id
+    lease_b = next(d.id for d in b.documents() if d.path.endswith("lease.png"))
+    a.tag(lease_a, ["home", "2024"])
+    b.tag(lease_b, ["contracts"])
+    a.push(config(moto))  # both push without pulling the other's change first
+    b.push(config(moto))
+    a.pull(config(moto))
+    assert a.tags(lease_a) == b.tags(lease_b) == {"2024": 1, "contracts": 1, "home": 1}
+    b.tag(lease_b, ["2024"], present=False)
+    b.push(config(moto))
+    a.pull(config(moto))
+    assert set(a.tags(lease_a)) == {"contracts", "home"}
+    assert [Path(h.path).name for h in a.search("lease", tags=["home"])] == ["lease.png"]

@@ -61,7 +61,8 @@ def test_health_is_open_and_ready(client: TestClient) -> None:
 
 def test_token_guards_everything_else(client: TestClient) -> None:
     for path in ("/search?q=x", "/documents", "/documents/1", "/jobs/job-1",
-                 "/documents/1/similar", "/duplicates"):
+                 "/documents/1/similar", "/duplicates", "/tags", "/documents/1/tags",
+                 "/documents/1/suggestions"):
         for headers in ({"Authorization": ""}, {"Authorization": "Bearer wrong"}):
             response = client.get(path, headers=headers)
             assert response.status_code == 401, path
@@ -107,6 +108,32 @@ def test_similar_and_duplicates(client: TestClient) -> None:
     assert client.get("/documents/999/similar").status_code == 404
     spec = client.get("/openapi.json").json()["paths"]
     assert "/duplicates" in spec and "/documents/{doc_id}/similar" in spec
+
+
+def test_tags_and_suggestions(client: TestClient) -> None:
+    ids = {}
+    for name, text in (("r1", "till receipt total cash vat shop"),
+                       ("r2", "receipt total card vat"),
+                       ("l1", "dear neighbour kind regards yours"),
+                       ("l2", "dear sir yours regards"),
+                       ("r3", "receipt cash total vat thank you")):
+        ids[name] = upload(client, f"{name}.png", fake_png(text))["document_id"]
+    for name, tag in (("r1", "receipts"), ("r2", "receipts"), ("l1", "letters"),
+                      ("l2", "letters")):
+        done = client.put(f"/documents/{ids[name]}/tags/{tag}").json()
+        assert done["changed"] == 1 and tag in done["tags"]
+    assert client.put(f"/documents/{ids['r1']}/tags/receipts").json()["changed"] == 0
+    assert client.get("/tags").json()["tags"] == [{"tag": "letters", "documents": 2},
+                                                  {"tag": "receipts", "documents": 2}]
+    best = client.get(f"/documents/{ids['r3']}/suggestions").json()["suggestions"][0]
+    assert best["tag"] == "receipts" and 0 < best["score"] <= 1
+    assert client.delete(f"/documents/{ids['r1']}/tags/receipts").json()["tags"] == []
+    assert client.get(f"/documents/{ids['r2']}/tags").json()["tags"] == ["receipts"]
+    bad = client.put(f"/documents/{ids['r2']}/tags/%07bell")
+    assert bad.status_code == 400 and bad.json()["error"]["code"]
+    assert client.put("/documents/999/tags/x").status_code == 404
+    hits = client.get("/search", params={"q": "receipt", "mode": "keyword"}).json()["results"]
+    assert hits
 
 
 def test_same_upload_twice_is_reused(client: TestClient) -> None:
