@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import random
 import time
+from datetime import date
 from io import BytesIO
 from pathlib import Path
 
@@ -163,6 +164,70 @@ def _suggestion_accuracy(library: object, kinds: dict[str, list[str]], shots: in
     return right / total
 
 
+def funsd_dates() -> dict[str, date]:
+    """FUNSD image stem -> the date its annotations give: the answer linked to a question
+    naming a date (not a birth date), parsed month-first (the forms are American)."""
+    import json
+
+    from engine.ingest.dates import find_dates
+
+    truth = {}
+    for path in sorted((FUNSD.parent / "annotations").glob("*.json")):
+        form = json.loads(path.read_text())["form"]
+        by_id = {e["id"]: e for e in form}
+        for entity in form:
+            label = entity["text"].lower()
+            if entity["label"] != "question" or "date" not in label or "birth" in label:
+                continue
+            for pair in entity["linking"]:
+                answer = by_id.get(pair[1]) if pair[0] == entity["id"] else None
+                found = find_dates(answer["text"], order="mdy") if answer else []
+                if found:
+                    truth.setdefault(path.stem, found[0].day)
+    return truth
+
+
+def dated_page(seed: int) -> tuple[Image.Image, date]:
+    """A letter or receipt with a known date, written one of several ways, and a
+    distracting second date (a birth date, a due date, a reference to another letter)."""
+    rng = random.Random(seed)
+    day = date(rng.randint(1985, 2025), rng.randint(1, 12), rng.randint(1, 28))
+    other = date(rng.randint(1950, 2025), rng.randint(1, 12), rng.randint(1, 28))
+    written = rng.choice([day.strftime("%d %B %Y"), day.strftime("%B %d, %Y"),
+                          day.strftime("%d/%m/%Y"), day.isoformat(), day.strftime("%d %b %Y"),
+                          day.strftime("%d.%m.%y")])
+    distractor = rng.choice([f"Date of birth: {other.strftime('%d/%m/%Y')}",
+                             f"Payment due {other.strftime('%d %B %Y')}",
+                             f"Valid until {other.strftime('%d/%m/%Y')}"])
+    if seed % 2:
+        lines = [f"{rng.randint(1, 99)} {rng.choice(STREETS)}", f"Date: {written}", "",
+                 rng.choice(LETTER_OPENINGS), rng.choice(LETTER_BODIES)[:60], distractor,
+                 "", "Yours sincerely,", rng.choice(NAMES)]
+    else:
+        lines = [rng.choice(SHOPS), "TAX INVOICE", written, f"Receipt No {rng.randint(1000, 9999)}",
+                 f"{rng.choice(ITEMS):<20} {rng.randint(99, 999) / 100:>8.2f}", distractor,
+                 "THANK YOU"]
+    return _page(lines, seed), day
+
+
+def _date_accuracy(library: object, stems: dict[str, date], order: str) -> tuple[int, float]:
+    """Of the documents whose true date is known: is the best candidate that date?"""
+    from engine import Library
+    from engine.ingest.dates import find_dates
+
+    assert isinstance(library, Library)
+    right = total = 0
+    for doc in library.documents(state="indexed"):
+        truth = stems.get(Path(doc.path).stem)
+        if truth is None:
+            continue
+        text = "\n".join(p.text for p in library.document(doc.id).pages)
+        found = find_dates(text, order=order)
+        right += bool(found) and found[0].day == truth
+        total += 1
+    return total, right / max(1, total)
+
+
 def build(folder: Path, forms: int = 80) -> dict[str, set[frozenset[str]]]:
     """The scans, and the truth: same-paper pairs and look-alike pairs (by file stem)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -207,6 +272,22 @@ def bench_intelligence() -> str:
     tagging.add([CACHE / "kinds"])
     accuracy = _suggestion_accuracy(tagging, kinds)
     tagging.close()
+    dated_truth = {}
+    (CACHE / "dated").mkdir(exist_ok=True)
+    for i in range(40):
+        image, day = dated_page(3000 + i)
+        dated_truth[f"dated-{i:02}"] = day
+        if not (CACHE / "dated" / f"dated-{i:02}.png").exists():
+            image.save(CACHE / "dated" / f"dated-{i:02}.png")
+    dated = Library.open(CACHE / "library-dated")
+    dated.add([CACHE / "dated"])
+    dated_count, dated_accuracy = _date_accuracy(dated, dated_truth, "dmy")
+    dated.close()
+    annotated = funsd_dates()
+    funsd_truth = {f"funsd-{i:03}": annotated[image.stem]
+                   for i, image in enumerate(sorted(FUNSD.glob("*.png"))[:80])
+                   if image.stem in annotated}
+    funsd_count, funsd_accuracy = _date_accuracy(library, funsd_truth, "mdy")
     print(f"{len(list((CACHE / 'scans').glob('*.png')))} scans; {report.indexed} newly "
           f"indexed ({report.pages} pages OCR'd in {report.seconds:.0f} s)", flush=True)
     start = time.perf_counter()
@@ -238,7 +319,11 @@ def bench_intelligence() -> str:
             f"| time to group {len(list((CACHE / 'scans').glob('*.png')))} documents | "
             f"{took * 1000:.0f} ms |",
             f"| tag suggestions, 4 examples per kind: top-1 accuracy on the other "
-            f"{sum(len(v) - 4 for v in kinds.values())} | **{accuracy:.3f}** |"]
+            f"{sum(len(v) - 4 for v in kinds.values())} | **{accuracy:.3f}** |",
+            f"| document date right first: {dated_count} generated letters and receipts "
+            f"(a distracting second date on each) | **{dated_accuracy:.3f}** |",
+            f"| document date right first: {funsd_count} real FUNSD forms with an annotated "
+            f"date (month-first) | **{funsd_accuracy:.3f}** |"]
     table = "\n".join(rows)
     print(table)
     if missed:

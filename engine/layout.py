@@ -9,9 +9,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from engine.errors import LibraryBusy
 
 LIBRARY_ENV = "SCANDEX_LIBRARY"
 
@@ -41,6 +45,26 @@ class LibraryLayout:
     def lock(self) -> Path:
         """The writer lock file."""
         return self.root / "index.lock"
+
+    @contextlib.contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """One indexer per library at a time (LibraryBusy otherwise); readers never
+        wait for it."""
+        try:
+            import fcntl
+        except ImportError:  # Windows: SQLite's own locking still keeps the index safe
+            yield
+            return
+        with self.lock.open("a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as e:
+                raise LibraryBusy(f"another Scandex process is indexing into {self.root}; "
+                                  "wait for it to finish") from e
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     @property
     def sync_config(self) -> Path:

@@ -3,13 +3,12 @@ methods; everything behind it (store, ingest, search, sync, backends) may move."
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
 import sqlite3
 import stat
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +16,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from engine.backends.factory import is_cluster_address, make_embedder, make_executor, make_ocr
 from engine.content import sha256_of_handle
-from engine.errors import LibraryBusy, LibraryError, OriginalUnavailable, UsageError
+from engine.errors import LibraryError, OriginalUnavailable, UsageError
+from engine.ingest.dates import date_contents
 from engine.ingest.items import IndexOptions
 from engine.ingest.readers.dispatch import load_page
 from engine.ingest.run import IndexRun
@@ -59,27 +59,6 @@ class DocumentDetail:
 
     info: DocumentInfo
     pages: list[PageText]
-
-
-@contextlib.contextmanager
-def _writer_lock(library_dir: Path) -> Iterator[None]:
-    """One indexer per library at a time; readers never wait for it."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: SQLite's own locking still keeps the index safe
-        yield
-        return
-    with LibraryLayout(library_dir).lock.open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as e:
-            raise LibraryBusy(
-                f"another Scandex process is indexing into {library_dir}; wait for it to finish"
-            ) from e
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class Library:
@@ -207,7 +186,7 @@ class Library:
 
             embedder = DaskEmbedder(pool, backend=getattr(self.embedder, "backend", None))
         try:
-            with _writer_lock(self.directory):
+            with self.layout.writer_lock():
                 run = IndexRun(
                     store=self.store,
                     ocr=self.ocr,
@@ -224,7 +203,7 @@ class Library:
                     cancel=cancel or CancelToken(),
                 )
                 report = run.run(roots)
-                self._update_vector_index()
+                self._update_derived()
                 return report
         finally:
             if owned:
@@ -276,6 +255,11 @@ class Library:
             return self.store.tags.counts()
         sha = self.resolve(ref).sha256
         return dict.fromkeys(self.store.tags.of(sha), 1) if sha else {}
+
+    def document_dates(self, ref: str | int) -> tuple[str | None, list[dict[str, Any]]]:
+        """The date the paper carries (ISO day, or None) and every candidate, best first."""
+        sha = self.resolve(ref).sha256
+        return self.store.dates.of(sha) if sha else (None, [])
 
     def suggest_tags(self, ref: str | int, *, limit: int = 5) -> list[Suggestion]:
         """Tags for a document, learnt from the documents tagged so far, best first."""
@@ -420,6 +404,11 @@ class Library:
         self._update_vector_index()
         return removed
 
+    def _update_derived(self) -> None:
+        """The document dates of new contents, then the vector index."""
+        date_contents(self.store)
+        self._update_vector_index()
+
     def _update_vector_index(self) -> None:
         """Fold what was added or removed into the ANN file of a big library (a derived
         cache: if it cannot be written, search stays exact and correct)."""
@@ -455,7 +444,7 @@ class Library:
 
         self._require_writable()
         report = push(self.store, self.layout, config, on_progress=on_progress)
-        self._update_vector_index()
+        self._update_derived()
         return report
 
     def pull(self, config: RemoteConfig | None = None, *,
@@ -465,7 +454,7 @@ class Library:
 
         self._require_writable()
         report = pull(self.store, self.layout, config, on_progress=on_progress)
-        self._update_vector_index()
+        self._update_derived()
         return report
 
     def sync_status(self, config: RemoteConfig | None = None) -> SyncStatus:

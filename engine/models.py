@@ -178,6 +178,8 @@ class SearchHit:
     # the real matches' confidence.
     related: bool = False
     tags: tuple[str, ...] = ()
+    # The date the paper carries (ISO yyyy-mm-dd), when one was found on it.
+    document_date: str | None = None
 
 
 @dataclass(frozen=True)

@@ -350,10 +350,12 @@ def _status(library: Any, args: argparse.Namespace) -> ExitCode:
 def _show(library: Any, args: argparse.Namespace) -> ExitCode:
     detail = library.document(args.doc)
     info = detail.info
+    day, candidates = library.document_dates(info.id)
     if args.json:
         _print_json(
             {
-                **asdict(info),
+                **asdict(info), "document_date": day, "date_candidates": candidates,
+                "tags": list(library.tags(info.id)),
                 "pages": [
                     {"page": p.page_no, "width": p.width, "height": p.height, "source": p.source,
                      "rotation": p.rotation, "text": p.text}
@@ -364,6 +366,8 @@ def _show(library: Any, args: argparse.Namespace) -> ExitCode:
         return ExitCode.OK
     print(f"{shown(info.path)}\n  id {info.id}  {info.kind}  {info.state}  {info.pages} page(s)  "
           f"sha256 {info.sha256 or '-'}")
+    if day:
+        print(f"  dated {day} (read on the paper)")
     if info.error:
         print(f"  error: {shown(info.error)}")
     for page in detail.pages:

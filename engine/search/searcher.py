@@ -460,6 +460,7 @@ class Searcher:
             related=doc.keyword is None and doc.semantic is not None
             and doc.semantic.score < self._floor() + RELATED_MARGIN,
             tags=tuple(self.store.tags.of(doc.sha256)),
+            document_date=self.store.dates.of(doc.sha256)[0],
         )
 
 

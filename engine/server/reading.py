@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from engine.content import safe_filename
 from engine.errors import OriginalUnavailable, ScandexError, UsageError
 from engine.library import Library
-from engine.models import SearchMode
+from engine.models import SearchHit, SearchMode
 from engine.server.handlers import GUARDED, server_state
 from engine.server.state import ServerState
 from engine.service.rendering import highlighted_page_png
@@ -51,9 +51,14 @@ def search(q: str = Query(..., min_length=1, max_length=1000),
         raise HTTPException(503, "the embedding model is still loading; retry shortly")
     hits = state.reader().search(q, mode=mode, limit=limit,
                                  kinds=[type] if type else [], path_prefix=path)
-    return {"query": q, "mode": mode, "results": [
-        {"id": h.id, "path": h.path, "page": h.page, "score": h.score,
-         "snippet": h.snippet, "boxes": h.boxes} for h in hits]}
+    return {"query": q, "mode": mode, "results": [hit_json(h) for h in hits]}
+
+
+def hit_json(hit: SearchHit) -> dict[str, Any]:
+    """A search hit as the API returns it."""
+    return {"id": hit.id, "path": hit.path, "page": hit.page, "score": hit.score,
+            "snippet": hit.snippet, "boxes": hit.boxes, "tags": list(hit.tags),
+            "document_date": hit.document_date}
 
 
 @router.get("/documents/{doc_id}/similar", dependencies=GUARDED)
@@ -66,8 +71,7 @@ def similar(doc_id: int = DOC_ID, limit: int = Query(10, ge=1, le=100),
     info = document_json(library, doc_id)
     hits = library.similar(doc_id, limit=limit)
     return {"document": {"id": info["id"], "path": info["path"]}, "mode": "similar",
-            "results": [{"id": h.id, "path": h.path, "page": h.page, "score": h.score,
-                         "snippet": h.snippet, "boxes": h.boxes} for h in hits]}
+            "results": [hit_json(h) for h in hits]}
 
 
 @router.get("/duplicates", dependencies=GUARDED)
@@ -84,9 +88,11 @@ def document_json(library: Library, doc_id: int) -> dict[str, Any]:
         info = library.resolve(doc_id)
     except UsageError as e:
         raise HTTPException(404, f"no document {doc_id}") from e
+    day, candidates = library.document_dates(doc_id)
     return {"id": info.id, "path": info.path, "kind": info.kind, "state": info.state,
             "error": info.error, "pages": info.pages, "sha256": info.sha256,
-            "size": info.size, "indexed_at": info.indexed_at}
+            "size": info.size, "indexed_at": info.indexed_at, "document_date": day,
+            "date_candidates": candidates, "tags": list(library.tags(doc_id))}
 
 
 @router.get("/documents", dependencies=GUARDED)

@@ -16,8 +16,9 @@ import numpy as np
 from engine.errors import LibraryError
 from engine.models import Chunk, DocumentInfo, DocumentState, PageText
 from engine.store.codecs import to_blob, words_from_json, words_to_json
+from engine.store.dates import ContentDates
 from engine.store.diagnosis import translate_error
-from engine.store.migrations import CONFIDENCE_BACKFILL, apply_migrations
+from engine.store.migrations import CONFIDENCE_BACKFILL, apply_migrations, stand_in_for_new_tables
 from engine.store.reads import IndexReads
 from engine.store.tags import Tags
 
@@ -78,10 +79,10 @@ class Store:
                 self.schema_version = apply_migrations(self.db)
             else:
                 self.schema_version = int(
-                    self.db.execute("SELECT COUNT(*) FROM migrations").fetchone()[0]
-                )
+                    self.db.execute("SELECT COUNT(*) FROM migrations").fetchone()[0])
+                stand_in_for_new_tables(self.db)
             self.reads = IndexReads(self.db)
-            self.tags = Tags(self.db, self.transaction)
+            self.tags, self.dates = Tags(self.db, self.transaction), ContentDates(self.db)
         except sqlite3.DatabaseError as e:
             if hasattr(self, "db"):
                 self.db.close()  # a failed open must not keep the file (or its disk) busy
@@ -275,10 +276,9 @@ class Store:
 
     def _insert_chunks(self, sha256: str, rows: Sequence[tuple[Any, ...]]) -> None:
         """rows: (page_no, ordinal, word_start, word_end, text, model_id, vector). Chunk
-        ids are never reused (SQLite would hand out a removed highest id again): the
-        vector index beside the database keys its entries by them, and a reused id would
-        pair a new chunk with an old vector.
-        """
+        ids are never reused (SQLite would hand out a removed highest id again): the ANN
+        index keys its entries by them; a reused id would pair a new chunk with an old
+        vector."""
         top = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0]
         first = max(int(top), int(self.get_meta(_CHUNK_ID_FLOOR) or 0)) + 1
         self.db.executemany(

@@ -122,6 +122,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX tags_by_tag ON tags(tag, present);
         """,
     ),
+    (
+        "0007_content_dates",
+        """
+        -- The date the paper itself carries (best candidate, ISO yyyy-mm-dd, or NULL when
+        -- it shows none) and the ranked candidates as JSON; a row means "looked at".
+        CREATE TABLE content_dates (
+            sha256 TEXT PRIMARY KEY,
+            day TEXT,
+            candidates TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 
@@ -156,3 +168,22 @@ def apply_migrations(db: sqlite3.Connection) -> int:
             if not db.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone():
                 raise
     return len(MIGRATIONS)
+
+
+# Tables later migrations add that reads use, as empty stand-ins.
+_STAND_INS = {
+    "tags": "CREATE TEMP TABLE tags (sha256 TEXT, tag TEXT COLLATE NOCASE, present INTEGER, "
+            "at TEXT)",
+    "content_dates": "CREATE TEMP TABLE content_dates (sha256 TEXT PRIMARY KEY, day TEXT, "
+                     "candidates TEXT)",
+}
+
+
+def stand_in_for_new_tables(db: sqlite3.Connection) -> None:
+    """A library opened read-only is not migrated: an older one lacks the tables newer
+    migrations add, so empty temporary ones stand in (searching it works; it simply has
+    no tags or paper dates until Scandex writes to it once)."""
+    present = {str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    for name, sql in _STAND_INS.items():
+        if name not in present:
+            db.execute(sql)

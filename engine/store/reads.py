@@ -232,12 +232,14 @@ def filter_clause(filters: SearchFilters) -> tuple[str, list[Any]]:
         below = folder if folder.endswith(("/", "\\")) else folder + _separator(folder)
         clauses.append("(d.path = ? OR substr(d.path, 1, ?) = ?)")
         params.extend([folder, len(below), below])
+    # The date the paper carries when one was found, else the file's modification time.
+    day = "(SELECT day FROM content_dates c WHERE c.sha256 = d.sha256)"
     if filters.since:
-        clauses.append("d.mtime_ns >= ?")
-        params.append(_ns(filters.since))
+        clauses.append(f"(CASE WHEN {day} IS NULL THEN d.mtime_ns >= ? ELSE {day} >= ? END)")
+        params.extend([_ns(filters.since), filters.since.date().isoformat()])
     if filters.until:
-        clauses.append("d.mtime_ns <= ?")
-        params.append(_ns(filters.until))
+        clauses.append(f"(CASE WHEN {day} IS NULL THEN d.mtime_ns <= ? ELSE {day} <= ? END)")
+        params.extend([_ns(filters.until), filters.until.date().isoformat()])
     for tag in filters.tags:
         clauses.append("d.sha256 IN (SELECT sha256 FROM tags WHERE tag = ? AND present = 1)")
         params.append(tag)

@@ -75,7 +75,8 @@ def test_upload_index_search_page_delete(client: TestClient, tmp_path: Path) -> 
     doc_id = job["document_id"]
     hits = client.get("/search", params={"q": "landlord rent"}).json()["results"]
     assert hits[0]["id"] == doc_id and hits[0]["boxes"] and "<mark>" in hits[0]["snippet"]
-    assert set(hits[0]) == {"id", "path", "page", "score", "snippet", "boxes"}
+    assert set(hits[0]) == {"id", "path", "page", "score", "snippet", "boxes", "tags",
+                            "document_date"}
     stored = Path(hits[0]["path"])
     assert stored.is_relative_to(tmp_path / "lib" / "blobs") and stored.name == "lease letter.png"
     listing = client.get("/documents", params={"limit": 1}).json()

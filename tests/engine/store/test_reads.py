@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,33 @@ def test_a_read_only_store_opens_from_a_relative_path(tmp_path: Path,
     store = Store(Path("lib"), read_only=True)
     assert store.reads.chunk_count() == 0
     store.close()
+
+
+def test_an_older_library_opened_read_only_still_searches(tmp_path: Path) -> None:
+    """Read-only opens do not migrate: tables added since stand in, empty."""
+    import sqlite3
+
+    from engine import Library
+    from engine.backends.pool import InlineExecutor
+    from engine.testing import FakeOcr, HashingEmbedder, write_fake_scan
+
+    (tmp_path / "scans").mkdir()
+    write_fake_scan(tmp_path / "scans" / "a.png", "lease rent landlord dated 3 May 2001")
+    lib = Library.open(tmp_path / "lib", embedder=HashingEmbedder(), ocr=FakeOcr(),
+                       executor=InlineExecutor())
+    lib.add([tmp_path / "scans"])
+    lib.close()
+    db = sqlite3.connect(tmp_path / "lib" / "index.sqlite")
+    db.executescript("DROP TABLE tags; DROP TABLE content_dates; DELETE FROM migrations "
+                     "WHERE name IN ('0006_tags', '0007_content_dates');")
+    db.close()
+    old = Library.open(tmp_path / "lib", embedder=HashingEmbedder(), read_only=True)
+    hits = old.search("landlord", tags=[], since=datetime(2000, 1, 1))
+    assert hits and hits[0].tags == () and hits[0].document_date is None
+    assert old.search("landlord", tags=["x"]) == []
+    old.close()
+    # The next writable open migrates, and the next index run dates the paper.
+    lib = Library.open(tmp_path / "lib", embedder=HashingEmbedder(), ocr=FakeOcr(),
+                       executor=InlineExecutor())
+    lib.add([tmp_path / "scans"])
+    assert lib.search("landlord")[0].document_date == "2001-05-03"

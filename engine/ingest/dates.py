@@ -1,0 +1,153 @@
+"""The date a paper carries (a letter's, an invoice's, a receipt's), read from its OCR text:
+every date-looking span is a candidate, ranked by what surrounds it.
+
+Recognised: 2024-03-11, 11/03/2024, 11.03.24, 11 March 2024, 11th Mar. 2024,
+March 11, 2024, Mar-11-24 (and 2-digit years: 00-49 -> 20xx, 50-99 -> 19xx). Numeric
+day/month order: a date in the same text whose first or second number is over 12 settles
+it; otherwise the order comes from SCANDEX_DATE_ORDER (dmy or mdy), else the locale
+(United States, Canada, the Philippines: mdy; elsewhere dmy).
+
+Ranking: a label just before it ("date", "dated", "invoice date", "issued") raises it; a
+label that names another date ("birth", "expiry", "due", "valid until") lowers it; nearer
+the top of the page and repeated are better; dates in the future or before 1900 are dropped.
+"""
+
+from __future__ import annotations
+
+import calendar
+import locale
+import os
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from engine.store.db import Store
+
+DATE_ORDER_ENV = "SCANDEX_DATE_ORDER"
+_MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+_MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
+_MONTHS["sept"] = 9
+_MONTH = r"(?P<month_name>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_YEAR = r"(?P<year>(?:1[89]|20)\d{2}|'?\d{2})"
+_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
+_PATTERNS = [
+    ("iso", re.compile(r"(?<!\d)(?P<year>(?:1[89]|20)\d{2})[-/.](?P<a>[01]?\d)[-/.](?P<b>[0-3]?\d)"
+                       r"(?!\d)")),
+    ("numeric", re.compile(r"(?<![\d/.-])(?P<a>[0-3]?\d)\s?[/.-]\s?(?P<b>[0-3]?\d)\s?[/.-]\s?"
+                           r"(?P<year>(?:1[89]|20)\d{2}|\d{2})(?![\d/])")),
+    ("day-month", re.compile(rf"(?<!\w){_DAY}[\s.-]+{_MONTH}[\s,.-]+{_YEAR}(?!\d)", re.I)),
+    ("month-day", re.compile(rf"(?<!\w){_MONTH}[\s.-]+{_DAY},?[\s.-]+{_YEAR}(?!\d)", re.I)),
+]
+_GOOD = re.compile(r"\b(date[ds]?|dated|issued|invoice|receipt|on)\b[^\n]{0,12}$", re.I)
+_BAD = re.compile(r"\b(birth|born|dob|expir\w*|exp|due|valid|until|deadline|since)"
+                  r"\b[^\n]{0,14}$", re.I)
+_MDY_COUNTRIES = ("US", "CA", "PH", "FM", "PW", "MH")
+MAX_CANDIDATES = 5
+
+
+@dataclass(frozen=True)
+class DateCandidate:
+    """A date found on the paper, the text it was read from, and its rank score."""
+
+    day: date
+    text: str
+    score: float
+
+
+def default_order() -> str:
+    """'dmy' or 'mdy' for numeric dates without evidence in their own text."""
+    chosen = os.environ.get(DATE_ORDER_ENV, "").strip().lower()
+    if chosen in ("dmy", "mdy"):
+        return chosen
+    name = locale.getlocale(locale.LC_TIME)[0] or os.environ.get("LANG", "")
+    country = name.split(".")[0].split("_")[-1].upper() if "_" in name else ""
+    return "mdy" if country in _MDY_COUNTRIES else "dmy"
+
+
+def _year(text: str) -> int:
+    value = int(text.lstrip("'"))
+    if len(text.lstrip("'")) == 2:
+        value += 2000 if value < 50 else 1900
+    return value
+
+
+def _make(year: int, month: int, day: int, today: date) -> date | None:
+    try:
+        found = date(year, month, day)
+    except ValueError:
+        return None
+    return found if date(1900, 1, 1) <= found <= today + timedelta(days=1) else None
+
+
+def _order(text: str, fallback: str) -> str:
+    """The numeric order a text's own unambiguous dates show (else fallback)."""
+    votes = {"dmy": 0, "mdy": 0}
+    for match in _PATTERNS[1][1].finditer(text):
+        a, b = int(match["a"]), int(match["b"])
+        if a > 12 >= b:
+            votes["dmy"] += 1
+        elif b > 12 >= a:
+            votes["mdy"] += 1
+    if votes["dmy"] != votes["mdy"]:
+        return max(votes, key=lambda k: votes[k])
+    return fallback
+
+
+def find_dates(text: str, *, order: str | None = None,
+               today: date | None = None) -> list[DateCandidate]:
+    """Every date on the page, best first (at most MAX_CANDIDATES, one per day)."""
+    today = today or date.today()
+    numeric_order = _order(text, order or default_order())
+    found: dict[date, DateCandidate] = {}
+    seen: dict[date, int] = {}
+    taken: list[tuple[int, int]] = []
+    length = max(1, len(text))
+    for kind, pattern in _PATTERNS:
+        for match in pattern.finditer(text):
+            if any(s < match.end() and match.start() < e for s, e in taken):
+                continue  # already read by a more specific pattern
+            year = _year(match["year"])
+            if kind == "iso":
+                day = _make(year, int(match["a"]), int(match["b"]), today)
+            elif kind == "numeric":
+                a, b = int(match["a"]), int(match["b"])
+                day = _make(year, b, a, today) if numeric_order == "dmy" else \
+                    _make(year, a, b, today)
+                day = day or _make(year, a, b, today) or _make(year, b, a, today)
+            else:
+                day = _make(year, _MONTHS[match["month_name"].lower().rstrip(".")],
+                            int(match["day"]), today)
+            if day is None:
+                continue
+            taken.append((match.start(), match.end()))
+            before = text[max(0, match.start() - 30) : match.start()]
+            score = 1.0 + 0.5 * (1 - match.start() / length)
+            score += 1.0 if _GOOD.search(before) else 0.0
+            score -= 1.5 if _BAD.search(before) else 0.0
+            score += 0.2 if kind in ("iso", "day-month", "month-day") else 0.0
+            seen[day] = seen.get(day, 0) + 1
+            best = found.get(day)
+            if best is None or score > best.score:
+                found[day] = DateCandidate(day, match.group(0), score)
+    ranked = [DateCandidate(c.day, c.text, round(c.score + 0.3 * (seen[c.day] - 1), 3))
+              for c in found.values()]
+    return sorted(ranked, key=lambda c: (-c.score, c.day))[:MAX_CANDIDATES]
+
+
+def date_contents(store: Store, *, batch: int = 200) -> int:
+    """Look for the date on every indexed content not looked at yet; returns how many
+    were looked at. Each batch is one transaction: a kill loses at most the batch, and
+    the next call picks up the rest."""
+    done = 0
+    while shas := store.dates.missing(batch):
+        rows = []
+        for sha in shas:
+            text = "\n".join(" ".join(w.text for w in page.words) for page in store.pages(sha))
+            found = find_dates(text)
+            rows.append((sha, found[0].day.isoformat() if found else None,
+                         [{"date": c.day.isoformat(), "text": c.text, "score": c.score}
+                          for c in found]))
+        with store.transaction():
+            store.dates.record(rows)
+        done += len(rows)
+    return done

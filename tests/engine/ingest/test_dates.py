@@ -1,0 +1,82 @@
+"""The date a paper carries: formats, day/month order, labels that raise or lower a
+candidate, and its use in search filters and JSON."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+
+from engine import Library
+from engine.backends.pool import InlineExecutor
+from engine.ingest.dates import default_order, find_dates
+from engine.testing import FakeOcr, HashingEmbedder, write_fake_scan
+
+TODAY = date(2026, 11, 30)
+
+
+def best(text: str, order: str = "dmy") -> str | None:
+    found = find_dates(text, order=order, today=TODAY)
+    return found[0].day.isoformat() if found else None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Invoice date: 2024-03-11 total 45.00", "2024-03-11"),
+    ("Dear Ms Evans, 12th March 2024", "2024-03-12"),
+    ("March 5, 1997 memorandum", "1997-03-05"),
+    ("memo 5 Sept. 97 to all staff", "1997-09-05"),
+    ("receipt 20240311 till 4 12-Mar-24 10:31", "2024-03-12"),
+    ("DATE: 11.03.24 ref 4411", "2024-03-11"),
+    ("no date here, tel 0712 345 678, ref 12.5.3", None),
+    ("printed 31/02/2024", None),  # no such day
+    ("valid until 01/01/2099, issued 02/01/2024", "2024-01-02"),  # future dropped
+])
+def test_formats(text: str, expected: str | None) -> None:
+    assert best(text) == expected
+
+
+def test_day_month_order_from_the_text_itself() -> None:
+    # 25/10 can only be day-month: it settles 03/04 on the same page too.
+    assert best("order 03/04/2024 shipped 25/10/2024", order="mdy") == "2024-04-03"
+    assert best("order 03/04/2024 shipped 10/25/2024", order="dmy") == "2024-03-04"
+    assert best("dated 03/04/2024", order="mdy") == "2024-03-04"
+    assert best("dated 03/04/2024", order="dmy") == "2024-04-03"
+
+
+def test_labels_rank_the_candidates() -> None:
+    text = "Name Alice Date of birth 02/05/1980 Signed 07/01/2024 Due 07/02/2024"
+    found = find_dates(text, order="dmy", today=TODAY)
+    assert found[0].day == date(2024, 1, 7)
+    assert {c.day for c in found} == {date(1980, 5, 2), date(2024, 1, 7), date(2024, 2, 7)}
+    assert found == sorted(found, key=lambda c: -c.score)
+
+
+def test_default_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCANDEX_DATE_ORDER", "mdy")
+    assert default_order() == "mdy"
+    monkeypatch.setenv("SCANDEX_DATE_ORDER", "")
+    assert default_order() in ("dmy", "mdy")
+
+
+def test_the_paper_date_is_shown_and_filtered_on(tmp_path: Path) -> None:
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    write_fake_scan(folder / "old-letter.png", "Dear Sir dated 12 March 1998 rent increase")
+    write_fake_scan(folder / "undated.png", "rent increase notice without any date")
+    lib = Library.open(tmp_path / "lib", embedder=HashingEmbedder(), ocr=FakeOcr(),
+                       executor=InlineExecutor())
+    lib.add([folder])
+    hits = {Path(h.path).stem: h for h in lib.search("rent increase", mode="keyword")}
+    assert hits["old-letter"].document_date == "1998-03-12"
+    assert hits["undated"].document_date is None
+    day, candidates = lib.document_dates(hits["old-letter"].id)
+    assert day == "1998-03-12" and candidates[0]["text"] == "12 March 1998"
+    # The letter is dated 1998, though its file was written today; the undated scan
+    # falls back to its file's time.
+    in_1998 = lib.search("rent", mode="keyword", since=datetime(1998, 1, 1),
+                         until=datetime(1998, 12, 31))
+    assert [Path(h.path).stem for h in in_1998] == ["old-letter"]
+    recent = lib.search("rent", mode="keyword", since=datetime.fromtimestamp(
+        (folder / "undated.png").stat().st_mtime - 3600))
+    assert [Path(h.path).stem for h in recent] == ["undated"]
