@@ -9,11 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QTimer
-from PySide6.QtGui import (
-    QAction,
-    QKeySequence,
-    QShortcut,
-)
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -31,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from desktop.bridge import EngineBridge, EngineConfig
 from desktop.delegates import SnippetDelegate
+from desktop.intelligence import IntelligenceActions
 from desktop.models import HitRole, ResultsModel
 from desktop.originals import OriginalActions
 from desktop.panels import FileDropTarget, LibraryTab, SearchBar, row_of
@@ -50,7 +47,7 @@ SEARCH_DEBOUNCE_MS = 250
 OUTSIDE_CHANGES_MS = 2000
 
 
-class MainWindow(FileDropTarget, OriginalActions, QMainWindow):
+class MainWindow(FileDropTarget, OriginalActions, IntelligenceActions, QMainWindow):
     """Scandex's window over one library."""
 
     def __init__(self, config: EngineConfig, settings: AppSettings | None = None) -> None:
@@ -73,7 +70,7 @@ class MainWindow(FileDropTarget, OriginalActions, QMainWindow):
         bar = SearchBar()
         self.search_input, self.search_mode = bar.search_input, bar.search_mode
         self.type_filter, self.folder_filter = bar.type_filter, bar.folder_filter
-        self.date_filter = bar.date_filter
+        self.date_filter, self.tag_filter = bar.date_filter, bar.tag_filter
 
         self.results_model = ResultsModel()
         self.results_view = QListView()
@@ -146,6 +143,7 @@ class MainWindow(FileDropTarget, OriginalActions, QMainWindow):
         self._action(file_menu, "&Settings…", self.settings_dialog, "Ctrl+,")
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.install_intelligence(self.menuBar().addMenu("&Library"))
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "Try it with &samples", self.add_samples)
         self._action(help_menu, "&About Scandex", self._about)
@@ -164,7 +162,8 @@ class MainWindow(FileDropTarget, OriginalActions, QMainWindow):
         self.search_input.returnPressed.connect(self.run_search)
         for combo in (self.search_mode, self.type_filter, self.date_filter):
             combo.currentIndexChanged.connect(lambda _i: self._debounce.start())
-        self.folder_filter.editingFinished.connect(self._debounce.start)
+        for field_ in (self.folder_filter, self.tag_filter):
+            field_.editingFinished.connect(self._debounce.start)
         self._debounce.timeout.connect(self.run_search)
         self.results_view.selectionModel().currentChanged.connect(self._result_selected)
         self.results_view.activated.connect(self._result_activated)
@@ -355,7 +354,7 @@ class MainWindow(FileDropTarget, OriginalActions, QMainWindow):
         request = self.view_model.new_search(
             self.search_input.text(), self.search_mode.currentData(),
             kind=self.type_filter.currentData(), folder=self.folder_filter.text(),
-            days=self.date_filter.currentData())
+            days=self.date_filter.currentData(), tag=self.tag_filter.text())
         if request is None:
             self.results_model.set_hits([])
             self.refresh_library()

@@ -66,8 +66,12 @@ class ResultsModel(QAbstractListModel):
             # No fixed colour for the details: it must stay legible on the selection.
             if hit.related:
                 how = "related by meaning only, weakly"
-            return (f"<b>{html.escape(name)}</b> &nbsp;<i>page {hit.page}"
-                    f" · {html.escape(how)}</i><br>{marked}")
+            dated = f" · dated {hit.document_date}" if hit.document_date else ""
+            chips = "".join(
+                f' <span style="background:#d7e3fc;color:#000;">&nbsp;{html.escape(t)}&nbsp;'
+                "</span>" for t in hit.tags)
+            return (f"<b>{html.escape(name)}</b>{chips} &nbsp;<i>page {hit.page}"
+                    f" · {html.escape(how)}{dated}</i><br>{marked}")
         if role == HitRole:
             return hit
         return None

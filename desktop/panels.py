@@ -33,7 +33,7 @@ def row_of(stretching: QWidget, *fixed: QWidget) -> QHBoxLayout:
 
 
 class SearchBar(QWidget):
-    """The query field, the mode switch and the type, folder and date filters."""
+    """The query field, the mode switch and the type, folder, date and tag filters."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -54,10 +54,15 @@ class SearchBar(QWidget):
         self.date_filter = QComboBox()
         for label, days in DATES:
             self.date_filter.addItem(label, days)
+        self.tag_filter = QLineEdit()
+        self.tag_filter.setObjectName("tagFilter")
+        self.tag_filter.setPlaceholderText("tag…")
+        self.tag_filter.setMaximumWidth(140)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.search_input, 1)
-        for w in (self.search_mode, self.type_filter, self.folder_filter, self.date_filter):
+        for w in (self.search_mode, self.type_filter, self.folder_filter, self.date_filter,
+                  self.tag_filter):
             layout.addWidget(w)
 
 

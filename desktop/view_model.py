@@ -31,11 +31,12 @@ class SearchRequest:
     kinds: tuple[str, ...] = ()
     folder: str | None = None
     since: datetime | None = None
+    tags: tuple[str, ...] = ()
 
     def options(self) -> dict[str, Any]:
         """Keyword arguments for Library.search."""
         return {"mode": self.mode, "limit": RESULT_LIMIT, "kinds": list(self.kinds),
-                "path_prefix": self.folder, "since": self.since}
+                "path_prefix": self.folder, "since": self.since, "tags": list(self.tags)}
 
 
 @dataclass
@@ -51,7 +52,7 @@ class WindowViewModel:
     last_request: SearchRequest | None = None
 
     def new_search(self, query: str, mode: str | SearchMode, *, kind: str = "",
-                   folder: str = "", days: int = 0,
+                   folder: str = "", days: int = 0, tag: str = "",
                    now: datetime | None = None) -> SearchRequest | None:
         """Start a search; None when there is nothing to search (the results clear)."""
         self.request_number += 1
@@ -62,7 +63,7 @@ class WindowViewModel:
         since = (now or datetime.now()) - timedelta(days=days) if days else None
         self.last_request = SearchRequest(self.request_number, query, SearchMode(mode),
                                           (kind,) if kind else (), folder.strip() or None,
-                                          since)
+                                          since, (tag.strip(),) if tag.strip() else ())
         return self.last_request
 
     def accept_results(self, number: int, hits: list[SearchHit]) -> bool:
@@ -82,14 +83,21 @@ class WindowViewModel:
         if request is None:
             return "No matches."
         tips = []
-        if request.kinds or request.folder or request.since:
-            tips.append("clear the type, folder or date filters")
+        if request.kinds or request.folder or request.since or request.tags:
+            tips.append("clear the type, folder, date or tag filters")
         if request.mode is SearchMode.KEYWORD:
             tips.append("try Meaning or Hybrid")
         words = request.query.split()
         if words and not words[-1].endswith("*") and request.mode is not SearchMode.SEMANTIC:
             tips.append(f"try a prefix ({words[-1].strip(chr(34))}*)")
         return "No matches. " + ("Tips: " + "; ".join(tips) + "." if tips else "")
+
+    def new_listing(self) -> int:
+        """Start a listing that is not a typed search (more like this): answers to earlier
+        searches are dropped from now on."""
+        self.request_number += 1
+        self.last_request = None
+        return self.request_number
 
     def is_current(self, number: int) -> bool:
         """Whether search `number` is the latest one."""

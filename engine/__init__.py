@@ -58,6 +58,7 @@ from engine.models import (
 from engine.progress import CancelToken, IndexProgress, NullProgress, ProgressSink
 from engine.protocols import Embedder, OcrEngine, OcrOptions, OcrResult, TaskExecutor
 from engine.search.highlight import matching_word_indexes
+from engine.search.library_map import MapPoint
 from engine.search.suggest import Suggestion
 from engine.sync.transfer import SyncReport, SyncStatus
 from engine.version import __version__
@@ -89,6 +90,7 @@ __all__ = [
     "LibraryError",
     "LibraryStatus",
     "LowConfidencePage",
+    "MapPoint",
     "MissingDependency",
     "MissingLanguage",
     "ModelUnavailable",

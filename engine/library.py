@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from engine.backends.s3 import RemoteConfig
+    from engine.search.library_map import MapPoint
     from engine.sync.transfer import SyncReport, SyncStatus
 # OCR'd pages read below this mean confidence are listed by status as 'review these'.
 REVIEW_BELOW_CONFIDENCE = 60.0
@@ -280,6 +281,12 @@ class Library:
         from engine.search.duplicates import duplicate_groups
 
         return duplicate_groups(self.store, self.embedder.model_id)
+
+    def map(self) -> list[MapPoint]:
+        """Every document placed in 2-D, alike documents together (for a map view)."""
+        from engine.search.library_map import library_map
+
+        return library_map(self.store, self.embedder.model_id)
 
     def documents(self, *, state: str | None = None) -> list[DocumentInfo]:
         """Every document, by path; state 'indexed' or 'failed' narrows the list."""

@@ -7,6 +7,7 @@ import sys
 import tempfile
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
@@ -58,8 +59,39 @@ def main() -> int:
         spin(lambda: False, 0.5)
         window.grab().save(str(OUT / "library.png"))
         window.close()
+    _intelligence_shots()
     print(f"screenshots written to {OUT}")
     return 0
+
+
+def _intelligence_shots() -> None:
+    """The Duplicates view and the Map, on the libraries `python -m bench intelligence`
+    builds (real FUNSD forms and their rescans; four kinds of scan tagged by kind)."""
+    import shutil
+
+    from desktop import create_main_window
+
+    cache = Path(__file__).resolve().parent.parent / ".cache" / "bench-intelligence"
+    if not (cache / "library").exists() or not (cache / "library-kinds").exists():
+        print("no bench intelligence libraries: run python -m bench intelligence first")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, shot in (("library", "duplicates.png"), ("library-kinds", "map.png")):
+            shutil.copytree(cache / name, Path(tmp) / name)
+            window = create_main_window(Path(tmp) / name)
+            window.show()
+            dialog: Any = window.show_duplicates() if shot == "duplicates.png" else \
+                window.show_map()
+            if shot == "duplicates.png":
+                spin(lambda d=dialog: bool(d.groups), 120)
+                dialog.tree.setCurrentItem(dialog.tree.topLevelItem(3))
+                spin(lambda d=dialog: all(not label.pixmap().isNull() for label in d.pages), 60)
+            else:
+                spin(lambda d=dialog: bool(d.points), 120)
+            spin(lambda: False, 0.5)
+            dialog.grab().save(str(OUT / shot))
+            dialog.close()
+            window.close()
 
 
 if __name__ == "__main__":

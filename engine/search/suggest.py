@@ -10,6 +10,7 @@ when the tags or the index changed (fitting a few hundred documents takes millis
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,7 +77,10 @@ class TagModel:
             # A tag on every tagged document has no negatives: it is always suggested.
             self._classifier = OneVsRestClassifier(
                 LogisticRegression(C=_C, class_weight="balanced", max_iter=1000))
-            self._classifier.fit(np.vstack(rows), target)
+            with warnings.catch_warnings():
+                # "Label present in all training examples": expected while few are tagged.
+                warnings.simplefilter("ignore", UserWarning)
+                self._classifier.fit(np.vstack(rows), target)
         self._key = key
 
     def suggest_for(self, store: Store, model_id: str, sha256: str,

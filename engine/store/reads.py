@@ -171,6 +171,11 @@ class IndexReads:
             yield (str(sha), int(pages), str(text),
                    bytes(vector) if vector is not None and model == model_id else None)
 
+    def opening_texts(self) -> dict[str, str]:
+        """Each content's first chunk text (for labels)."""
+        return {str(sha): str(text) for sha, text, _ in self.db.execute(
+            "SELECT sha256, text, MIN(id) FROM chunks GROUP BY sha256")}
+
     def chunk_ids_within(self, filters: SearchFilters, model_id: str) -> np.ndarray:
         """The ids of model_id's chunks in documents within filters, ascending."""
         where, params = filter_clause(filters)

@@ -65,11 +65,14 @@ def test_a_move_reuses_the_stored_reading(watched) -> None:  # type: ignore[no-u
     library, inbox, batches, _watcher = watched
     write_fake_scan(inbox / "scan.png", "moved words")
     _until(lambda: "scan.png" in _names(library))
+    before = len(batches)
     (inbox / "filed").mkdir()
     (inbox / "scan.png").rename(inbox / "filed" / "scan-2024.png")
     _until(lambda: _names(library) == {"scan-2024.png"})
-    last = [b.report for b in batches if b.report is not None][-1]
-    assert last.reused == 1 and last.indexed == 0 and last.removed == 1
+    # On a busy machine the move may be seen over more than one batch: count them all.
+    after = [b.report for b in batches[before:] if b.report is not None]
+    assert sum(r.reused for r in after) == 1 and sum(r.indexed for r in after) == 0
+    assert sum(r.removed for r in after) == 1
 
 
 def test_a_file_still_being_written_waits_until_it_stops_growing(watched) -> None:  # type: ignore[no-untyped-def]
