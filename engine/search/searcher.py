@@ -37,11 +37,14 @@ _PRUNE_FROM_CHUNKS = 5000
 # weight), common words only while they fit. The cost of a bm25 query grows with the
 # postings it scores; this keeps it flat per query as a library grows.
 _HYBRID_POSTINGS_SHARE = 0.10
+# ... and never more than this many postings, so that the cost stays flat past 100k chunks
+# (bm25 over 100k postings took ~150 ms at a million chunks).
+_HYBRID_POSTINGS_MAX = 20_000
 # ... on libraries this big. Below it a full any-word query is fast enough, and the budget
 # would cost a little quality (SciFact, 6k chunks: 0.764 -> 0.755 nDCG@10 when forced).
 _BUDGET_FROM_CHUNKS = 50_000
 # Words mode ranks at most about this many postings per query (see _within_budget).
-_WORDS_POSTINGS_BUDGET = 60_000
+_WORDS_POSTINGS_BUDGET = 10_000
 # ... and ranks everything after all when the window held fewer hits than this.
 _WINDOW_ENOUGH = 50
 # Found by meaning alone within this much of the floor: "related", not a real match.
@@ -195,8 +198,7 @@ class Searcher:
                  and g[0].text not in STOPWORDS]
         if not words:
             return parsed
-        if self._chunks() >= _BUDGET_FROM_CHUNKS and all(
-                self.store.reads.chunks_with_word(w) > 0 for w in words):
+        if self._chunks() >= _BUDGET_FROM_CHUNKS and all(self._df_of(w) > 0 for w in words):
             return parsed
         self.vocabulary.refresh(self.store)
         return widen(parsed, self.vocabulary)
@@ -247,12 +249,10 @@ class Searcher:
                 keep.append(group)
                 continue
             term = group[0].text
-            if term not in self._df:
-                self._df[term] = self.store.reads.chunks_with_word(term)
-            if self._df[term] * 2 <= self._chunk_count:
+            if self._df_of(term) * 2 <= self._chunk_count:
                 keep.append(group)
         if hybrid and self._chunk_count >= _BUDGET_FROM_CHUNKS:
-            budget = _HYBRID_POSTINGS_SHARE * self._chunk_count
+            budget = min(_HYBRID_POSTINGS_SHARE * self._chunk_count, _HYBRID_POSTINGS_MAX)
             singles = sorted((self._df[g[0].text], i) for i, g in enumerate(keep)
                              if len(g) == 1 and not g[0].prefix and g[0].text in self._df)
             spent, dropped = 0, set()
@@ -361,7 +361,8 @@ class Searcher:
         return parsed, high - int((high - low) * _WORDS_POSTINGS_BUDGET / postings)
 
     def _df_of(self, word: str) -> int:
-        """How many chunks hold word (cached until the index changes)."""
+        """How many chunks hold word (cached until the index changes: FTS5 counts them
+        by reading the word's whole posting list, ~60 ms for a common word at 1M)."""
         if word not in self._df:
             self._df[word] = self.store.reads.chunks_with_word(word)
         return self._df[word]

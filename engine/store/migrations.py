@@ -134,6 +134,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0008_chunk_vectors_index",
+        """
+        -- The ids of one model's vectors without reading every row (4.3 s -> an index-only
+        -- scan at a million chunks): the ANN index compares them at every start.
+        CREATE INDEX chunks_vectors ON chunks(model_id, id) WHERE vector IS NOT NULL;
+        """,
+    ),
 ]
 
 
