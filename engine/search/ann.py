@@ -28,10 +28,11 @@ from engine.store.db import Store
 
 log = logging.getLogger(__name__)
 
-# From this many vectors meaning search goes through the ANN index (bench search at 100k:
-# semantic p95 38 ms instead of 44, 316 MB instead of 537, recall@10 0.97; below it an
-# exact scan is as fast, exact, and needs no file; see docs/benchmarks.md).
-ANN_FROM_CHUNKS = 100_000
+# From this many vectors meaning search goes through the ANN index. At 100k chunks it
+# measured semantic p50/p95 49/80 ms (exact: 36/46), hybrid 33/61 (exact: 44/65), 333 MB
+# (exact: 539), recall@10 0.971: not a clear win, so exact search stays there (it loses
+# nothing); at 1M exact takes 166/199 ms and 3.5 GB (docs/benchmarks.md).
+ANN_FROM_CHUNKS = 200_000
 # The writer merges the tail into the file once it holds this many rows (below, the
 # readers' exact scan of the tail costs less than rewriting the file), or once this share
 # of the file's entries belongs to removed chunks.
@@ -123,6 +124,12 @@ class AnnFile:
             if index is None or index.ndim != self.dim or len(index) != meta.get("count"):
                 return None
             index.expansion_search = EXPANSION_SEARCH  # type: ignore[misc]  # restore drops it
+            if view and hasattr(os, "posix_fadvise"):
+                # Read the mapped file ahead in the background: the first queries after a
+                # start otherwise wait on page faults (semantic p50 60 ms instead of 26
+                # at 100k chunks right after the file was opened cold).
+                with self.path.open("rb") as handle:
+                    os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_WILLNEED)
             keys = np.sort(np.asarray(index.keys, dtype=np.int64))
         except Exception as e:  # any failure here only means "no usable file"
             log.info("cannot use %s (%s); searching exactly", self.path, e)
