@@ -10,7 +10,7 @@ from engine.backends.s3 import S3Object
 from engine.errors import FileVanished
 from engine.ingest.discover import Candidate
 from engine.models import DocumentState, FileKind, PageText
-from engine.store.db import FileRow
+from engine.store.paths import FileRow
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,8 @@ from engine.ingest.tasks import OcrTask, run_ocr_task
 from engine.models import Chunk, FailedFile, FileKind, IndexReport, PageText, readable_types
 from engine.progress import CancelToken, NullProgress, ProgressSink, ProgressTracker
 from engine.protocols import Embedder, OcrEngine, OcrOptions, TaskExecutor
-from engine.store.db import Store, db_path_text
+from engine.store.db import Store
+from engine.store.paths import db_path_text
 
 _MAX_ATTEMPTS = 2  # a page whose worker died is tried once more
 _FLUSH_CHUNKS = 64  # embed ready documents together once they hold this many chunks
@@ -110,7 +111,7 @@ class IndexRun:
                         self.s3_access),
             FolderRoots([Path(r) for r in roots if not is_s3_url(r)], [self.library_dir]),
         ]
-        seen: set[str] = set()
+        seen: set[bytes] = set()
         todo: deque[Source] = deque()
         for source in sources:
             todo.extend(self._new_or_changed(source, seen))
@@ -128,7 +129,7 @@ class IndexRun:
         self.tracker.emit()
         return self.report
 
-    def _new_or_changed(self, source: SourceRoots, seen: set[str]) -> list[Source]:
+    def _new_or_changed(self, source: SourceRoots, seen: set[bytes]) -> list[Source]:
         """What the source lists that the index lacks or holds in an older version."""
         known = self.store.file_rows()
         todo: list[Source] = []

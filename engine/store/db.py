@@ -6,19 +6,20 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+import engine.store.integrity as integrity
 from engine.errors import LibraryError
 from engine.models import Chunk, DocumentInfo, DocumentState, PageText
 from engine.store.codecs import to_blob, words_from_json, words_to_json
 from engine.store.dates import ContentDates
 from engine.store.diagnosis import translate_error
 from engine.store.migrations import CONFIDENCE_BACKFILL, apply_migrations, stand_in_for_new_tables
+from engine.store.paths import DocumentPaths, db_path_text
 from engine.store.reads import IndexReads
 from engine.store.tags import Tags
 
@@ -27,28 +28,9 @@ BUSY_TIMEOUT_MS = 15_000
 _CHUNK_ID_FLOOR = "chunk_id_floor"  # meta: no chunk id at or below it is handed out again
 
 
-def db_path_text(path: Path | str) -> tuple[str, bytes]:
-    """A path as display text (always valid UTF-8) and its exact bytes."""
-    raw = os.fsencode(path)
-    return raw.decode("utf-8", "backslashreplace"), raw
-
-
 def now_iso() -> str:
     """The current UTC time as ISO 8601."""
     return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-@dataclass(frozen=True)
-class FileRow:
-    """What the index remembers of a file to skip it when unchanged."""
-
-    id: int
-    path: str
-    size: int
-    mtime_ns: int
-    state: str
-    sha256: str | None
-    etag: str | None = None
 
 
 _DOC_COLUMNS = (
@@ -57,7 +39,7 @@ _DOC_COLUMNS = (
 )
 
 
-class Store:
+class Store(DocumentPaths):
     """The index's writes and its document/page reads (search's reads: `self.reads`).
     The writer commits each document in one transaction."""
 
@@ -72,6 +54,10 @@ class Store:
                 self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self.db.execute("PRAGMA foreign_keys = ON")
+            # Changed since Scandex last vouched for it: verified before any use.
+            self._vouched = not integrity.needs_check(self.path)
+            if not self._vouched:
+                self.check_integrity()
             if not read_only:
                 self.db.execute("PRAGMA journal_mode = WAL")
                 # WAL + NORMAL: a crash never corrupts; a power cut may lose the last commit.
@@ -87,6 +73,9 @@ class Store:
             if hasattr(self, "db"):
                 self.db.close()  # a failed open must not keep the file (or its disk) busy
             raise self.translate(e) from e
+        except LibraryError:
+            self.db.close()
+            raise
         except OSError as e:
             raise LibraryError(f"cannot create the library folder {library_dir}: "
                                f"{e.strerror or e}; choose another --library or fix its "
@@ -123,10 +112,15 @@ class Store:
             detail = "; ".join(str(r[0]) for r in rows)
             raise self.translate(sqlite3.DatabaseError(f"database disk image is malformed: "
                                                        f"{detail}"))
+        self._vouched = True
+        integrity.stamp(self.path)
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection; a writer that found the index sound vouches for the
+        state it leaves (closing checkpoints the WAL into the file)."""
         self.db.close()
+        if self._vouched and not self.read_only:
+            integrity.stamp(self.path)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -171,15 +165,6 @@ class Store:
         return int(rows.get("generation", 0)), int(rows.get("deletions", 0))
 
     # -- files --------------------------------------------------------------
-
-    def file_rows(self) -> dict[str, FileRow]:
-        """Every document keyed by its display path."""
-        return {
-            row[1]: FileRow(*row)
-            for row in self.db.execute(
-                "SELECT id, path, size, mtime_ns, state, sha256, etag FROM documents"
-            )
-        }
 
     def content_by_etag(self, etag: str, size: int) -> tuple[str, str] | None:
         """(sha256, kind) of indexed content fetched from an object with this ETag and size."""
@@ -236,7 +221,7 @@ class Store:
                 )
             elif not self.content_known(sha256):
                 raise LibraryError(f"content {sha256[:12]} is not stored; index the file again")
-            old = db.execute("SELECT sha256 FROM documents WHERE path = ?", (text,)).fetchone()
+            old = db.execute("SELECT sha256 FROM documents WHERE raw_path = ?", (raw,)).fetchone()
             doc_id = self._upsert_document(text, raw, kind, sha256, size, mtime_ns,
                                            DocumentState.INDEXED, None, etag)
             if old and old[0] and old[0] != sha256:
@@ -251,7 +236,7 @@ class Store:
         """Record a file that could not be indexed, with its one-line reason."""
         text, raw = db_path_text(path)
         with self.transaction() as db:
-            old = db.execute("SELECT sha256 FROM documents WHERE path = ?", (text,)).fetchone()
+            old = db.execute("SELECT sha256 FROM documents WHERE raw_path = ?", (raw,)).fetchone()
             doc_id = self._upsert_document(text, raw, kind, None, size, mtime_ns,
                                            DocumentState.FAILED, error, etag)
             if old and old[0]:
@@ -266,7 +251,7 @@ class Store:
         row = self.db.execute(
             "INSERT INTO documents (path, raw_path, kind, sha256, size, mtime_ns, state, error, "
             "indexed_at, etag) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT(path) DO UPDATE SET raw_path = excluded.raw_path, kind = excluded.kind, "
+            "ON CONFLICT(raw_path) DO UPDATE SET path = excluded.path, kind = excluded.kind, "
             "sha256 = excluded.sha256, size = excluded.size, mtime_ns = excluded.mtime_ns, "
             "state = excluded.state, error = excluded.error, indexed_at = excluded.indexed_at, "
             "etag = excluded.etag RETURNING id",
@@ -413,27 +398,6 @@ class Store:
             (doc_id,),
         ).fetchone()
         return DocumentInfo(*row) if row else None
-
-    def document_id_by_path(self, path: str) -> int | None:
-        """The id of the document at a display path."""
-        row = self.db.execute("SELECT id FROM documents WHERE path = ?", (path,)).fetchone()
-        return int(row[0]) if row else None
-
-    def ids_under(self, prefix: str) -> list[int]:
-        """Ids of documents whose path is prefix or lies below it."""
-        folder = prefix.rstrip(os.sep) + os.sep
-        return [
-            int(r[0])
-            for r in self.db.execute(
-                "SELECT id FROM documents WHERE path = ? OR substr(path, 1, ?) = ?",
-                (prefix, len(folder), folder),
-            )
-        ]
-
-    def raw_path(self, doc_id: int) -> bytes | None:
-        """The exact bytes of a document's path."""
-        row = self.db.execute("SELECT raw_path FROM documents WHERE id = ?", (doc_id,)).fetchone()
-        return bytes(row[0]) if row else None
 
     def pages(self, sha256: str) -> list[PageText]:
         """Every page of a content, in order."""

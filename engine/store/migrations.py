@@ -142,6 +142,36 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX chunks_vectors ON chunks(model_id, id) WHERE vector IS NOT NULL;
         """,
     ),
+    (
+        "0009_documents_keyed_by_bytes",
+        """
+        -- A document is its path's exact bytes, not their display text: a name that is
+        -- not UTF-8 shows as "\\xNN" escapes, which a real name can also spell, so the
+        -- display text could make two files one document. Rebuilt because SQLite cannot
+        -- drop a UNIQUE constraint; ids are kept, nothing refers to documents by rowid.
+        CREATE TABLE documents_by_bytes (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL,
+            raw_path BLOB NOT NULL UNIQUE,
+            kind TEXT,
+            sha256 TEXT REFERENCES contents(sha256),
+            size INTEGER NOT NULL DEFAULT 0,
+            mtime_ns INTEGER NOT NULL DEFAULT 0,
+            state TEXT NOT NULL CHECK (state IN ('indexed', 'failed')),
+            error TEXT,
+            indexed_at TEXT NOT NULL,
+            etag TEXT
+        );
+        INSERT INTO documents_by_bytes (id, path, raw_path, kind, sha256, size, mtime_ns,
+                                        state, error, indexed_at, etag)
+            SELECT id, path, raw_path, kind, sha256, size, mtime_ns, state, error,
+                   indexed_at, etag FROM documents;
+        DROP TABLE documents;
+        ALTER TABLE documents_by_bytes RENAME TO documents;
+        CREATE INDEX documents_sha256 ON documents(sha256);
+        CREATE INDEX documents_path ON documents(path);
+        """,
+    ),
 ]
 
 

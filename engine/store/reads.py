@@ -4,6 +4,7 @@ pathological query ends with a clear error instead of holding the library."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -241,8 +242,10 @@ def filter_clause(filters: SearchFilters) -> tuple[str, list[Any]]:
         # /scans/2024-old/a.png.
         folder = filters.path_prefix.rstrip("/\\") or filters.path_prefix
         below = folder if folder.endswith(("/", "\\")) else folder + _separator(folder)
-        clauses.append("(d.path = ? OR substr(d.path, 1, ?) = ?)")
-        params.extend([folder, len(below), below])
+        # Compared as bytes: a folder whose name is not UTF-8 is its exact bytes.
+        clauses.append("(d.raw_path = ? OR substr(d.raw_path, 1, ?) = ?)")
+        raw_below = os.fsencode(below)
+        params.extend([os.fsencode(folder), len(raw_below), raw_below])
     # The date the paper carries when one was found, else the file's modification time.
     day = "(SELECT day FROM content_dates c WHERE c.sha256 = d.sha256)"
     if filters.since:

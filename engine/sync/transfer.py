@@ -244,7 +244,10 @@ def _upload_originals(store: Store, s3: S3Remote, report: SyncReport,
             continue
         seen.add(doc.sha256)
         key = blob_key(doc.sha256)
-        entry = {"sha256": doc.sha256, "name": Path(doc.path).name or "document",
+        # The name only names the copy another machine fetches: any character a pull
+        # refuses (a backslash is legal in a POSIX name) becomes "_".
+        name = safe_filename(Path(doc.path).name.replace("\\", "_"), "document")
+        entry = {"sha256": doc.sha256, "name": name,
                  "kind": doc.kind, "size": doc.size, "pages": doc.pages}
         if key in remote_blobs:
             report.skipped += 1

@@ -287,3 +287,20 @@ def test_tags_travel_and_merge_in_any_order(moto: S3Endpoint, tmp_path: Path) ->
     a.pull(config(moto))
     assert set(a.tags(lease_a)) == {"contracts", "home"}
     assert [Path(h.path).name for h in a.search("lease", tags=["home"])] == ["lease.png"]
+
+
+def test_names_that_are_not_utf8_push_and_pull(moto: S3Endpoint, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    odd = Path(os.fsdecode(os.fsencode(docs) + b"/re\xe7u.png"))
+    write_fake_scan(odd, "latin receipt words")
+    write_fake_scan(docs / "re\\xe7u.png", "spelled receipt words")
+    a = library(tmp_path / "a")
+    a.add([docs])
+    assert a.push(config(moto)).uploaded == 3
+    b = library(tmp_path / "b")
+    assert b.pull(config(moto)).merged == 2
+    for query in ("latin", "spelled"):
+        ours = a.original_file(a.search(query, mode="keyword")[0].id)
+        theirs = b.original_file(b.search(query, mode="keyword")[0].id)
+        assert theirs.read_bytes() == ours.read_bytes() and theirs != ours

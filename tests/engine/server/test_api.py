@@ -187,3 +187,28 @@ def test_helpers() -> None:
     assert safe_filename("", "fallback.png") == "fallback.png"
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.2")
+
+
+def test_names_that_are_not_utf8_are_served_by_id(tmp_path: Path) -> None:
+    import os
+
+    from engine import Library
+    from engine.testing import write_fake_scan
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    odd = write_fake_scan(Path(os.fsdecode(os.fsencode(docs) + b"/f\xfcr.png")), "latin words")
+    spelled = write_fake_scan(docs / "f\\xfcr.png", "spelled words")
+    with Library.open(tmp_path / "lib", embedder=HashingEmbedder(), ocr=FakeOcr(),
+                      executor=InlineExecutor()) as library:
+        library.add([docs])
+    app = create_app(tmp_path / "lib", token=TOKEN, embedder=HashingEmbedder(), ocr=FakeOcr(),
+                     executor=InlineExecutor())
+    with TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+        listed = c.get("/documents").json()["documents"]
+        assert len(listed) == 2 and {d["path"] for d in listed} == {str(spelled)}
+        served = {c.get(f"/documents/{d['id']}/file").content for d in listed}
+        assert served == {odd.read_bytes(), spelled.read_bytes()}
+        under = c.get("/search", params={"q": "words", "mode": "keyword",
+                                         "path": str(docs)}).json()
+        assert len(under["results"]) == 2

@@ -52,7 +52,7 @@ def test_no_limit_means_none(tmp_path: Path) -> None:
 def test_folder_filter_matches_the_folder_not_a_text_prefix() -> None:
     where, params = filter_clause(SearchFilters(path_prefix="/scans/2024/"))
     assert "substr" in where
-    assert params == ["/scans/2024", len("/scans/2024/"), "/scans/2024/"]
+    assert params == [b"/scans/2024", len(b"/scans/2024/"), b"/scans/2024/"]
 
 
 def test_a_read_only_store_opens_from_a_relative_path(tmp_path: Path,
