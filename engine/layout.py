@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,20 +48,27 @@ class LibraryLayout:
         return self.root / "index.lock"
 
     @contextlib.contextmanager
-    def writer_lock(self) -> Iterator[None]:
-        """One indexer per library at a time (LibraryBusy otherwise); readers never
-        wait for it."""
+    def writer_lock(self, wait_s: float = 0.0,
+                    cancelled: Callable[[], bool] = lambda: False) -> Iterator[None]:
+        """One indexer per library at a time; readers never wait for it. A second
+        writer waits up to wait_s (looking every quarter second, and giving up when
+        cancelled), then raises LibraryBusy."""
         try:
             import fcntl
         except ImportError:  # Windows: SQLite's own locking still keeps the index safe
             yield
             return
+        deadline = time.monotonic() + wait_s
         with self.lock.open("a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as e:
-                raise LibraryBusy(f"another Scandex process is indexing into {self.root}; "
-                                  "wait for it to finish") from e
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError as e:
+                    if time.monotonic() >= deadline or cancelled():
+                        raise LibraryBusy(f"another Scandex process is indexing into "
+                                          f"{self.root}; wait for it to finish") from e
+                    time.sleep(0.25)
             try:
                 yield
             finally:

@@ -163,11 +163,13 @@ class Library:
         retry_failed: bool = False,
         detect_rotation: bool = True,
         executor: str | TaskExecutor | None = None,
+        wait_s: float = 0.0,
     ) -> IndexReport:
         """Index files and folders; unchanged files are skipped, vanished ones forgotten.
 
         executor overrides the library's for this run: 'local', 'inline', or a Dask
-        scheduler address (then the cluster's workers embed too).
+        scheduler address (then the cluster's workers embed too). While another process
+        indexes here, wait up to wait_s for it (LibraryBusy after that).
         """
         self._require_writable()
         if not paths:
@@ -187,7 +189,8 @@ class Library:
 
             embedder = DaskEmbedder(pool, backend=getattr(self.embedder, "backend", None))
         try:
-            with self.layout.writer_lock():
+            token = cancel or CancelToken()
+            with self.layout.writer_lock(wait_s, lambda: token.cancelled):
                 run = IndexRun(
                     store=self.store,
                     ocr=self.ocr,
@@ -201,7 +204,7 @@ class Library:
                     ),
                     library_dir=self.directory,
                     progress=progress or NullProgress(),
-                    cancel=cancel or CancelToken(),
+                    cancel=token,
                 )
                 report = run.run(roots)
                 self._update_derived()

@@ -24,7 +24,7 @@ from engine.cli.intelligence import (
 )
 from engine.cli.output import shown
 from engine.cli.watch import add_watch_parser
-from engine.errors import ExitCode, ScandexError, UsageError
+from engine.errors import ExitCode, LibraryBusy, ScandexError, UsageError
 from engine.models import SearchMode
 from engine.version import __version__
 
@@ -80,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--s3-endpoint", metavar="URL", type=arg.endpoint_url,
                    help="S3-compatible endpoint for s3://BUCKET/PREFIX paths "
                         "(default: $SCANDEX_S3_ENDPOINT, else AWS)")
+    p.add_argument("--wait", type=arg.seconds("--wait", 86_400), default=600.0,
+                   metavar="SECONDS", help="while another Scandex process (e.g. 'scandex "
+                   "watch') indexes into the library, wait this long for it (600)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     add_watch_parser(sub, common, arg)
@@ -119,6 +122,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="pull this bucket at start, push after indexing")
     p.add_argument("--sync-prefix", default="scandex")
     p.add_argument("--sync-endpoint-url", type=arg.endpoint_url)
+    p.add_argument("--watch", action="append", default=[], metavar="PATH",
+                   help="also index files as they land in PATH, like 'scandex watch' "
+                        "(repeatable; e.g. a scanner inbox)")
+    p.add_argument("--watch-poll", type=arg.seconds("--watch-poll", 86_400), default=None,
+                   metavar="SECONDS", help="poll watched folders every SECONDS (network "
+                                           "shares; chosen by itself on one)")
 
     p = sub.add_parser("sync", parents=[common], help="push/pull/status through an S3 bucket")
     p.add_argument("action", choices=["push", "pull", "status"])
@@ -201,8 +210,12 @@ def _dispatch(args: argparse.Namespace) -> ExitCode:
 
             sync = RemoteConfig(bucket=args.sync_bucket, prefix=args.sync_prefix,
                                 endpoint_url=args.sync_endpoint_url)
+        watch = [Path(p).expanduser().absolute() for p in args.watch]
+        if watch and not any(p.is_dir() for p in watch):
+            raise UsageError(f"nothing to watch: {', '.join(map(str, watch))} not found")
         serve(Path(library_dir) if library_dir else default_library_dir(), host=args.host,
-              port=args.port, lang=args.lang, sync=sync)
+              port=args.port, lang=args.lang, sync=sync, watch=watch,
+              watch_poll_s=args.watch_poll)
         return ExitCode.OK
     read_only = command in ("search", "status", "show", "similar", "duplicates", "tags",
                             "suggest")
@@ -263,11 +276,26 @@ def _index(library: Any, args: argparse.Namespace) -> ExitCode:
     sink: Any = RichProgress() if interactive else NullProgress()
     try:
         with sink if interactive else contextlib.nullcontext():
-            report = library.add(
-                args.paths, lang=args.lang, progress=sink, cancel=cancel, workers=args.workers,
-                page_timeout_s=args.page_timeout, retry_failed=args.retry_failed,
-                detect_rotation=not args.no_rotation, executor=args.cluster or args.executor,
-            )
+            def add(wait_s: float) -> Any:
+                return library.add(
+                    args.paths, lang=args.lang, progress=sink, cancel=cancel,
+                    workers=args.workers, page_timeout_s=args.page_timeout,
+                    retry_failed=args.retry_failed, detect_rotation=not args.no_rotation,
+                    executor=args.cluster or args.executor, wait_s=wait_s)
+
+            try:
+                report = add(0.0)
+            except LibraryBusy as e:
+                if not args.wait:
+                    raise
+                print(f"scandex: {e}; waiting up to {args.wait:g} s (Ctrl-C to stop)",
+                      file=sys.stderr)
+                try:
+                    report = add(args.wait)
+                except LibraryBusy:
+                    if cancel.cancelled:
+                        return ExitCode.INTERRUPTED
+                    raise
     finally:
         signal.signal(signal.SIGINT, previous)
     if args.json:

@@ -60,7 +60,8 @@ def create_app(library_dir: str | Path, *, token: str | None = None,
 
 
 def serve(library_dir: Path, *, host: str = "127.0.0.1", port: int = 8765,
-          lang: str = "eng", sync: Any = None) -> None:
+          lang: str = "eng", sync: Any = None, watch: list[Path] | None = None,
+          watch_poll_s: float | None = None) -> None:
     """Run the server until interrupted."""
     token = os.environ.get(TOKEN_ENV) or None
     if not is_loopback(host) and not token:
@@ -73,7 +74,8 @@ def serve(library_dir: Path, *, host: str = "127.0.0.1", port: int = 8765,
     check_port_free(host, port)
     import uvicorn
 
-    app = create_app(library_dir, token=token, lang=lang, sync=sync)
+    app = create_app(library_dir, token=token, lang=lang, sync=sync, watch=watch,
+                     watch_poll_s=watch_poll_s)
     try:
         uvicorn.run(app, host=host, port=port, log_level="info")
     except SystemExit as e:  # uvicorn exits 3 when it cannot start: not a missing dependency

@@ -34,9 +34,12 @@ def health(state: ServerState = Depends(server_state)) -> JSONResponse:
     checks["model"] = "ok" if state.model_ready.is_set() else state.model_error or "loading"
     if state.jobs.sync_error:
         checks["sync"] = state.jobs.sync_error
+    watching = state.watching.status()
     ready = checks["index"] == "ok" and checks["model"] == "ok" and state.tesseract_ready
-    return JSONResponse({"status": "ok" if ready else "starting", "checks": checks},
-                        status_code=200 if ready else 503)
+    body: dict[str, Any] = {"status": "ok" if ready else "starting", "checks": checks}
+    if watching is not None:
+        body["watching"] = watching
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 @router.get("/search", dependencies=GUARDED)

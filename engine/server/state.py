@@ -13,6 +13,7 @@ from engine.errors import ScandexError
 from engine.library import Library
 from engine.protocols import Embedder
 from engine.service.jobs import JobRunner
+from engine.service.watch import FolderWatcher, WatchBatch
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 TOKEN_ENV = "SCANDEX_API_TOKEN"
@@ -23,7 +24,8 @@ class ServerState:
 
     def __init__(self, library_dir: Path, *, embedder: Embedder | None = None,
                  ocr: Any = None, executor: Any = None, lang: str = "eng",
-                 sync: Any = None, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> None:
+                 sync: Any = None, max_upload_bytes: int = MAX_UPLOAD_BYTES,
+                 watch: list[Path] | None = None, watch_poll_s: float | None = None) -> None:
         self.library_dir = library_dir
         self.max_upload_bytes = max_upload_bytes
         self.embedder = embedder or make_embedder()
@@ -47,6 +49,7 @@ class ServerState:
 
         self.jobs = JobRunner(self.open, lang=lang, on_start=on_start, after_batch=after_batch)
         threading.Thread(target=self._load_model, name="scandex-model", daemon=True).start()
+        self.watching = WatchedFolders(self, watch or [], watch_poll_s)
 
     def open(self, *, read_only: bool = False) -> Library:
         """A new Library on this folder."""
@@ -90,7 +93,48 @@ class ServerState:
             self.model_error = str(e)
 
     def close(self) -> None:
-        """Stop the job runner."""
+        """Stop watching, then the job runner (after the job in hand)."""
+        self.watching.stop()
         self.jobs.stop()
+
+
+class WatchedFolders:
+    """`serve --watch`: folders followed like `scandex watch`, each batch indexed by the
+    job runner (the server's one writer), so uploads and watched files queue together
+    and a sync bucket is pushed after them alike."""
+
+    def __init__(self, state: ServerState, roots: list[Path], poll_s: float | None) -> None:
+        self.roots = [Path(r).absolute() for r in roots]
+        self.last: dict[str, Any] = {}
+        self._watcher: FolderWatcher | None = None
+        if not self.roots:
+            return
+        self._library = state.open(read_only=True)  # names the folder to leave out
+        self._watcher = FolderWatcher(
+            self._library, self.roots, poll_s=poll_s, lang=state.lang,
+            on_batch=self._remember,
+            index=lambda present: state.jobs.call(
+                lambda library: library.add(present, lang=state.lang), timeout=None))
+        threading.Thread(target=self._watcher.run, name="scandex-watch", daemon=True).start()
+
+    def _remember(self, batch: WatchBatch) -> None:
+        report = batch.report
+        self.last = {"offline": batch.offline, "note": batch.note, "report": None if report
+                     is None else {"indexed": report.indexed, "reused": report.reused,
+                                   "removed": report.removed, "failed": len(report.failed)}}
+
+    def status(self) -> dict[str, Any] | None:
+        """What /health says of the watched folders (None when nothing is watched)."""
+        if self._watcher is None:
+            return None
+        how = (f"every {self._watcher.interval_s:g} s" if self._watcher.polling
+               else "file-system events")
+        return {"folders": [str(r) for r in self.roots], "mode": how, **self.last}
+
+    def stop(self) -> None:
+        """End the loop (a batch in hand finishes in the job runner)."""
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._library.close()
 
 

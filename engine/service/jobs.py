@@ -77,7 +77,7 @@ class JobRunner:
         self._ensure_running()
         return job
 
-    def call(self, work: Callable[[Library], Any], timeout: float = 600) -> Any:
+    def call(self, work: Callable[[Library], Any], timeout: float | None = 600) -> Any:
         """Run work(library) on the writer thread, after the jobs queued before it, and
         return its result (or raise its error): the server has one writer only."""
         call = _Call(work)

@@ -26,8 +26,9 @@ from engine.models import IndexReport
 from engine.progress import CancelToken, NullProgress, ProgressSink
 
 Listing = dict[str, tuple[int, int]]  # path -> (size, mtime_ns)
-# Between full listings only folder times are checked; a file rewritten in place (no
-# entry added or removed) is noticed at the next full listing.
+# Between full listings a poll checks folder times (an entry added, removed or renamed)
+# and the known files' own times (a file rewritten in place); a full listing still comes
+# every so often, as a safety net.
 FULL_LISTING_EVERY_S = 30.0
 NETWORK_FILESYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs",
                                  "9p", "afs", "ceph", "glusterfs", "fuse.rclone",
@@ -76,6 +77,19 @@ def unchanged_folders(times: dict[str, int]) -> bool:
     return all(_mtime(folder) == when for folder, when in times.items())
 
 
+def unchanged_files(known: Listing) -> bool:
+    """True when every listed file still has its size and time: one stat per file, no
+    folder listing and no sniffing (a rewrite in place changes no folder's time)."""
+    for path, seen in known.items():
+        try:
+            stat = os.stat(path)  # noqa: PTH116 - 10k files a poll: no Path objects
+        except OSError:
+            return False
+        if (stat.st_size, stat.st_mtime_ns) != seen:
+            return False
+    return True
+
+
 def _mtime(path: str) -> int:
     try:
         return Path(path).stat().st_mtime_ns
@@ -118,7 +132,10 @@ class FolderWatcher:
                  settle_s: float = 2.0, lang: str = "eng",
                  on_batch: Callable[[WatchBatch], None] = lambda _b: None,
                  progress: ProgressSink | None = None, cancel: CancelToken | None = None,
+                 index: Callable[[list[Path]], IndexReport] | None = None,
                  ) -> None:
+        """index: how a batch is indexed (default: library.add with lang, progress and
+        cancel); the desktop passes one that queues behind its own drops."""
         self.library = library
         self.roots = [Path(r).absolute() for r in roots]
         self.polling = poll_s is not None or needs_polling(self.roots)
@@ -130,6 +147,8 @@ class FolderWatcher:
         self.progress = progress or NullProgress()
         self.cancel = cancel or CancelToken()
         self._woken = threading.Event()
+        self._index_roots = index or (lambda present: self.library.add(
+            present, lang=self.lang, progress=self.progress, cancel=self.cancel))
 
     def run(self) -> None:
         """Catch up, then follow changes until cancel. Returns when cancelled."""
@@ -143,14 +162,18 @@ class FolderWatcher:
             # A catch-up that must wait (another writer) is retried like any batch.
             changed_at: float | None = None if self._index() else time.monotonic()
             while not self.cancel.cancelled:
-                self._woken.wait(self.interval_s if changed_at is None
-                                 else min(self.interval_s, self.settle_s))
+                woke = self._woken.wait(self.interval_s if changed_at is None
+                                        else min(self.interval_s, self.settle_s))
                 self._woken.clear()
                 if self.cancel.cancelled:
                     break
-                if (changed_at is None and time.monotonic() - listed_at < FULL_LISTING_EVERY_S
-                        and unchanged_folders(folders)):
-                    continue  # nothing added, removed or renamed: no need to stat every file
+                # An event always means a listing (a rewrite in place changes no folder
+                # time); a quiet poll looks at folder times, then at the files' times.
+                if (changed_at is None and not woke
+                        and time.monotonic() - listed_at < FULL_LISTING_EVERY_S
+                        and unchanged_folders(folders)
+                        and (not self.polling or unchanged_files(last))):
+                    continue
                 folders, listed_at = folder_times(self.roots, excluded), time.monotonic()
                 now = listing(self.roots, excluded)
                 if now != last:
@@ -176,8 +199,7 @@ class FolderWatcher:
             self.on_batch(WatchBatch(None, offline, "no watched folder is there; waiting"))
             return True
         try:
-            report = self.library.add(present, lang=self.lang, progress=self.progress,
-                                      cancel=self.cancel)
+            report = self._index_roots(present)
         except LibraryBusy as e:
             self.on_batch(WatchBatch(None, offline, f"{e}; trying again shortly"))
             return False
@@ -189,11 +211,16 @@ class FolderWatcher:
         from watchdog.observers import Observer
 
         woken = self._woken
+        # The library's own writes (when it lies inside a watched folder) are no change.
+        own = os.fsencode(self.library.directory.absolute()) + b"/"
 
         class Wake(FileSystemEventHandler):
             def on_any_event(self, event: FileSystemEvent) -> None:
-                if event.event_type not in ("opened", "closed_no_write"):
-                    woken.set()
+                if event.event_type in ("opened", "closed_no_write"):
+                    return
+                if os.fsencode(event.src_path).startswith(own):
+                    return
+                woken.set()
 
         observer = Observer()
         for root in self.roots:

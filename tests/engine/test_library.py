@@ -230,3 +230,32 @@ def test_model_change_reembeds_chunks(tmp_path: Path, scans: Path) -> None:
     assert names(lib2.search("landlord deposit", mode="semantic"))[0] == "lease.png"
     rows = lib2.store.db.execute("SELECT DISTINCT model_id FROM chunks").fetchall()
     assert rows == [("other",)]
+
+
+def test_a_second_writer_waits_for_the_lock_or_says_why_not(tmp_path: Path) -> None:
+    import threading
+
+    from engine.errors import LibraryBusy
+    from engine.layout import LibraryLayout
+
+    layout = LibraryLayout(tmp_path)
+    held, release = threading.Event(), threading.Event()
+
+    def first_writer() -> None:
+        with layout.writer_lock():
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=first_writer)
+    thread.start()
+    held.wait(10)
+    with pytest.raises(LibraryBusy, match="another Scandex process"), layout.writer_lock():
+        pass
+    # A cancelled wait gives up at once.
+    with pytest.raises(LibraryBusy), layout.writer_lock(60, lambda: True):
+        pass
+    threading.Timer(0.4, release.set).start()
+    started = time.monotonic()
+    with layout.writer_lock(10):
+        assert time.monotonic() - started >= 0.3
+    thread.join(10)

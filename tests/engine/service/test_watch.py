@@ -175,6 +175,52 @@ def test_scandex_watch_follows_a_folder_and_stops_on_sigterm(tmp_path: Path) -> 
     assert "phototest.tif" in found.stdout
 
 
+@pytest.mark.slow
+def test_two_real_writers_take_turns_and_lose_nothing(tmp_path: Path) -> None:
+    """`scandex watch` and `scandex index` on one library at once, with real OCR: one
+    waits for the other's writer lock; every page of both ends up searchable."""
+    inbox, other, library_dir = tmp_path / "inbox", tmp_path / "other", tmp_path / "lib"
+    inbox.mkdir()
+    other.mkdir()
+    words = ["amber", "birch", "cedar", "delta", "ember", "fjord", "grove"]
+    for i, word in enumerate(words[3:]):
+        text_page([f"Folder page {word} number {i}."]).save(other / f"other-{word}.png")
+    cli = [sys.executable, "-m", "engine.cli.main", "--library", str(library_dir)]
+    watch = subprocess.Popen([*cli, "watch", str(inbox), "--settle", "0.3", "--json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert '"report"' in (watch.stdout.readline() if watch.stdout else "")
+        for word in words[:3]:  # staged, then renamed in: a scanner's whole files
+            text_page([f"Inbox page {word} arrived."]).save(tmp_path / f"{word}.png")
+            (tmp_path / f"{word}.png").rename(inbox / f"inbox-{word}.png")
+        index = subprocess.run([*cli, "index", str(other), "--json"], capture_output=True,
+                               text=True, timeout=600)
+        assert index.returncode == 0, index.stderr
+        deadline = time.monotonic() + 120
+        lines: list[str] = []
+        while not _all_found(cli, words[:3]):  # each look waits for the next batch line
+            assert time.monotonic() < deadline, lines
+            lines.append(watch.stdout.readline() if watch.stdout else "")
+        watch.send_signal(signal.SIGTERM)
+        assert watch.wait(timeout=30) == 0
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    waited = "another Scandex process" in index.stderr or any(
+        "another Scandex process" in line for line in lines)
+    assert waited, "the two writers never met: the test proves nothing"
+    assert _all_found(cli, words) and '"failed": []' in index.stdout
+
+
+def _all_found(cli: list[str], words: list[str]) -> bool:
+    for word in words:
+        out = subprocess.run([*cli, "search", word, "--mode", "keyword", "--json"],
+                             capture_output=True, text=True, timeout=120)
+        if word not in out.stdout.lower():
+            return False
+    return True
+
+
 def test_file_system_events_wake_it_without_polling(tmp_path: Path) -> None:
     pytest.importorskip("watchdog")
     inbox = tmp_path / "inbox"
@@ -208,3 +254,35 @@ def test_polling_looks_at_folder_times_between_full_listings(tmp_path: Path) -> 
     times = folder_times([tmp_path / "a", tmp_path / "missing"])
     (tmp_path / "missing").mkdir()  # a share that comes back is a change too
     assert not unchanged_folders(times)
+
+
+def test_a_file_rewritten_in_place_is_read_again_when_polling(watched) -> None:  # type: ignore[no-untyped-def]
+    library, inbox, _batches, _watcher = watched
+    write_fake_scan(inbox / "draft.png", "first draft words")
+    _until(lambda: library.search("first", mode="keyword"))
+    time.sleep(0.01)
+    write_fake_scan(inbox / "draft.png", "final version words")  # no folder time changes
+    # Well before the 30 s full listing: the poll looks at the known files' own times.
+    _until(lambda: library.search("final", mode="keyword"), timeout=10)
+    assert not library.search("first", mode="keyword")
+
+
+def test_a_file_rewritten_in_place_is_read_again_on_its_event(tmp_path: Path) -> None:
+    pytest.importorskip("watchdog")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_fake_scan(inbox / "draft.png", "first draft words")
+    library = Library.open(tmp_path / "lib", embedder=HashingEmbedder(), ocr=FakeOcr(),
+                           executor=InlineExecutor())
+    batches: list[WatchBatch] = []
+    watcher = FolderWatcher(library, [inbox], settle_s=0.2, on_batch=batches.append)
+    thread = threading.Thread(target=watcher.run)
+    thread.start()
+    try:
+        _until(lambda: batches)
+        write_fake_scan(inbox / "draft.png", "final version words")
+        _until(lambda: library.search("final", mode="keyword"), timeout=10)
+    finally:
+        watcher.stop()
+        thread.join(timeout=30)
+        library.close()
