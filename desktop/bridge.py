@@ -22,10 +22,14 @@ from engine import (
     Embedder,
     IndexProgress,
     Library,
+    LibraryBusy,
     ReadOnlyLibrary,
     ScandexError,
     make_embedder,
 )
+
+# How long a drop waits for another process's indexing before giving up.
+WAIT_FOR_WRITER_S = 6 * 3600.0
 
 
 @dataclass
@@ -134,6 +138,9 @@ class EngineBridge(QObject):
     # A background read or write failed and its caller gave no handler: shown to the
     # user in the status bar, never swallowed.
     problem = Signal(str)
+    watchBatch = Signal(object)  # WatchBatch: a watched folders' pass (or why it waited)
+    # A drop waits while another process (the CLI, a server) indexes this library.
+    waiting = Signal(str)
 
     def __init__(self, config: EngineConfig) -> None:
         super().__init__()
@@ -149,6 +156,11 @@ class EngineBridge(QObject):
         self._local = threading.local()
         self._pending: list[CancelToken] = []
         self.indexing = False
+        # Drops and watched folders write one after another (one writer per library).
+        self._write_lock = threading.Lock()
+        self._watcher_thread = Worker("scandex-watcher")
+        self._watcher: Any = None
+        self._watch_cancel: CancelToken | None = None
 
     def _library(self, *, writer: bool = False) -> Library:
         """This thread's Library, opened on first use; only the indexer's can write."""
@@ -179,12 +191,66 @@ class EngineBridge(QObject):
         def run() -> Any:
             if cancel.cancelled:
                 return None  # cancelled while queued: never started
-            return self._library(writer=True).add(
-                paths, lang=self.config.lang, progress=self.progress, cancel=cancel,
-                retry_failed=retry_failed)
+            with self._write_lock:
+                return self._add_waiting(paths, cancel, retry_failed=retry_failed)
 
         self._indexer.call(run, lambda report: self._index_done(cancel, report),
                            lambda error: self._index_error(cancel, error))
+
+    def _add_waiting(self, paths: list[str], cancel: CancelToken, **options: Any) -> Any:
+        """library.add; while another process indexes here, say so and wait for it
+        (until cancelled) instead of refusing the drop."""
+        library = self._library(writer=True)
+        try:
+            return library.add(paths, lang=self.config.lang, progress=self.progress,
+                               cancel=cancel, **options)
+        except LibraryBusy as e:
+            self.waiting.emit(f"Waiting: {e}. Cancel to give up.")
+            return library.add(paths, lang=self.config.lang, progress=self.progress,
+                               cancel=cancel, wait_s=WAIT_FOR_WRITER_S, **options)
+
+    def watch(self, roots: list[Path], poll_s: float | None = None,
+              settle_s: float = 2.0) -> None:
+        """Follow watched folders in the background (replacing earlier ones): each pass
+        indexes like a drop, one writer at a time, and is reported by watchBatch."""
+        self.stop_watching()
+        if not roots or self.read_only:
+            return
+        cancel = CancelToken()
+        self._watch_cancel = cancel
+
+        def index(present: list[Path]) -> Any:
+            with self._write_lock:
+                return self._library(writer=True).add(
+                    present, lang=self.config.lang, progress=self.progress, cancel=cancel)
+
+        def run() -> None:
+            from engine.service.watch import FolderWatcher
+
+            if cancel.cancelled:
+                return
+            watcher = FolderWatcher(self._library(writer=True), roots, poll_s=poll_s,
+                                    settle_s=settle_s, cancel=cancel, index=index,
+                                    on_batch=self.watchBatch.emit)
+            self._watcher = watcher
+            if not cancel.cancelled:
+                watcher.run()
+
+        self._watcher_thread.call(run, None, self._report("watching folders"))
+
+    @property
+    def watch_polling(self) -> bool | None:
+        """True/False once watching (polling or events), None when not watching."""
+        watcher = self._watcher
+        return None if watcher is None or self._watch_cancel is None else watcher.polling
+
+    def stop_watching(self) -> None:
+        """End the watch loop (a pass in hand stops after its pages in flight)."""
+        if self._watch_cancel is not None:
+            self._watch_cancel.cancel()
+        if self._watcher is not None:
+            self._watcher.stop()
+        self._watcher, self._watch_cancel = None, None
 
     def _settle(self, cancel: CancelToken) -> None:
         if cancel in self._pending:
@@ -240,9 +306,10 @@ class EngineBridge(QObject):
         return lambda error: self.problem.emit(f"Failed {doing}: {error}")
 
     def shutdown(self) -> None:
-        """Cancel indexing and stop the threads."""
+        """Cancel indexing and watching, and stop the threads."""
         self.cancel()
-        for worker in (self._indexer, self._searcher, self._previewer):
+        self.stop_watching()
+        for worker in (self._indexer, self._searcher, self._previewer, self._watcher_thread):
             worker.stop()
 
 

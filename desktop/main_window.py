@@ -34,6 +34,7 @@ from desktop.panels import FileDropTarget, LibraryTab, SearchBar, row_of
 from desktop.preview import PagePreview, pil_to_qimage
 from desktop.settings import AppSettings, SettingsDialog
 from desktop.view_model import SCAN_FILTER, WindowViewModel, library_problem
+from desktop.watching import WatchActions
 from engine import (
     IndexProgress,
     IndexReport,
@@ -47,7 +48,7 @@ SEARCH_DEBOUNCE_MS = 250
 OUTSIDE_CHANGES_MS = 2000
 
 
-class MainWindow(FileDropTarget, OriginalActions, IntelligenceActions, QMainWindow):
+class MainWindow(FileDropTarget, OriginalActions, IntelligenceActions, WatchActions, QMainWindow):
     """Scandex's window over one library."""
 
     def __init__(self, config: EngineConfig, settings: AppSettings | None = None) -> None:
@@ -462,6 +463,7 @@ class MainWindow(FileDropTarget, OriginalActions, IntelligenceActions, QMainWind
         self.bridge.indexFinished.connect(self._index_finished)
         self.bridge.indexFailed.connect(self._index_failed)
         self.bridge.problem.connect(lambda text: self.statusBar().showMessage(text, 20_000))
+        self.connect_watching()
 
     def settings_dialog(self) -> None:
         """File > Settings…"""
@@ -477,6 +479,7 @@ class MainWindow(FileDropTarget, OriginalActions, IntelligenceActions, QMainWind
             new.save()
             self.settings = new
             self.config.lang = new.languages
+            self.rewatch()
 
     def _update_title(self) -> None:
         mode = " (read-only: search only)" if self.bridge.read_only else ""

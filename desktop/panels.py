@@ -83,7 +83,12 @@ class LibraryTab(QWidget):
         self.retry_button = QPushButton("Retry failed")
         self.remove_button = QPushButton("Remove selected")
         self.summary = QLabel("")
+        self.watch_status = QLabel("")  # watched folders and their last pass
+        self.watch_status.setObjectName("watchStatus")
+        self.watch_status.setWordWrap(True)
+        self.watch_status.setVisible(False)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.watch_status)
         layout.addLayout(row_of(self.summary, self.retry_button, self.remove_button))
         layout.addWidget(self.view, 1)
 

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -36,6 +37,20 @@ class AppSettings:
     s3_endpoint: str = ""
     s3_profile: str = ""
     sync_after_indexing: bool = False
+    watched_folders: str = ""  # one folder per line
+    watch_poll_s: str = ""  # "" = file-system events (polling chosen by itself on a share)
+
+    def watched(self) -> list[Path]:
+        """The watched folders, in order."""
+        return [Path(line) for line in self.watched_folders.splitlines() if line.strip()]
+
+    def poll_seconds(self) -> float | None:
+        """The poll interval the user forced, or None."""
+        try:
+            seconds = float(self.watch_poll_s)
+        except ValueError:
+            return None
+        return seconds if 0 < seconds <= 86_400 else None
 
     @classmethod
     def load(cls) -> AppSettings:
@@ -70,7 +85,7 @@ def installed_languages() -> list[str]:
 
 
 class SettingsDialog(QDialog):
-    """Library folder, OCR languages, S3 sync."""
+    """Library folder, OCR languages, S3 sync, watched folders."""
 
     def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -109,6 +124,8 @@ class SettingsDialog(QDialog):
         form.addRow("Endpoint URL", self.endpoint)
         form.addRow("AWS profile", self.profile)
         form.addRow("", self.sync_after)
+        form.addRow(QLabel("<b>Watched folders</b> — indexed as files land, while Scandex runs"))
+        form.addRow(self._watched_folders(settings))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -116,6 +133,54 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(buttons)
+
+    def _watched_folders(self, settings: AppSettings) -> QWidget:
+        self.watched = QListWidget()
+        self.watched.setObjectName("watchedFolders")
+        self.watched.setMaximumHeight(100)
+        for folder in settings.watched():
+            self.watched.addItem(str(folder))
+        add, remove = QPushButton("Add…"), QPushButton("Remove")
+        add.clicked.connect(self._browse_watched)
+        remove.clicked.connect(lambda: [self.watched.takeItem(self.watched.row(item))
+                                        for item in self.watched.selectedItems()])
+        self.poll = QCheckBox("Look every")
+        self.poll_s = QSpinBox()
+        self.poll_s.setRange(1, 3600)
+        self.poll_s.setSuffix(" s")
+        forced = settings.poll_seconds()
+        self.poll.setChecked(forced is not None)
+        self.poll_s.setValue(int(forced or 10))
+        poll_row = QHBoxLayout()
+        for widget in (self.poll, self.poll_s):
+            poll_row.addWidget(widget)
+        poll_row.addWidget(QLabel("instead of file-system events (network shares send none; "
+                                  "chosen by itself on one)"), 1)
+        buttons = QVBoxLayout()
+        buttons.addWidget(add)
+        buttons.addWidget(remove)
+        buttons.addStretch(1)
+        row = QHBoxLayout()
+        row.addWidget(self.watched, 1)
+        row.addLayout(buttons)
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addLayout(row)
+        column.addLayout(poll_row)
+        return box
+
+    def add_watched_folder(self, folder: str) -> None:
+        """Watch one more folder (once)."""
+        folder = str(Path(folder).expanduser().absolute())
+        present = {self.watched.item(i).text() for i in range(self.watched.count())}
+        if folder not in present:
+            self.watched.addItem(folder)
+
+    def _browse_watched(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Watch a folder", str(Path.home()))
+        if folder:
+            self.add_watched_folder(folder)
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Library folder", self.library.text())
@@ -134,4 +199,7 @@ class SettingsDialog(QDialog):
             s3_endpoint=self.endpoint.text().strip(),
             s3_profile=self.profile.text().strip(),
             sync_after_indexing=self.sync_after.isChecked(),
+            watched_folders="\n".join(self.watched.item(i).text()
+                                      for i in range(self.watched.count())),
+            watch_poll_s=str(self.poll_s.value()) if self.poll.isChecked() else "",
         )

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.content import SCAN_EXTENSIONS
 from engine.errors import LibraryBusy
 from engine.ingest.discover import Candidate, walk
 from engine.library import Library
@@ -30,6 +31,7 @@ Listing = dict[str, tuple[int, int]]  # path -> (size, mtime_ns)
 # and the known files' own times (a file rewritten in place); a full listing still comes
 # every so often, as a safety net.
 FULL_LISTING_EVERY_S = 30.0
+_SCAN_SUFFIXES = tuple(SCAN_EXTENSIONS)
 NETWORK_FILESYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs",
                                  "9p", "afs", "ceph", "glusterfs", "fuse.rclone",
                                  "fuse.s3fs", "davfs", "fuse.gvfsd-fuse"})
@@ -78,9 +80,12 @@ def unchanged_folders(times: dict[str, int]) -> bool:
 
 
 def unchanged_files(known: Listing) -> bool:
-    """True when every listed file still has its size and time: one stat per file, no
-    folder listing and no sniffing (a rewrite in place changes no folder's time)."""
+    """True when every listed scan (by its name) still has its size and time: one stat
+    per file, no folder listing (a rewrite in place changes no folder's time). Other
+    files (an archive of notes beside the scans) wait for the full listing."""
     for path, seen in known.items():
+        if not path.lower().endswith(_SCAN_SUFFIXES):
+            continue
         try:
             stat = os.stat(path)  # noqa: PTH116 - 10k files a poll: no Path objects
         except OSError:
