@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QMessageBox
 
 from desktop.bridge import EngineBridge
 from desktop.view_model import WindowViewModel
@@ -43,10 +43,29 @@ class OriginalActions:
             return
         doc_id = self.view_model.current_hit.id
 
-        def fetch(lib: Any) -> str:
-            return str(lib.original_file(doc_id))
+        def fetch(lib: Any) -> tuple[str, str | None]:
+            copy, where = lib.original_file(doc_id), lib.original_path(doc_id)
+            # A copy from the sync bucket stands in for an original deleted from disk.
+            return str(copy), str(where) if where is not None and copy != where else None
 
         def failed(error: Exception) -> None:
             self.results_label.setText(f"Cannot open the original: {error}")
 
-        self.bridge.run_on_previewer(fetch, use, failed)
+        def fetched(paths: tuple[str, str | None]) -> None:
+            copy, deleted = paths
+            if deleted is None or not self._ask_restore(deleted):
+                use(copy)
+                return
+            self.bridge.run_on_previewer(lambda lib: str(lib.restore_original(doc_id)),
+                                         use, failed)
+
+        self.bridge.run_on_previewer(fetch, fetched, failed)
+
+    def _ask_restore(self, deleted: str) -> bool:
+        """Offer to put an original deleted from disk back from the bucket's copy."""
+        answer = QMessageBox.question(
+            self.results_label.window(), "The original was deleted",
+            f"{deleted} is no longer on disk. Scandex fetched its copy from the sync bucket "
+            "to show it.\n\nPut it back there?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes

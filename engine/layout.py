@@ -92,6 +92,11 @@ class LibraryLayout:
         """Where uploads through the server land."""
         return self.blobs
 
+    def cached_copy(self, sha256: str, name: str) -> Path:
+        """A copy of an original deleted from disk, fetched from the sync bucket to show
+        or open (its own name kept, so the desktop opens it with the right viewer)."""
+        return self.root / "cache" / "originals" / sha256 / name
+
     def cached_object(self, sha256: str) -> Path:
         """A bucket original fetched once for previews."""
         return self.root / "cache" / "objects" / sha256

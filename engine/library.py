@@ -348,7 +348,10 @@ class Library:
         if raw is None:
             raise UsageError(f"document {info.id} has no original")
         if info.path.startswith("s3://") and info.sha256:
-            return self._fetched_object(info.path, info.sha256)
+            from engine.backends.s3 import fetch_original_once
+
+            return fetch_original_once(info.path, self.layout.cached_object(info.sha256),
+                                       info.sha256)
         original = Path(os.fsdecode(raw))
         if not original.is_file() and self.layout.sync_config.exists():
             from engine.sync.transfer import ensure_original
@@ -388,18 +391,12 @@ class Library:
             raise
         return handle
 
-    def _fetched_object(self, url: str, sha256: str) -> Path:
-        """A bucket object's bytes, fetched once into the library's cache and checked."""
-        from engine.backends.s3 import fetch_original
-        from engine.content import sha256_file
+    def restore_original(self, ref: str | int) -> Path:
+        """Put an original deleted from disk back where it was indexed from, from the
+        sync bucket's copy (checked against the index); never over an existing file."""
+        from engine.sync.transfer import restore_original
 
-        cached = self.layout.cached_object(sha256)
-        if not cached.is_file():
-            fetch_original(url, cached)
-            if sha256_file(cached) != sha256:
-                cached.unlink(missing_ok=True)
-                raise UsageError(f"{url} changed since it was indexed; index it again")
-        return cached
+        return restore_original(self.store, self.layout, self.resolve(ref).id)
 
     def remove(self, ref: str | int) -> int:
         """Forget a document, or every document under a folder; returns how many."""
@@ -493,6 +490,7 @@ def _translating_index_errors(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 for _name in ("add", "search", "documents", "resolve", "document", "page_image",
-              "original_path", "original_file", "open_original", "remove", "status",
+              "original_path", "original_file", "open_original", "restore_original",
+              "remove", "status",
               "push", "pull", "sync_status"):
     setattr(Library, _name, _translating_index_errors(getattr(Library, _name)))

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from engine.content import SCAN_EXTENSIONS
+from engine.content import SCAN_EXTENSIONS, sha256_file
 from engine.errors import SyncAuthError, SyncError, UnsafeRemote, UsageError
 
 MULTIPART_THRESHOLD = 8 * 1024 * 1024
@@ -427,3 +427,13 @@ def fetch_original(url: str, target: Path, access: S3Access | None = None) -> Pa
         raise s3_error(f"fetching {url}", e) from e
     partial.replace(target)
     return target
+
+
+def fetch_original_once(url: str, cached: Path, sha256: str) -> Path:
+    """A bucket object's bytes, fetched once into cached and checked against the index."""
+    if not cached.is_file():
+        fetch_original(url, cached)
+        if sha256_file(cached) != sha256:
+            cached.unlink(missing_ok=True)
+            raise UsageError(f"{url} changed since it was indexed; index it again")
+    return cached

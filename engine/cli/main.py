@@ -140,6 +140,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", help="AWS profile (default: the standard credential chain)")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("restore", parents=[common],
+                       help="put an original deleted from disk back, from the sync bucket")
+    p.add_argument("doc", metavar="DOC", help="document id or path")
+
     p = sub.add_parser("remove", parents=[common], help="forget a document or a folder")
     p.add_argument("ref", metavar="PATH|DOC")
     p.add_argument("--json", action="store_true")
@@ -217,8 +221,8 @@ def _dispatch(args: argparse.Namespace) -> ExitCode:
               port=args.port, lang=args.lang, sync=sync, watch=watch,
               watch_poll_s=args.watch_poll)
         return ExitCode.OK
-    read_only = command in ("search", "status", "show", "similar", "duplicates", "tags",
-                            "suggest")
+    read_only = command in ("search", "status", "show", "restore", "similar", "duplicates",
+                            "tags", "suggest")
     library = Library.open(getattr(args, "library", None), read_only=read_only)
     try:
         if command == "index":
@@ -243,6 +247,9 @@ def _dispatch(args: argparse.Namespace) -> ExitCode:
             from engine.cli.sync import run_sync
 
             return run_sync(library, args)
+        if command == "restore":
+            print(f"restored {shown(str(library.restore_original(args.doc)))}")
+            return ExitCode.OK
         if command == "remove":
             count = library.remove(args.ref)
             if args.json:

@@ -13,7 +13,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from engine.backends.s3 import RemoteConfig, S3Remote
 from engine.content import safe_filename, sha256_file
 from engine.errors import SyncError, UsageError
 from engine.layout import LibraryLayout
-from engine.models import DocumentState
+from engine.models import DocumentInfo, DocumentState
 from engine.store.db import Store, now_iso
 from engine.store.snapshot import Snapshot, open_snapshot, take_snapshot
 from engine.store.tags import TagEvent, clean_tag
@@ -316,17 +316,50 @@ def status(store: Store, layout: LibraryLayout, config: RemoteConfig | None = No
 
 
 def ensure_original(store: Store, layout: LibraryLayout, doc_id: int) -> Path:
-    """The document's original on disk, fetched from the bucket (and verified) if needed."""
-    info = store.document(doc_id)
-    raw = store.raw_path(doc_id)
-    if info is None or raw is None or not info.sha256:
-        raise SyncError(f"document {doc_id} has no original to fetch")
-    path = Path(os.fsdecode(raw))
+    """The document's original on disk, fetched from the bucket (and verified) if needed:
+    a pulled document into its place under blobs/, a local original deleted from disk
+    into a viewing copy under cache/ (restore_original puts it back where it was)."""
+    info, path = _original_of(store, doc_id)
     if path.is_file():
         return path
-    blobs = layout.blobs.resolve()
-    if not path.resolve().is_relative_to(blobs):
-        raise SyncError(f"{path} is missing and was not synced; it cannot be fetched")
-    s3 = _remote(layout, None, None)
-    s3.download_file(blob_key(info.sha256), path, sha256=info.sha256)
+    assert info.sha256 is not None
+    if not path.resolve().is_relative_to(layout.blobs.resolve()):
+        copy = layout.cached_copy(info.sha256, safe_filename(path.name, "original"))
+        if copy.is_file() and sha256_file(copy) == info.sha256:
+            return copy
+        path = copy
+    _fetch(layout, info.sha256, path, f"{info.path} is gone from disk")
     return path
+
+
+def restore_original(store: Store, layout: LibraryLayout, doc_id: int) -> Path:
+    """Put a deleted original back where it was indexed from, from the bucket's copy."""
+    info, path = _original_of(store, doc_id)
+    if path.exists():
+        raise UsageError(f"{info.path} is there; nothing to restore")
+    assert info.sha256 is not None
+    _fetch(layout, info.sha256, path, f"{info.path} cannot be restored")
+    return path
+
+
+def _original_of(store: Store, doc_id: int) -> tuple[DocumentInfo, Path]:
+    info = store.document(doc_id)
+    raw = store.raw_path(doc_id)
+    if info is None or raw is None or not info.sha256 or info.path.startswith("s3://"):
+        raise SyncError(f"document {doc_id} has no original in the sync bucket")
+    return info, Path(os.fsdecode(raw))
+
+
+def _fetch(layout: LibraryLayout, sha256: str, target: Path, why: str) -> None:
+    """Download a blob for someone waiting on it (a preview, an open, a restore): two
+    short tries, not a push's patient retries, so an unreachable bucket answers in
+    seconds."""
+    config = RemoteConfig.load(layout.sync_config)
+    if config is None:
+        raise SyncError(f"{why}, and no sync bucket is configured to fetch it from")
+    remote = S3Remote(replace(config, max_attempts=2, connect_timeout_s=3.0,
+                              read_timeout_s=20.0))
+    if not remote.exists(blob_key(sha256)):
+        raise SyncError(f"{why}, and the sync bucket s3://{config.bucket}/{remote.prefix} "
+                        "has no copy of it (push it from a library that has it)")
+    remote.download_file(blob_key(sha256), target, sha256=sha256)

@@ -304,3 +304,48 @@ def test_names_that_are_not_utf8_push_and_pull(moto: S3Endpoint, tmp_path: Path)
         ours = a.original_file(a.search(query, mode="keyword")[0].id)
         theirs = b.original_file(b.search(query, mode="keyword")[0].id)
         assert theirs.read_bytes() == ours.read_bytes() and theirs != ours
+
+
+def test_an_original_deleted_from_disk_is_shown_from_the_bucket_and_restored(
+    moto: S3Endpoint, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from engine.cli import main as cli
+
+    a = library(tmp_path / "a")
+    docs = scans(tmp_path / "docs", {"deed.png": "deed of the house", "kept.png": "not pushed"})
+    a.add([docs / "deed.png"])
+    a.push(config(moto))
+    original = docs / "deed.png"
+    data = original.read_bytes()
+    original.unlink()
+    doc = a.search("deed", mode="keyword")[0].id
+    copy = a.original_file(doc)  # a viewing copy, not a restore behind the user's back
+    assert copy != original and copy.read_bytes() == data and not original.exists()
+    assert a.page_image(doc, 1).size == (850, 1100)
+    a.close()
+    assert cli.main(["--library", str(tmp_path / "a"), "restore", str(doc)]) == 0
+    assert original.read_bytes() == data and "restored" in capsys.readouterr().out
+    assert cli.main(["--library", str(tmp_path / "a"), "restore", str(doc)]) == 2
+    assert "nothing to restore" in capsys.readouterr().err
+
+    b = library(tmp_path / "b")  # never pushed: the bucket has no copy to give
+    b.add([docs / "kept.png"])
+    (tmp_path / "b" / "sync.json").write_text((tmp_path / "a" / "sync.json").read_text())
+    (docs / "kept.png").unlink()
+    with pytest.raises(SyncError, match="has no copy"):
+        b.original_file(b.search("pushed", mode="keyword")[0].id)
+
+
+def test_an_unreachable_bucket_answers_a_preview_in_seconds(tmp_path: Path) -> None:
+    import time
+
+    a = library(tmp_path / "a")
+    docs = scans(tmp_path / "docs", {"gone.png": "gone from disk"})
+    a.add([docs])
+    RemoteConfig(bucket=BUCKET, endpoint_url="http://127.0.0.1:9").save(
+        tmp_path / "a" / "sync.json")
+    (docs / "gone.png").unlink()
+    started = time.monotonic()
+    with pytest.raises(SyncError):
+        a.original_file(a.search("gone", mode="keyword")[0].id)
+    assert time.monotonic() - started < 15
