@@ -52,17 +52,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def open_window_or_ask(library: str | None,
                        ask: Callable[[Path, Exception], Path | None] | None = None,
+                       confirm_new: Callable[[Path], Path | None] | None = None,
                        **engine_options: Any) -> Any:
     """The main window on library (or the one in the settings); a library it cannot use
-    gets a dialog offering another folder, never an abort. None when the user quits."""
+    gets a dialog offering another folder, never an abort, and a --library folder that
+    holds no library yet is created only when the user says so (a typo is not a new
+    library). None when the user quits."""
     from desktop import create_main_window
     from desktop.settings import AppSettings
     from engine import ScandexError, default_library_dir
+    from engine.layout import LibraryLayout
 
     ask = ask or ask_for_another_library
+    confirm_new = confirm_new or confirm_new_library
     settings = AppSettings.load()
     folder = Path(library or settings.library_dir or default_library_dir()).expanduser()
+    confirmed = library is None  # the settings' or the default library: no question
     while True:
+        if not confirmed and not folder.is_file() and not LibraryLayout(folder).index.exists():
+            chosen = confirm_new(folder)
+            if chosen is None:
+                return None
+            confirmed, folder = chosen == folder, chosen
+            if not confirmed:
+                continue
         try:
             window = create_main_window(folder, **engine_options)
         except ScandexError as e:
@@ -75,6 +88,26 @@ def open_window_or_ask(library: str | None,
             window.settings.library_dir = str(folder)  # the folder chosen is remembered
             window.settings.save()
         return window
+
+
+def confirm_new_library(folder: Path) -> Path | None:
+    """A dialog for a --library folder with no library in it: create one there, choose
+    another folder, or quit."""
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    box = QMessageBox(QMessageBox.Icon.Question, "No library there yet",
+                      f"There is no Scandex library in {folder}.\n\nCreate a new, empty "
+                      "library there, or choose the folder of an existing one?")
+    create = box.addButton("Create a new library", QMessageBox.ButtonRole.AcceptRole)
+    choose = box.addButton("Choose another folder…", QMessageBox.ButtonRole.ActionRole)
+    box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
+    box.exec()
+    if box.clickedButton() is create:
+        return folder
+    if box.clickedButton() is choose:
+        chosen = QFileDialog.getExistingDirectory(None, "Choose a library folder")
+        return Path(chosen) if chosen else None
+    return None
 
 
 def ask_for_another_library(folder: Path, error: Exception) -> Path | None:

@@ -25,6 +25,7 @@ from engine.cli.intelligence import (
 from engine.cli.output import shown
 from engine.cli.watch import add_watch_parser
 from engine.errors import ExitCode, LibraryBusy, ScandexError, UsageError
+from engine.layout import LibraryLayout, default_library_dir
 from engine.models import SearchMode
 from engine.version import __version__
 
@@ -204,7 +205,6 @@ def _dispatch(args: argparse.Namespace) -> ExitCode:
 
         return ExitCode(run_worker(args.scheduler, args.processes) and 1)
     if command == "serve":
-        from engine.layout import default_library_dir
         from engine.server.app import serve
 
         library_dir = getattr(args, "library", None)
@@ -223,7 +223,12 @@ def _dispatch(args: argparse.Namespace) -> ExitCode:
         return ExitCode.OK
     read_only = command in ("search", "status", "show", "restore", "similar", "duplicates",
                             "tags", "suggest")
-    library = Library.open(getattr(args, "library", None), read_only=read_only)
+    where = Path(args.library).expanduser() if getattr(args, "library", None) else None
+    if not read_only and not LibraryLayout(where or default_library_dir()).index.exists():
+        # A mistyped --library would otherwise become a new, empty library unnoticed.
+        print(f"scandex: no library at {shown(str(where or default_library_dir()))} yet; "
+              "creating a new one there", file=sys.stderr)
+    library = Library.open(where, read_only=read_only)
     try:
         if command == "index":
             return _index(library, args)

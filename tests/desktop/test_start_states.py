@@ -290,3 +290,39 @@ def test_a_background_failure_is_shown_not_swallowed(make_window, qtbot) -> None
     assert "the disk went away" in shown.args[0]
     qtbot.waitUntil(lambda: "the disk went away" in window.statusBar().currentMessage(),
                     timeout=5_000)
+
+
+def test_a_mistyped_library_flag_asks_before_creating(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from desktop.app import open_window_or_ask
+
+    good = healthy_library(tmp_path / "good")
+    typo = tmp_path / "goood"
+    asked: list[Path] = []
+
+    def quit_(folder: Path) -> Path | None:
+        asked.append(folder)
+        return None
+
+    assert open_window_or_ask(str(typo), confirm_new=quit_, **FAKES) is None
+    assert asked == [typo] and not typo.exists()  # nothing created behind the user's back
+
+    def choose_existing(folder: Path) -> Path | None:
+        asked.append(folder)
+        return good
+
+    window = open_window_or_ask(str(typo), confirm_new=choose_existing, **FAKES)
+    qtbot.addWidget(window)
+    try:
+        assert window.config.library_dir == good and not typo.exists()
+    finally:
+        window.bridge.shutdown()
+    window = open_window_or_ask(str(typo), confirm_new=lambda folder: folder, **FAKES)
+    qtbot.addWidget(window)
+    try:
+        assert window.config.library_dir == typo and (typo / "index.sqlite").exists()
+    finally:
+        window.bridge.shutdown()
+    existing = open_window_or_ask(str(good), confirm_new=quit_, **FAKES)  # never asked
+    qtbot.addWidget(existing)
+    existing.bridge.shutdown()
+    assert asked == [typo, typo]

@@ -92,3 +92,13 @@ def test_exit_codes_are_one_table_in_help_and_readme() -> None:
     assert listed == {int(code) for code in ExitCode}
     for code in ExitCode:
         assert code.meaning.split(" (")[0] in " ".join(EPILOG.split())
+
+
+def test_a_new_library_is_announced_not_created_silently(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    typo = tmp_path / "libary"
+    assert cli.main(["--library", str(typo), "remove", "1"]) == 2
+    assert "creating a new one" in capsys.readouterr().err
+    assert cli.main(["--library", str(typo), "remove", "1"]) == 2
+    assert "creating a new one" not in capsys.readouterr().err  # it exists now
