@@ -41,8 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     window.show()
     shown = time.perf_counter() - started
-    QTimer.singleShot(0, window.bridge.warm_up)
     QTimer.singleShot(0, window.check_dependencies)
+    QTimer.singleShot(0, window.bridge.warm_up)
     if args.quit_after:
         print(json.dumps({"window_shown_s": round(shown, 3), "window_shown_at": time.time()}),
               flush=True)

@@ -281,7 +281,8 @@ class MainWindow(FileDropTarget, OriginalActions, IntelligenceActions, WatchActi
         self.dependency_box = box
 
     def check_dependencies(self) -> None:
-        """Check for Tesseract off the GUI thread; a dialog if it is missing."""
+        """Check for Tesseract and the languages off the GUI thread (and off the search
+        thread, where the model loads first); a dialog if something is missing."""
         from engine import available_languages
 
         def check(_lib: Any) -> Any:
@@ -293,7 +294,7 @@ class MainWindow(FileDropTarget, OriginalActions, IntelligenceActions, WatchActi
                     raise MissingLanguage(code, list(available_languages()))
             return True
 
-        self.bridge.run_on_searcher(check, lambda _r: None, self._dependency_failed)
+        self.bridge.run_on_previewer(check, lambda _r: None, self._dependency_failed)
 
     def _dependency_failed(self, error: Exception) -> None:
         if isinstance(error, MissingDependency):

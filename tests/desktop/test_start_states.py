@@ -326,3 +326,30 @@ def test_a_mistyped_library_flag_asks_before_creating(qtbot, tmp_path: Path) -> 
     qtbot.addWidget(existing)
     existing.bridge.shutdown()
     assert asked == [typo, typo]
+
+
+def test_a_missing_language_is_said_at_once_while_the_model_loads(make_window, qtbot  # type: ignore[no-untyped-def]
+                                                                   ) -> None:
+    import threading
+    import time
+
+    from engine import available_languages
+
+    if not available_languages():
+        pytest.skip("needs Tesseract to list its languages")
+    loaded = threading.Event()
+
+    class SlowModel(HashingEmbedder):
+        def load(self) -> None:
+            loaded.wait(20)  # a model that takes its time, as the real one does cold
+
+    window = make_window(embedder=SlowModel(), lang="eng+qqq")
+    started = time.monotonic()
+    window.bridge.warm_up()
+    window.check_dependencies()
+    try:
+        qtbot.waitUntil(lambda: getattr(window, "dependency_box", None) is not None,
+                        timeout=5_000)
+        assert time.monotonic() - started < 5 and "qqq" in window.dependency_box.text()
+    finally:
+        loaded.set()
