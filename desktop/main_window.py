@@ -281,8 +281,7 @@ class MainWindow(FileDropTarget, OriginalActions, IntelligenceActions, WatchActi
         self.dependency_box = box
 
     def check_dependencies(self) -> None:
-        """Check for Tesseract and the languages off the GUI thread (and off the search
-        thread, where the model loads first); a dialog if something is missing."""
+        """Check Tesseract and its languages off the GUI and search (model) threads."""
         from engine import available_languages
 
         def check(_lib: Any) -> Any:
