@@ -286,3 +286,39 @@ def test_a_file_rewritten_in_place_is_read_again_on_its_event(tmp_path: Path) ->
         watcher.stop()
         thread.join(timeout=30)
         library.close()
+
+
+def test_a_folder_on_a_network_share_falls_back_to_polling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.service.watch as watch
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    monkeypatch.setattr(watch, "mount_type", lambda _path, *_a: "nfs4")  # no events there
+    library = Library.open(tmp_path / "lib", embedder=HashingEmbedder(), ocr=FakeOcr(),
+                           executor=InlineExecutor())
+    batches: list[WatchBatch] = []
+    watcher = FolderWatcher(library, [inbox], settle_s=0.1, on_batch=batches.append)
+    assert watcher.polling and watcher.interval_s == 2.0  # chosen by itself, not asked for
+    thread = threading.Thread(target=watcher.run)
+    thread.start()
+    try:
+        _until(lambda: batches)
+        write_fake_scan(inbox / "share.png", "landed on the share")
+        _until(lambda: "share.png" in _names(library), timeout=15)
+    finally:
+        watcher.stop()
+        thread.join(timeout=30)
+        library.close()
+
+
+def test_a_burst_becomes_few_batches_and_no_failures(watched) -> None:  # type: ignore[no-untyped-def]
+    library, inbox, batches, _watcher = watched
+    before = len(batches)
+    for i in range(60):  # a scanner's burst: one file after another, faster than settling
+        write_fake_scan(inbox / f"page{i:03}.png", f"burst page {i}", size=(200, 260))
+    _until(lambda: len(_names(library)) == 60, timeout=60)
+    reports = [b.report for b in batches[before:] if b.report is not None]
+    assert sum(r.indexed for r in reports) == 60 and not any(r.failed for r in reports)
+    assert len(reports) < 10, "debounced into a few batches, not one per file"
