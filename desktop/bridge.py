@@ -139,6 +139,9 @@ class EngineBridge(QObject):
     # user in the status bar, never swallowed.
     problem = Signal(str)
     watchBatch = Signal(object)  # WatchBatch: a watched folders' pass (or why it waited)
+    syncProgress = Signal(str)
+    syncFinished = Signal(object)  # SyncReport
+    syncFailed = Signal(object)
     # A drop waits while another process (the CLI, a server) indexes this library.
     waiting = Signal(str)
 
@@ -251,6 +254,36 @@ class EngineBridge(QObject):
         if self._watcher is not None:
             self._watcher.stop()
         self._watcher, self._watch_cancel = None, None
+
+    def sync(self, config: Any) -> None:
+        """Push (after pulling) in the background, queued with drops; Cancel stops it
+        after the object in flight (a push stopped early announces nothing)."""
+        cancel = CancelToken()
+        self._pending.append(cancel)
+        self.indexing = True
+        moved = [0]
+
+        def progress(message: str) -> None:
+            moved[0] += 1
+            self.syncProgress.emit(f"Syncing… {moved[0]} moved; {message}")
+
+        def run() -> Any:
+            if cancel.cancelled:
+                return None
+            with self._write_lock:
+                return self._library(writer=True).push(config, on_progress=progress,
+                                                       cancel=cancel)
+
+        def done(report: Any) -> None:
+            self._settle(cancel)
+            if report is not None:
+                self.syncFinished.emit(report)
+
+        def failed(error: Exception) -> None:
+            self._settle(cancel)
+            self.syncFailed.emit(error)
+
+        self._indexer.call(run, done, failed)
 
     def _settle(self, cancel: CancelToken) -> None:
         if cancel in self._pending:

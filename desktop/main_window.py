@@ -33,6 +33,7 @@ from desktop.originals import OriginalActions
 from desktop.panels import FileDropTarget, LibraryTab, SearchBar, row_of
 from desktop.preview import PagePreview, pil_to_qimage
 from desktop.settings import AppSettings, SettingsDialog
+from desktop.syncing import SyncActions
 from desktop.view_model import SCAN_FILTER, WindowViewModel, library_problem
 from desktop.watching import WatchActions
 from engine import (
@@ -48,7 +49,8 @@ SEARCH_DEBOUNCE_MS = 250
 OUTSIDE_CHANGES_MS = 2000
 
 
-class MainWindow(FileDropTarget, OriginalActions, IntelligenceActions, WatchActions, QMainWindow):
+class MainWindow(FileDropTarget, OriginalActions, IntelligenceActions, WatchActions, SyncActions,
+                 QMainWindow):
     """Scandex's window over one library."""
 
     def __init__(self, config: EngineConfig, settings: AppSettings | None = None) -> None:
@@ -232,38 +234,6 @@ class MainWindow(FileDropTarget, OriginalActions, IntelligenceActions, WatchActi
             self.run_search()
         if self.settings.sync_after_indexing and (report.indexed or report.removed):
             self.sync_now()
-
-    def sync_now(self) -> None:
-        """Push (after pulling) through the S3 bucket set in Settings, in the background."""
-        from engine import RemoteConfig, ScandexError
-
-        s = self.settings
-        if not s.s3_bucket:
-            self.progress_label.setText("Set an S3 bucket in File → Settings to sync.")
-            return
-        try:
-            config = RemoteConfig(bucket=s.s3_bucket, prefix=s.s3_prefix or "scandex",
-                                  endpoint_url=s.s3_endpoint or None,
-                                  profile=s.s3_profile or None)
-        except ScandexError as e:
-            self.progress_label.setText(f"Sync settings: {e}")
-            return
-        self.progress_label.setText(f"Syncing with s3://{s.s3_bucket}/{config.prefix} …")
-
-        def run(lib: Any) -> Any:
-            return lib.push(config)
-
-        self.bridge.run_on_indexer(run, self._sync_done, self._sync_failed)
-
-    def _sync_done(self, report: Any) -> None:
-        self.progress_label.setText(
-            f"Synced: {report.merged} document(s) in, {report.uploaded} object(s) out "
-            f"({report.uploaded_bytes / 1e6:.1f} MB), {report.removed} removed, "
-            f"{report.seconds:.1f} s")
-        self.refresh_library()
-
-    def _sync_failed(self, error: Exception) -> None:
-        self.progress_label.setText(f"Sync failed: {error}")
 
     def _index_failed(self, error: Exception) -> None:
         self.cancel_button.setEnabled(False)
@@ -464,6 +434,7 @@ class MainWindow(FileDropTarget, OriginalActions, IntelligenceActions, WatchActi
         self.bridge.indexFailed.connect(self._index_failed)
         self.bridge.problem.connect(lambda text: self.statusBar().showMessage(text, 20_000))
         self.connect_watching()
+        self.connect_syncing()
 
     def settings_dialog(self) -> None:
         """File > Settings…"""

@@ -445,22 +445,26 @@ class Library:
     # -- sync -----------------------------------------------------------------------
 
     def push(self, config: RemoteConfig | None = None, *,
-             on_progress: Callable[[str], None] | None = None) -> SyncReport:
+             on_progress: Callable[[str], None] | None = None,
+             cancel: CancelToken | None = None) -> SyncReport:
         """Merge the bucket into this library, then publish what is new here."""
         from engine.sync.transfer import push
 
         self._require_writable()
-        report = push(self.store, self.layout, config, on_progress=on_progress)
+        report = push(self.store, self.layout, config, on_progress=on_progress,
+                        cancel=cancel)
         self._update_derived()
         return report
 
     def pull(self, config: RemoteConfig | None = None, *,
-             on_progress: Callable[[str], None] | None = None) -> SyncReport:
+             on_progress: Callable[[str], None] | None = None,
+             cancel: CancelToken | None = None) -> SyncReport:
         """Merge what other machines pushed into this library (no OCR needed)."""
         from engine.sync.transfer import pull
 
         self._require_writable()
-        report = pull(self.store, self.layout, config, on_progress=on_progress)
+        report = pull(self.store, self.layout, config, on_progress=on_progress,
+                        cancel=cancel)
         self._update_derived()
         return report
 

@@ -23,6 +23,7 @@ from engine.content import safe_filename, sha256_file
 from engine.errors import SyncError, UsageError
 from engine.layout import LibraryLayout
 from engine.models import DocumentInfo, DocumentState
+from engine.progress import CancelToken
 from engine.store.db import Store, now_iso
 from engine.store.snapshot import Snapshot, open_snapshot, take_snapshot
 from engine.store.tags import TagEvent, clean_tag
@@ -58,6 +59,9 @@ class SyncReport:
     removed: int = 0
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # Stopped on request: what moved is kept; a push stopped before its manifest
+    # announces nothing (its uploaded originals are reused by the next push).
+    cancelled: bool = False
 
     @property
     def speed_mb_s(self) -> float:
@@ -106,17 +110,20 @@ def _remember_merged(store: Store, digests: set[str]) -> None:
 
 def pull(store: Store, layout: LibraryLayout, config: RemoteConfig | None = None, *,
          remote: S3Remote | None = None,
-         on_progress: Callable[[str], None] | None = None) -> SyncReport:
+         on_progress: Callable[[str], None] | None = None,
+         cancel: CancelToken | None = None) -> SyncReport:
     """Merge what every machine pushed into the library (documents become searchable
     without OCR; their originals are fetched when first opened)."""
     started = time.monotonic()
-    report, _state = _pull(store, layout, _remote(layout, config, remote), on_progress)
+    report, _state = _pull(store, layout, _remote(layout, config, remote), on_progress,
+                           cancel or CancelToken())
     report.seconds = time.monotonic() - started
     return report
 
 
 def _pull(store: Store, layout: LibraryLayout, s3: S3Remote,
-          on_progress: Callable[[str], None] | None) -> tuple[SyncReport, RemoteState]:
+          on_progress: Callable[[str], None] | None,
+          cancel: CancelToken) -> tuple[SyncReport, RemoteState]:
     report = SyncReport()
     state = read_remote_state(s3)  # every manifest validated before anything is written
     s3.config.save(layout.sync_config)
@@ -125,6 +132,9 @@ def _pull(store: Store, layout: LibraryLayout, s3: S3Remote,
     for manifest in pending:
         if manifest["snapshot_sha256"] in merged:
             continue
+        if cancel.cancelled:  # between manifests: each one merges whole
+            report.cancelled = True
+            break
         _merge_manifest(store, layout, s3, manifest, report, on_progress)
         merged.add(manifest["snapshot_sha256"])
     # Only what is still published needs remembering.
@@ -199,13 +209,18 @@ def _import_documents(store: Store, layout: LibraryLayout, source: Snapshot,
 def push(store: Store, layout: LibraryLayout, config: RemoteConfig | None = None, *,
          remote: S3Remote | None = None,
          on_progress: Callable[[str], None] | None = None,
-         snapshot_grace: timedelta = SNAPSHOT_GRACE) -> SyncReport:
+         snapshot_grace: timedelta = SNAPSHOT_GRACE,
+         cancel: CancelToken | None = None) -> SyncReport:
     """Pull-merge first, then upload missing originals, a snapshot, and a new manifest
     that supersedes every manifest it merged."""
     started = time.monotonic()
+    cancel = cancel or CancelToken()
     s3 = _remote(layout, config, remote)
-    report, state = _pull(store, layout, s3, on_progress)
-    announced = _upload_originals(store, s3, report, on_progress)
+    report, state = _pull(store, layout, s3, on_progress, cancel)
+    announced = _upload_originals(store, s3, report, on_progress, cancel)
+    if report.cancelled:
+        report.seconds = time.monotonic() - started
+        return report
     with tempfile.TemporaryDirectory(dir=layout.root, prefix=".push-") as tmp:
         snapshot = Path(tmp) / "snapshot.sqlite"
         take_snapshot(store.path, snapshot)
@@ -234,7 +249,8 @@ def push(store: Store, layout: LibraryLayout, config: RemoteConfig | None = None
 
 
 def _upload_originals(store: Store, s3: S3Remote, report: SyncReport,
-                      on_progress: Callable[[str], None] | None) -> list[dict[str, Any]]:
+                      on_progress: Callable[[str], None] | None,
+                      cancel: CancelToken) -> list[dict[str, Any]]:
     """Upload originals the bucket lacks; returns the documents to announce."""
     remote_blobs = s3.list("blobs/sha256")
     announced: list[dict[str, Any]] = []
@@ -253,6 +269,9 @@ def _upload_originals(store: Store, s3: S3Remote, report: SyncReport,
             report.skipped += 1
             announced.append(entry)
             continue
+        if cancel.cancelled or report.cancelled:  # after the file in flight
+            report.cancelled = True
+            break
         if doc.path.startswith("s3://"):
             report.warnings.append(f"{doc.path}: indexed from a bucket; the original stays "
                                    "there and is not copied")

@@ -349,3 +349,27 @@ def test_an_unreachable_bucket_answers_a_preview_in_seconds(tmp_path: Path) -> N
     with pytest.raises(SyncError):
         a.original_file(a.search("gone", mode="keyword")[0].id)
     assert time.monotonic() - started < 15
+
+
+def test_a_cancelled_push_announces_nothing_and_the_next_one_finishes(
+    moto: S3Endpoint, tmp_path: Path
+) -> None:
+    from engine.progress import CancelToken
+
+    a = library(tmp_path / "a")
+    a.add([scans(tmp_path / "docs", {f"d{i}.png": f"document number{i}" for i in range(8)})])
+    cancel = CancelToken()
+    moved: list[str] = []
+
+    def progress(message: str) -> None:
+        moved.append(message)
+        if len(moved) == 3:
+            cancel.cancel()  # the user presses Cancel mid-push
+
+    report = a.push(config(moto), on_progress=progress, cancel=cancel)
+    assert report.cancelled and report.uploaded == 3
+    b = library(tmp_path / "b")
+    assert b.pull(config(moto)).merged == 0  # nothing announced by the stopped push
+    again = a.push(config(moto))
+    assert not again.cancelled and again.skipped == 3 and again.uploaded == 6  # 5 + snapshot
+    assert b.pull(config(moto)).merged == 8
