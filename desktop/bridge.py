@@ -17,6 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from desktop.pending import PendingDrop, PendingDrops
 from engine import (
     CancelToken,
     Embedder,
@@ -159,6 +160,8 @@ class EngineBridge(QObject):
         self._local = threading.local()
         self._pending: list[CancelToken] = []
         self.indexing = False
+        self.pending_drops = PendingDrops(config.library_dir)
+        self._closing = False
         # Drops and watched folders write one after another (one writer per library).
         self._write_lock = threading.Lock()
         self._watcher_thread = Worker("scandex-watcher")
@@ -184,12 +187,17 @@ class EngineBridge(QObject):
         self._searcher.call(load, lambda _r: self.modelReady.emit(),
                             self._report("loading the model (meaning search is off)"))
 
-    def add(self, paths: list[str], *, retry_failed: bool = False) -> None:
+    def add(self, paths: list[str], *, retry_failed: bool = False,
+            remembered: PendingDrop | None = None) -> None:
         """Index paths in the background (drops queue behind each other); progress
-        arrives through self.progress."""
+        arrives through self.progress. The drop is remembered in the library until it
+        has run, so one still waiting when the app closes runs at the next start."""
         cancel = CancelToken()
         self._pending.append(cancel)
         self.indexing = True
+        drop = remembered
+        if drop is None and not self.read_only:
+            drop = self.pending_drops.add(paths, retry_failed=retry_failed)
 
         def run() -> Any:
             if cancel.cancelled:
@@ -197,8 +205,15 @@ class EngineBridge(QObject):
             with self._write_lock:
                 return self._add_waiting(paths, cancel, retry_failed=retry_failed)
 
-        self._indexer.call(run, lambda report: self._index_done(cancel, report),
-                           lambda error: self._index_error(cancel, error))
+        self._indexer.call(run, lambda report: self._index_done(cancel, report, drop),
+                           lambda error: self._index_error(cancel, error, drop))
+
+    def resume_pending(self) -> int:
+        """Run the drops an earlier session left waiting; returns how many."""
+        drops = [] if self.read_only else self.pending_drops.load()
+        for drop in drops:
+            self.add(drop.paths, retry_failed=drop.retry_failed, remembered=drop)
+        return len(drops)
 
     def _add_waiting(self, paths: list[str], cancel: CancelToken, **options: Any) -> Any:
         """library.add; while another process indexes here, say so and wait for it
@@ -290,20 +305,28 @@ class EngineBridge(QObject):
             self._pending.remove(cancel)
         self.indexing = bool(self._pending)
 
-    def _index_done(self, cancel: CancelToken, report: Any) -> None:
+    def _index_done(self, cancel: CancelToken, report: Any,
+                    drop: PendingDrop | None = None) -> None:
         self._settle(cancel)
+        if drop is not None and not self._closing:
+            self.pending_drops.forget(drop.id)  # ran, or cancelled by the user
         if report is not None:
             self.indexFinished.emit(report)
 
-    def _index_error(self, cancel: CancelToken, error: Exception) -> None:
+    def _index_error(self, cancel: CancelToken, error: Exception,
+                     drop: PendingDrop | None = None) -> None:
         self._settle(cancel)
+        if drop is not None and not self._closing:
+            self.pending_drops.forget(drop.id)  # it would fail again; shown to the user
         self.indexFailed.emit(error)
 
     def cancel(self) -> None:
         """Stop the running batch after the pages in flight, and every queued one;
-        finished documents stay."""
+        finished documents stay, and nothing cancelled runs at the next start."""
         for token in self._pending:
             token.cancel()
+        if not self._closing and not self.read_only:
+            self.pending_drops.clear()
 
     def search(self, request: int, query: str, **options: Any) -> None:
         """Search in the background; the answer carries the request id."""
@@ -339,7 +362,9 @@ class EngineBridge(QObject):
         return lambda error: self.problem.emit(f"Failed {doing}: {error}")
 
     def shutdown(self) -> None:
-        """Cancel indexing and watching, and stop the threads."""
+        """Cancel indexing and watching, and stop the threads; drops not yet run are
+        remembered for the next start."""
+        self._closing = True
         self.cancel()
         self.stop_watching()
         for worker in (self._indexer, self._searcher, self._previewer, self._watcher_thread):

@@ -435,6 +435,9 @@ class MainWindow(FileDropTarget, OriginalActions, IntelligenceActions, WatchActi
         self.bridge.problem.connect(lambda text: self.statusBar().showMessage(text, 20_000))
         self.connect_watching()
         self.connect_syncing()
+        if resumed := self.bridge.resume_pending():
+            self.progress_label.setText(f"Indexing {resumed} drop(s) left from last time…")
+            self.cancel_button.setEnabled(True)
 
     def settings_dialog(self) -> None:
         """File > Settings…"""

@@ -4,7 +4,9 @@ tab; a drop while another process indexes waits instead of failing."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,26 @@ from tests.desktop.conftest import drop_paths
 def rows(view: QAbstractItemView) -> list[str]:
     model = view.model()
     return [model.index(r, 0).data() for r in range(model.rowCount())]
+
+
+@contextlib.contextmanager
+def another_writer(library_dir: Path) -> Iterator[threading.Event]:
+    """Another process holding the library's writer lock until the event is set."""
+    held, release = threading.Event(), threading.Event()
+
+    def indexing() -> None:
+        with LibraryLayout(library_dir).writer_lock():
+            held.set()
+            release.wait(30)
+
+    other = threading.Thread(target=indexing)
+    other.start()
+    held.wait(10)
+    try:
+        yield release
+    finally:
+        release.set()
+        other.join(10)
 
 
 def test_settings_edit_the_watched_folders(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -68,24 +90,59 @@ def test_watched_folder_is_followed_while_the_window_runs(make_window, qtbot,  #
 
 def test_a_drop_waits_for_another_writer(make_window, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
-    held, release = threading.Event(), threading.Event()
-
-    def other_process_indexing() -> None:
-        with LibraryLayout(window.config.library_dir).writer_lock():
-            held.set()
-            release.wait(20)
-
-    other = threading.Thread(target=other_process_indexing)
-    other.start()
-    held.wait(10)
-    drop_paths(window, [write_fake_scan(tmp_path / "dropped.png", "dropped while busy")])
-    qtbot.waitUntil(lambda: "Waiting" in window.progress_label.text(), timeout=10_000)
-    assert rows(window.library_view) == []
-    release.set()
-    qtbot.waitUntil(lambda: rows(window.library_view) == ["dropped.png"], timeout=20_000)
-    other.join(10)
+    with another_writer(window.config.library_dir) as release:
+        drop_paths(window, [write_fake_scan(tmp_path / "dropped.png", "dropped while busy")])
+        qtbot.waitUntil(lambda: "Waiting" in window.progress_label.text(), timeout=10_000)
+        assert rows(window.library_view) == []
+        release.set()
+        qtbot.waitUntil(lambda: rows(window.library_view) == ["dropped.png"], timeout=20_000)
 
 
 @pytest.mark.parametrize("forced", ["", "abc", "-3", "0"])
 def test_no_usable_poll_value_means_events(forced: str) -> None:
     assert AppSettings(watch_poll_s=forced).poll_seconds() is None
+
+
+def test_a_drop_left_waiting_at_close_runs_at_the_next_start(make_window, qtbot,  # type: ignore[no-untyped-def]
+                                                            tmp_path: Path) -> None:
+    from desktop.pending import PendingDrops
+
+    library_dir = tmp_path / "lib"
+    first = make_window(library_dir)
+    with another_writer(library_dir):
+        drop_paths(first, [write_fake_scan(tmp_path / "late.png", "dropped before closing")])
+        qtbot.waitUntil(lambda: "Waiting" in first.progress_label.text(), timeout=10_000)
+        first.close()  # the app quits while its drop waits for the other process
+        first.bridge.shutdown()
+    assert [d.paths for d in PendingDrops(library_dir).load()] == [[str(tmp_path / "late.png")]]
+    second = make_window(library_dir)  # the next start runs it
+    qtbot.waitUntil(lambda: rows(second.library_view) == ["late.png"], timeout=20_000)
+    qtbot.waitUntil(lambda: not PendingDrops(library_dir).load(), timeout=5_000)
+
+
+def test_cancel_forgets_the_remembered_drops(make_window, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from desktop.pending import PendingDrops
+
+    window = make_window()
+    with another_writer(window.config.library_dir):
+        drop_paths(window, [write_fake_scan(tmp_path / "unwanted.png", "changed my mind")])
+        qtbot.waitUntil(lambda: "Waiting" in window.progress_label.text(), timeout=10_000)
+        window.cancel_indexing()
+        qtbot.waitUntil(lambda: not window.bridge.indexing, timeout=10_000)
+    assert PendingDrops(window.config.library_dir).load() == []
+    assert rows(window.library_view) == []
+
+
+def test_pending_drops_survive_damage_and_forget_by_id(tmp_path: Path) -> None:
+    from desktop.pending import PendingDrops
+
+    queue = PendingDrops(tmp_path)
+    first = queue.add(["/a"])
+    second = queue.add(["/b", "/c"], retry_failed=True)
+    assert [d.paths for d in PendingDrops(tmp_path).load()] == [["/a"], ["/b", "/c"]]
+    queue.forget(first.id)
+    assert PendingDrops(tmp_path).load() == [second]
+    queue.path.write_text("{not json")
+    assert queue.load() == []  # a damaged file is an empty queue, never a crash
+    queue.clear()
+    assert not queue.path.exists()
