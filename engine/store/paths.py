@@ -48,7 +48,7 @@ class DocumentPaths:
         when exactly one document shows that text."""
         raw = os.fsencode(path)
         row = self.db.execute("SELECT id FROM documents WHERE raw_path = ?", (raw,)).fetchone()
-        if row or isinstance(path, bytes):
+        if row or isinstance(path, bytes) or _undecodable(path):
             return int(row[0]) if row else None
         rows = self.db.execute("SELECT id FROM documents WHERE path = ? LIMIT 2",
                                (path,)).fetchall()
@@ -72,3 +72,13 @@ class DocumentPaths:
         """The exact bytes of a document's path."""
         row = self.db.execute("SELECT raw_path FROM documents WHERE id = ?", (doc_id,)).fetchone()
         return bytes(row[0]) if row else None
+
+
+def _undecodable(text: str) -> bool:
+    """True for text that holds bytes that were not UTF-8 (surrogate escapes): it names
+    exact bytes and is never a display text."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

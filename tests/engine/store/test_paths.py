@@ -86,3 +86,31 @@ def test_an_older_library_is_rekeyed_keeping_its_ids(tmp_path: Path) -> None:
     assert store.document_id_by_path("/a/caf\\xe9.png") == 7  # the only one showing that text
     assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     store.close()
+
+
+def test_odd_names_round_trip_through_the_command_line(
+    fake_library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    names = ["-starts-with-a-dash.png", "new\nline.png", os.fsdecode(b"bad-\xfe.png")]
+    for i, name in enumerate(names):
+        write_fake_scan(docs / name, f"oddname{i} words")
+    assert fake_library.add([docs]).indexed == 3
+    fake_library.close()
+    library = ["--library", str(tmp_path / "lib")]
+    monkeypatch.chdir(docs)
+    for i, name in enumerate(names):
+        assert cli.main([*library, "show", "--", name]) == 0, name  # relative, after --
+        shown = capsys.readouterr().out
+        assert f"oddname{i}" in shown and "\udcfe" not in shown
+        assert "new\nline" not in shown  # a name never forges a line
+        assert cli.main([*library, "search", f"oddname{i}", "--mode", "keyword",
+                         "--path", str(docs), "--json"]) == 0
+        assert f"oddname{i}" in capsys.readouterr().out
+    for name in names:
+        assert cli.main([*library, "remove", "--", name]) == 0, name
+    capsys.readouterr()
+    with Library.open(tmp_path / "lib", read_only=True) as reopened:
+        assert reopened.documents() == []
