@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import random
+import re
+import zlib
 from pathlib import Path
 
 FUNSD = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "funsd"
@@ -86,8 +88,9 @@ def receipts(count: int = 120, noise: float = 0.0, seed: int = 7
         names.add(name)
         doc_id = f"receipt-{len(docs):03}"
         text = receipt_text(name, rng)
-        docs[doc_id] = ocr_noise(text, noise, random.Random(hash(doc_id) & 0xFFFF)) if noise \
-            else text
+        # crc32, not hash(): str hashes change with every process, and so would the set.
+        docs[doc_id] = ocr_noise(text, noise, random.Random(zlib.crc32(doc_id.encode()))) \
+            if noise else text
         queries[doc_id] = name
     return docs, queries
 
@@ -128,15 +131,26 @@ def build(folder: Path, docs: dict[str, str], embedder: object) -> object:
     return library
 
 
-def top3(library: object, queries: dict[str, str]) -> dict[str, float]:
+def _spelled(text: str) -> str:
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", text.lower()).split())
+
+
+def top3(library: object, queries: dict[str, str], docs: dict[str, str]
+         ) -> dict[str, float]:
     """Share of lookups whose document is in the top 3, per mode; 'rrf' is the previous
-    fusion (equal-weight reciprocal ranks of the two halves' top 100) for comparison."""
+    fusion (equal-weight reciprocal ranks of the two halves' top 100) for comparison.
+    Where other documents print the very same name (FUNSD has many forms that print
+    "THE AMERICAN TOBACCO COMPANY" or "SUBMISSION DATE:"), they are right answers too."""
+    spelled = {doc_id: f" {_spelled(text)} " for doc_id, text in docs.items()}
+    same_name = {doc_id: {doc_id} | {other for other, text in spelled.items()
+                                     if f" {_spelled(query)} " in text}
+                 for doc_id, query in queries.items()}
     out = {}
     for mode in ("keyword", "semantic", "hybrid"):
         found = 0
         for doc_id, query in queries.items():
             hits = library.search(query, mode=mode, limit=3)  # type: ignore[attr-defined]
-            found += any(Path(h.path).stem == doc_id for h in hits)
+            found += any(Path(h.path).stem in same_name[doc_id] for h in hits)
         out[mode] = found / len(queries)
     found = 0
     for doc_id, query in queries.items():
@@ -147,7 +161,7 @@ def top3(library: object, queries: dict[str, str]) -> dict[str, float]:
                 stem = Path(hit.path).stem
                 fused[stem] = fused.get(stem, 0.0) + 1 / (60 + rank + 1)
         best = sorted(fused, key=lambda s: -fused[s])[:3]
-        found += doc_id in best
+        found += bool(same_name[doc_id] & set(best))
     out["rrf"] = found / len(queries)
     return out
 
@@ -163,7 +177,7 @@ def bench_named(work: Path, embedder: object | None = None) -> str:
             receipts(noise=0.08), "FUNSD forms by header": funsd()}
     for i, (name, (docs, queries)) in enumerate(sets.items()):
         library = build(work / f"named-{i}", docs, embedder)
-        scores = top3(library, queries)
+        scores = top3(library, queries, docs)
         rows.append(f"| {name} | {len(queries)} | {scores['keyword']:.2f} | "
                     f"{scores['semantic']:.2f} | {scores['hybrid']:.2f} | "
                     f"{scores['rrf']:.2f} |")

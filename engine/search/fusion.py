@@ -33,6 +33,10 @@ class FusionWeights:
     default: float = 0.5
     questions: float = 0.2  # "how much is the monthly rent?", claims written as sentences
     all_terms_bonus: float = 0.15
+    # A page that spells the query as one phrase, give or take OCR errors (a shop's
+    # name with a letter misread), over the best candidates of a name-like query.
+    phrase_bonus: float = 0.2
+    phrase_candidates: int = 20
 
 
 def keyword_weight(query: str, weights: FusionWeights) -> float:
@@ -71,3 +75,29 @@ def fuse(keyword: dict[int, float], semantic: dict[int, float], *, weight: float
         s = max(0.0, semantic.get(doc, 0.0)) / top_s if top_s > 0 else 0.0
         fused[doc] = weight * k + (1 - weight) * s + (bonus if doc in all_terms else 0.0)
     return fused
+
+
+_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def phrase_text(text: str) -> str:
+    """Text as the phrase match compares it: lower case, punctuation as spaces."""
+    return _NOT_ALNUM.sub(" ", text.lower()).strip()
+
+
+def phrase_similarity(query: str, passage: str) -> float:
+    """0..1: how well the best-aligned stretch of the passage spells the query, character
+    by character (an OCR'd "SYARIKAt 4UT0 PARS (M) SDN. BHD." still spells "SYARIKAT
+    AUTO PARTS (M) SDN. BHD." closely; "SYARIKAT ENTERPRISE (M) SDN. BHD." does not)."""
+    from rapidfuzz import fuzz
+
+    wanted, text = phrase_text(query), phrase_text(passage)
+    if len(wanted) < 4 or not text:
+        return 0.0
+    return float(fuzz.partial_ratio(wanted, text)) / 100.0
+
+
+def phrase_bonus(similarity: float, bonus: float) -> float:
+    """The bonus for a similarity: nothing up to 0.75 (another shop that shares most of
+    the name's words spells it about 0.8 alike), all of it for an exact spelling."""
+    return bonus * min(1.0, max(0.0, (similarity - 0.75) / 0.25))

@@ -13,7 +13,13 @@ import numpy as np
 from engine.errors import UsageError
 from engine.models import Box, SearchFilters, SearchHit, SearchMode, Word
 from engine.protocols import Embedder
-from engine.search.fusion import FusionWeights, fuse, keyword_weight
+from engine.search.fusion import (
+    FusionWeights,
+    fuse,
+    keyword_weight,
+    phrase_bonus,
+    phrase_similarity,
+)
 from engine.search.fuzzy import MIN_LENGTH, Vocabulary, widen
 from engine.search.highlight import line_boxes, matching_texts, snippet_html
 from engine.search.query import (
@@ -227,10 +233,27 @@ class Searcher:
             elif informative.groups:
                 all_terms = set(keyword)
         weights = self.fusion
-        fused = fuse(keyword, semantic, weight=keyword_weight(query, weights),
-                     all_terms=all_terms, bonus=weights.all_terms_bonus)
+        weight = keyword_weight(query, weights)
+        fused = fuse(keyword, semantic, weight=weight, all_terms=all_terms,
+                     bonus=weights.all_terms_bonus)
+        if weight >= weights.default and weights.phrase_bonus > 0:
+            self._phrase_bonus(query, docs, fused)
         for doc_id, value in fused.items():
             docs[doc_id].score = value
+
+    def _phrase_bonus(self, query: str, docs: dict[int, _DocRank],
+                      fused: dict[int, float]) -> None:
+        """Names and codes (not questions): the best candidates whose passage spells the
+        query closely move up, so a name whose distinctive word OCR misread still beats
+        pages that merely share its common words."""
+        weights = self.fusion
+        best = sorted(fused, key=lambda d: -fused[d])[:weights.phrase_candidates]
+        chunk_of = {d: (docs[d].keyword or docs[d].semantic) for d in best}
+        texts = self.store.reads.chunk_texts([c.chunk_id for c in chunk_of.values() if c])
+        for doc_id, chunk in chunk_of.items():
+            if chunk is not None and chunk.chunk_id in texts:
+                similarity = phrase_similarity(query, texts[chunk.chunk_id])
+                fused[doc_id] += phrase_bonus(similarity, weights.phrase_bonus)
 
     def _informative(self, parsed: ParsedQuery, hybrid: bool = False) -> ParsedQuery:
         """The groups without words found in over half of all chunks.

@@ -89,3 +89,37 @@ def test_vocabulary_rules(receipts: Library) -> None:
     widened = widen(parse_query('rengit "thank you"'), vocabulary)
     assert widened.groups[0][0].variants == ("rengjt",) and len(widened.groups[1]) == 2
     assert widened.without_variants() == parse_query('rengit "thank you"')
+
+
+def test_phrase_similarity_reads_through_ocr_errors() -> None:
+    from engine.search.fusion import phrase_bonus, phrase_similarity
+
+    query = "SYARIKAT AUTO PARTS (M) SDN. BHD."
+    misread = phrase_similarity(query, "SYARIKAt 4UT0 PARS (M) SDN. BHD. CO. REG: 237115-U")
+    other = phrase_similarity(query, "SYARIKAT ENTERPRISE (M) SDN. BHD. CO. REG: 696093-A")
+    assert misread > 0.85 > other
+    assert phrase_similarity(query, f"TAX INVOICE {query} TOTAL") == 1.0
+    assert phrase_bonus(1.0, 0.2) == pytest.approx(0.2) and phrase_bonus(0.75, 0.2) == 0.0
+    assert phrase_similarity("ab", "ab ab") == 0.0  # too short to mean anything
+
+
+def test_a_name_whose_distinctive_word_ocr_misread_still_comes_first(fake_library: Library,
+                                                                     tmp_path: Path) -> None:
+    # The right receipt's distinctive words are misread ("4UT0 PARS"); the others print
+    # those words exactly but are other shops. Words alone rank them first; the phrase,
+    # read through the misreadings, puts the right one on top.
+    write_fake_scan(tmp_path / "right.png",
+                    "SYARIKAt 4UT0 PARS (M) SDN. BHD. CO. REG: 237115-U TAX INVOICE")
+    for i, name in enumerate(["MR AUTO PARTS (IPOH) TRADING", "K.L. AUTO PARTS ENTERPRISE",
+                              "SYARIKAT AUTO SERVICE (M) SDN. BHD.",
+                              "U.N.I. AUTO PARTS (M) SDN. BHD.", "A.K. AUTO PARTS TRADING"]):
+        write_fake_scan(tmp_path / f"other{i}.png", f"{name} CO. REG: 10000{i}-A TAX INVOICE")
+    for i in range(40):  # a library of other receipts, so the shared words weigh little
+        write_fake_scan(tmp_path / f"filler{i}.png",
+                        f"SHOP NUMBER{i} SDN. BHD. (M) CO. REG: 2000{i}-B TAX INVOICE THANK YOU")
+    fake_library.add([tmp_path])
+    query = "SYARIKAT AUTO PARTS (M) SDN. BHD."
+    words = fake_library.search(query, mode="keyword", limit=3)
+    assert Path(words[0].path).name != "right.png"  # the case the phrase is for
+    hits = fake_library.search(query, mode="hybrid", limit=3)
+    assert Path(hits[0].path).name == "right.png"
