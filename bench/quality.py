@@ -8,6 +8,7 @@ import math
 import random
 import textwrap
 import time
+import zlib
 from collections import defaultdict
 from pathlib import Path
 
@@ -129,9 +130,14 @@ def score(library: object, queries: dict[str, str], qrels: dict[str, set[str]]) 
     return out
 
 
+NOISE_RATES = (0.05, 0.10, 0.20)
+
+
 def clean_library(folder: Path, docs: list[str], corpus: dict[str, dict[str, str]],
-                  embedder: object) -> object:
-    """The same documents as clean text (no OCR), chunked and embedded like scans."""
+                  embedder: object, noise: float = 0.0) -> object:
+    """The same documents as clean text (no OCR), chunked and embedded like scans; with
+    noise, that share of characters is garbled first as OCR garbles them (bench named's
+    confusions, drops and stray marks), each document seeded by its id."""
     from engine import Library
     from engine.ingest.chunking import chunk_page
     from engine.models import Box, PageText, Word
@@ -142,7 +148,12 @@ def clean_library(folder: Path, docs: list[str], corpus: dict[str, dict[str, str
         if doc_id in known:
             continue
         doc = corpus[doc_id]
-        tokens = f"{doc['title']} {doc['text']}".split()
+        text = f"{doc['title']} {doc['text']}"
+        if noise:
+            from bench.named_lookup import ocr_noise
+
+            text = ocr_noise(text, noise, random.Random(zlib.crc32(doc_id.encode())))
+        tokens = text.split()
         page = PageText(1, 2550, 3300, [Word(t, Box(0, 0, 1, 1)) for t in tokens], "text-layer")
         chunks = chunk_page(page)
         vectors = library.embedder.embed([c.text for c in chunks])
@@ -173,6 +184,13 @@ def bench_quality(size: int, quick: bool = False, max_queries: int = 40) -> str:
     clean = clean_library(CACHE / f"clean-{tag}", docs, corpus, embedder)
     clean_scores = score(clean, queries, qrels)
     print(f"clean text scored ({(time.monotonic() - started) / 60:.1f} min)", flush=True)
+    noisy_scores = {}
+    for rate in NOISE_RATES:
+        noisy = clean_library(CACHE / f"noise{round(rate * 100)}-{tag}", docs, corpus,
+                              embedder, noise=rate)
+        noisy_scores[rate] = score(noisy, queries, qrels)
+        print(f"{rate:.0%} character errors scored "
+              f"({(time.monotonic() - started) / 60:.1f} min)", flush=True)
     # Unchanged page images are skipped: OCR results are cached by the library itself.
     scanned = Library.open(CACHE / f"scanned-{tag}", embedder=embedder)
     report = scanned.add(page_files)
@@ -187,6 +205,14 @@ def bench_quality(size: int, quick: bool = False, max_queries: int = 40) -> str:
         rows.append(f"| {mode} | {c[0]:.3f} | {s[0]:.3f} | {c[1]:.3f} | {s[1]:.3f} |")
     for name, value in PUBLISHED.items():
         rows.append(f"| published {name}, full collection | {value:.3f} | | | |")
+    rows += ["", "Clean text with injected OCR-like character errors (nDCG@10; in brackets "
+             "the loss against clean text):", "",
+             "| mode | " + " | ".join(f"{r:.0%} errors" for r in NOISE_RATES) + " |",
+             "|---|" + "---|" * len(NOISE_RATES)]
+    for mode in MODES:
+        ndcgs = [noisy_scores[r][mode][0] for r in NOISE_RATES]
+        cells = [f"{n:.3f} ({n - clean_scores[mode][0]:+.3f})" for n in ndcgs]
+        rows.append(f"| {mode} | " + " | ".join(cells) + " |")
     table = "\n".join(rows)
     print(f"\n{table}\n\n{len(docs)} documents, {len(queries)} queries; took {took / 60:.1f} min")
     return table + f"\n\n({len(docs)} documents, {len(queries)} queries; took {took / 60:.1f} min)"
