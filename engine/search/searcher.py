@@ -33,6 +33,7 @@ from engine.search.query import (
 from engine.search.vector_search import Scope, Shortlist, VectorSearch
 from engine.search.vectors import MIN_SIMILARITY, ChunkHit
 from engine.store.db import Store
+from engine.store.reads import Passage
 
 _CANDIDATES = 400  # chunks each ranker hands to fusion
 QUERY_TIME_LIMIT_S = 10.0
@@ -164,7 +165,7 @@ class Searcher:
         if mode is SearchMode.KEYWORD:
             for d in ranked:
                 d.score = -d.keyword.score if d.keyword else 0.0
-        return [self._describe(d, parsed) for d in ranked[:limit]]
+        return self._describe(ranked[:limit], parsed)
 
     def similar(self, sha256: str, *, limit: int = 10,
                 filters: SearchFilters | None = None) -> list[SearchHit]:
@@ -192,7 +193,7 @@ class Searcher:
             ranked = [docs[i] for i in self._assign(candidates, docs, filters, "semantic")]
             for d in ranked:
                 d.score = d.semantic.score if d.semantic else 0.0
-            return [self._describe(d, ParsedQuery(())) for d in ranked[:limit]]
+            return self._describe(ranked[:limit], ParsedQuery(()))
 
     def _widen_unknown_words(self, parsed: ParsedQuery) -> ParsedQuery:
         """Query words get their near spellings in the index (OCR errors). On large
@@ -449,10 +450,19 @@ class Searcher:
             self._docs_by_sha, self._docs_generation = by_sha, generation
         return self._docs_by_sha
 
-    def _describe(self, doc: _DocRank, parsed: ParsedQuery) -> SearchHit:
+    def _describe(self, shown: list[_DocRank], parsed: ParsedQuery) -> list[SearchHit]:
+        """The hits as shown: passages, tags and dates read in one query each."""
+        chunk_of = {d.doc_id: c.chunk_id for d in shown if (c := d.keyword or d.semantic)}
+        passages = self.store.reads.passages(list(chunk_of.values()))
+        tags = self.store.tags.of_many(d.sha256 for d in shown)
+        days = self.store.dates.days_of([d.sha256 for d in shown])
+        return [self._hit(d, parsed, passages.get(chunk_of.get(d.doc_id, -1)),
+                          tags[d.sha256], days.get(d.sha256)) for d in shown]
+
+    def _hit(self, doc: _DocRank, parsed: ParsedQuery, row: Passage | None,
+             tags: list[str], day: str | None) -> SearchHit:
         best = doc.keyword or doc.semantic
         assert best is not None
-        row = self.store.reads.passage(best.chunk_id)
         start, end, width, height = row[:4] if row else (0, 0, 0, 0)
         # Raw [text, x, y, w, h, conf] rows: building Word objects for a whole page
         # would cost more than the rest of the query.
@@ -483,8 +493,8 @@ class Searcher:
             matched_by=tuple(doc.matched_by),
             related=doc.keyword is None and doc.semantic is not None
             and doc.semantic.score < self._floor() + RELATED_MARGIN,
-            tags=tuple(self.store.tags.of(doc.sha256)),
-            document_date=self.store.dates.of(doc.sha256)[0],
+            tags=tuple(tags),
+            document_date=day,
         )
 
 

@@ -29,6 +29,13 @@ class ContentDates:
             "candidates = excluded.candidates",
             [(sha, day, json.dumps(candidates)) for sha, day, candidates in rows])
 
+    def days_of(self, sha256s: list[str]) -> dict[str, str]:
+        """The best day of each content that has one (the hits of a search)."""
+        wanted = list(dict.fromkeys(sha256s))[:500]
+        return {str(sha): str(day) for sha, day in self.db.execute(
+            f"SELECT sha256, day FROM content_dates WHERE day IS NOT NULL AND sha256 IN "
+            f"({','.join('?' * len(wanted))})", wanted)} if wanted else {}
+
     def of(self, sha256: str) -> tuple[str | None, list[dict[str, Any]]]:
         """A content's best day and its candidates (None, []: none, or not looked at)."""
         row = self.db.execute("SELECT day, candidates FROM content_dates WHERE sha256 = ?",

@@ -26,6 +26,9 @@ DocumentRow = tuple[int, str, str, str]  # id, path, kind, sha256
 RankedRow = tuple[int, str, int, float]  # chunk id, sha256, page, score (lower: better)
 
 
+# A hit's passage: (word start, word end, page width, page height, page words JSON).
+Passage = tuple[int, int, int, int, str]
+
 class IndexReads:
     """Read-only queries over one connection, each bounded by `time_limit`."""
 
@@ -218,16 +221,17 @@ class IndexReads:
             "SELECT id, path, kind, sha256 FROM documents WHERE state = 'indexed' "
             "AND sha256 IS NOT NULL ORDER BY id")]
 
-    def passage(self, chunk_id: int) -> tuple[int, int, int, int, str] | None:
-        """A chunk's word range and its page: (start, end, width, height, words JSON)."""
-        row = self.db.execute(
-            "SELECT c.word_start, c.word_end, p.width, p.height, p.words FROM chunks c "
-            "JOIN pages p ON p.sha256 = c.sha256 AND p.page_no = c.page_no WHERE c.id = ?",
-            (chunk_id,),
-        ).fetchone()
-        if row is None:
-            return None
-        return int(row[0]), int(row[1]), int(row[2]), int(row[3]), str(row[4])
+    def passages(self, chunk_ids: Sequence[int]) -> dict[int, Passage]:
+        """Chunks' word ranges and their pages: id -> (start, end, width, height, words
+        JSON), in one query (the hits of a search)."""
+        ids = list(dict.fromkeys(chunk_ids))[:500]
+        if not ids:
+            return {}
+        return {int(r[0]): (int(r[1]), int(r[2]), int(r[3]), int(r[4]), str(r[5]))
+                for r in self.db.execute(
+                    "SELECT c.id, c.word_start, c.word_end, p.width, p.height, p.words "
+                    "FROM chunks c JOIN pages p ON p.sha256 = c.sha256 AND p.page_no = "
+                    f"c.page_no WHERE c.id IN ({','.join('?' * len(ids))})", ids)}
 
 
 def filter_clause(filters: SearchFilters) -> tuple[str, list[Any]]:
