@@ -139,6 +139,8 @@ class WindowViewModel:
                 f"{report.seconds:.1f} s")
         if report.failed:
             text += f" — {len(report.failed)} failed (see Library)"
+        if report.skipped_not_scans:
+            text += f" — {report.skipped_not_scans} other file(s) skipped: not scans"
         self.status_text = text
         return text
 

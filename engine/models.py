@@ -205,6 +205,8 @@ class IndexReport:
     indexed: int = 0
     reused: int = 0
     skipped_unchanged: int = 0
+    # Files in a folder that are not scans (notes, spreadsheets...): left alone, counted.
+    skipped_not_scans: int = 0
     removed: int = 0
     pages: int = 0
     failed: list[FailedFile] = field(default_factory=list)

@@ -318,6 +318,8 @@ def _index(library: Any, args: argparse.Namespace) -> ExitCode:
             f"unchanged {report.skipped_unchanged}, removed {report.removed}, "
             f"failed {len(report.failed)}; "
             f"{report.pages} pages in {report.seconds:.1f} s"
+            + (f"; {report.skipped_not_scans} other file(s) skipped (not scans)"
+               if report.skipped_not_scans else "")
         )
         for failure in report.failed:
             print(f"  failed: {shown(failure.path)}: {shown(failure.error)}", file=sys.stderr)

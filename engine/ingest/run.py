@@ -296,7 +296,8 @@ class IndexRun:
             ours = candidate.explicit or path.suffix.lower() in SCAN_EXTENSIONS
             kind = sniff_path(path) if candidate.size else None
             if kind is None and not ours:
-                self.tracker.files_total -= 1  # not a scan: not ours to report
+                self.tracker.files_total -= 1  # not a scan: not ours to index
+                self.report.skipped_not_scans += 1
                 return
             if candidate.size == 0:
                 raise EmptyDocument("file is empty (0 bytes)")

@@ -80,6 +80,8 @@ def test_progress_and_summary_texts() -> None:
     assert model.last_progress is not None
     report = IndexReport(indexed=2, pages=5, seconds=1.5, cancelled=True)
     assert model.finished(report).startswith("Cancelled: 2 indexed")
+    skipped = IndexReport(indexed=1, skipped_not_scans=3)
+    assert model.finished(skipped).endswith("3 other file(s) skipped: not scans")
 
 
 def test_eta_counts_the_files_not_yet_opened() -> None:
