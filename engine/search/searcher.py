@@ -3,15 +3,13 @@ the rankers and their fusion into one hit per document."""
 
 from __future__ import annotations
 
-import json
 import math
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from engine.errors import UsageError
-from engine.models import Box, SearchFilters, SearchHit, SearchMode, Word
+from engine.models import SearchFilters, SearchHit, SearchMode
 from engine.protocols import Embedder
 from engine.search.fusion import (
     FusionWeights,
@@ -21,7 +19,7 @@ from engine.search.fusion import (
     phrase_similarity,
 )
 from engine.search.fuzzy import MIN_LENGTH, Vocabulary, widen
-from engine.search.highlight import line_boxes, matching_texts, snippet_html
+from engine.search.hits import DecodedPassage, DocRank, describe, read_passages
 from engine.search.query import (
     _TOKEN,
     STOPWORDS,
@@ -33,7 +31,6 @@ from engine.search.query import (
 from engine.search.vector_search import Scope, Shortlist, VectorSearch
 from engine.search.vectors import MIN_SIMILARITY, ChunkHit
 from engine.store.db import Store
-from engine.store.reads import Passage
 
 _CANDIDATES = 400  # chunks each ranker hands to fusion
 QUERY_TIME_LIMIT_S = 10.0
@@ -54,22 +51,8 @@ _BUDGET_FROM_CHUNKS = 50_000
 _WORDS_POSTINGS_BUDGET = 10_000
 # ... and ranks everything after all when the window held fewer hits than this.
 _WINDOW_ENOUGH = 50
-# Found by meaning alone within this much of the floor: "related", not a real match.
-RELATED_MARGIN = 0.10
 # How much a near spelling of a query word counts next to the word itself.
 VARIANT_WEIGHT = 0.5
-
-
-@dataclass
-class _DocRank:
-    doc_id: int
-    path: str
-    kind: str
-    sha256: str
-    keyword: ChunkHit | None = None
-    semantic: ChunkHit | None = None
-    score: float = 0.0
-    matched_by: list[str] = field(default_factory=list)
 
 
 class Searcher:
@@ -121,7 +104,7 @@ class Searcher:
                 filters: SearchFilters) -> list[SearchHit]:
         if mode is not SearchMode.SEMANTIC:
             parsed = self._widen_unknown_words(parsed)
-        docs: dict[int, _DocRank] = {}
+        docs: dict[int, DocRank] = {}
         rescore: list[Term] = []
         keyword_order: list[int] = []
         semantic_order: list[int] = []
@@ -146,6 +129,12 @@ class Searcher:
                     # words re-rank meaning's candidates instead (below).
                     rescore = [g[0] for g in parsed.groups if len(g) == 1]
             keyword_order = self._assign(hits, docs, filters, "keyword")
+        ready: dict[int, DecodedPassage] = {}
+        if semantic is not None and keyword_order and not semantic.done():
+            # Meaning still ranks on the other core (ONNX and BLAS let go of the GIL):
+            # read the pages of the best word matches now, most of them will be shown.
+            ready = read_passages(self.store, [c.chunk_id for i in keyword_order[:limit]
+                                               if (c := docs[i].keyword)])
         if semantic is not None:
             candidates = self.vectors.resolve(self.store, semantic.result())
             if rescore:
@@ -165,7 +154,7 @@ class Searcher:
         if mode is SearchMode.KEYWORD:
             for d in ranked:
                 d.score = -d.keyword.score if d.keyword else 0.0
-        return self._describe(ranked[:limit], parsed)
+        return describe(self.store, ranked[:limit], parsed, self._floor(), ready)
 
     def similar(self, sha256: str, *, limit: int = 10,
                 filters: SearchFilters | None = None) -> list[SearchHit]:
@@ -189,11 +178,11 @@ class Searcher:
                                            scope, self._floor())
             candidates = [h for h in self.vectors.resolve(self.store, found)
                           if h.sha256 != sha256]
-            docs: dict[int, _DocRank] = {}
+            docs: dict[int, DocRank] = {}
             ranked = [docs[i] for i in self._assign(candidates, docs, filters, "semantic")]
             for d in ranked:
                 d.score = d.semantic.score if d.semantic else 0.0
-            return self._describe(ranked[:limit], ParsedQuery(()))
+            return describe(self.store, ranked[:limit], ParsedQuery(()), self._floor())
 
     def _widen_unknown_words(self, parsed: ParsedQuery) -> ParsedQuery:
         """Query words get their near spellings in the index (OCR errors). On large
@@ -220,7 +209,7 @@ class Searcher:
         return self._chunk_count
 
     def _fuse(self, query: str, parsed: ParsedQuery, filters: SearchFilters,
-              docs: dict[int, _DocRank]) -> None:
+              docs: dict[int, DocRank]) -> None:
         """Score every candidate document by the query-weighted convex combination."""
         keyword = {i: -d.keyword.score for i, d in docs.items() if d.keyword is not None}
         semantic = {i: d.semantic.score for i, d in docs.items() if d.semantic is not None}
@@ -242,7 +231,7 @@ class Searcher:
         for doc_id, value in fused.items():
             docs[doc_id].score = value
 
-    def _phrase_bonus(self, query: str, docs: dict[int, _DocRank],
+    def _phrase_bonus(self, query: str, docs: dict[int, DocRank],
                       fused: dict[int, float]) -> None:
         """Names and codes (not questions): the best candidates whose passage spells the
         query closely move up, so a name whose distinctive word OCR misread still beats
@@ -418,7 +407,7 @@ class Searcher:
         return vector
 
     def _assign(
-        self, hits: list[ChunkHit], docs: dict[int, _DocRank], filters: SearchFilters, ranker: str
+        self, hits: list[ChunkHit], docs: dict[int, DocRank], filters: SearchFilters, ranker: str
     ) -> list[int]:
         """Map chunk hits to documents (first hit per document wins) in rank order."""
         if not hits:
@@ -432,7 +421,7 @@ class Searcher:
         order: list[int] = []
         for hit in hits:
             for doc_id, path, kind in by_sha.get(hit.sha256, []):
-                rank = docs.setdefault(doc_id, _DocRank(doc_id, path, kind, hit.sha256))
+                rank = docs.setdefault(doc_id, DocRank(doc_id, path, kind, hit.sha256))
                 if getattr(rank, ranker) is None:
                     setattr(rank, ranker, hit)
                     rank.matched_by.append(ranker)
@@ -449,52 +438,3 @@ class Searcher:
                 by_sha.setdefault(sha, []).append((doc_id, path, kind))
             self._docs_by_sha, self._docs_generation = by_sha, generation
         return self._docs_by_sha
-
-    def _describe(self, shown: list[_DocRank], parsed: ParsedQuery) -> list[SearchHit]:
-        """The hits as shown: passages, tags and dates read in one query each."""
-        chunk_of = {d.doc_id: c.chunk_id for d in shown if (c := d.keyword or d.semantic)}
-        passages = self.store.reads.passages(list(chunk_of.values()))
-        tags = self.store.tags.of_many(d.sha256 for d in shown)
-        days = self.store.dates.days_of([d.sha256 for d in shown])
-        return [self._hit(d, parsed, passages.get(chunk_of.get(d.doc_id, -1)),
-                          tags[d.sha256], days.get(d.sha256)) for d in shown]
-
-    def _hit(self, doc: _DocRank, parsed: ParsedQuery, row: Passage | None,
-             tags: list[str], day: str | None) -> SearchHit:
-        best = doc.keyword or doc.semantic
-        assert best is not None
-        start, end, width, height = row[:4] if row else (0, 0, 0, 0)
-        # Raw [text, x, y, w, h, conf] rows: building Word objects for a whole page
-        # would cost more than the rest of the query.
-        raw = json.loads(row[4]) if row else []
-        texts = [r[0] for r in raw]
-        if doc.keyword is not None:
-            matched = matching_texts(texts, parsed)  # every match on the page gets a box
-        else:
-            # Found by meaning: only the passage is shown, so only it is searched for marks.
-            matched = [start + i for i in matching_texts(texts[start:end], parsed)]
-        in_chunk = [i for i in matched if start <= i < end]
-        snippet = snippet_html(texts, start, end, set(matched), in_chunk[0] if in_chunk else None)
-        if matched and doc.keyword is not None:
-            boxes = [list(raw[i][1:5]) for i in matched]
-        else:
-            # A match by meaning: the passage is the evidence, drawn line by line.
-            boxes = line_boxes([Word(r[0], Box(*r[1:5])) for r in raw[start:end]])
-        return SearchHit(
-            id=doc.doc_id,
-            path=doc.path,
-            kind=doc.kind,
-            page=best.page_no,
-            score=doc.score,
-            snippet=snippet,
-            boxes=boxes,
-            page_width=width,
-            page_height=height,
-            matched_by=tuple(doc.matched_by),
-            related=doc.keyword is None and doc.semantic is not None
-            and doc.semantic.score < self._floor() + RELATED_MARGIN,
-            tags=tuple(tags),
-            document_date=day,
-        )
-
-
