@@ -17,10 +17,13 @@ def test_quality_smoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(quality, "CACHE", tmp_path / "cache")
     table = quality.bench_quality(25, quick=True, max_queries=5)
     rows = [r for r in table.splitlines() if r.startswith(("| keyword", "| semantic", "| hybrid"))]
-    assert len(rows) == 3
-    for row in rows:
+    assert len(rows) == 6  # scans vs clean, then the injected-noise table
+    for row in rows[:3]:
         values = [float(v) for v in row.strip("|").split("|")[1:]]
         assert all(0.0 <= v <= 1.0 for v in values) and values[1] > 0.3, row
+    for row in rows[3:]:  # "0.783 (-0.019)" per noise rate
+        values = [float(cell.split()[0]) for cell in row.strip("|").split("|")[1:]]
+        assert len(values) == len(quality.NOISE_RATES) and all(0 <= v <= 1 for v in values), row
 
 
 @needs_corpus

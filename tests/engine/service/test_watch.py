@@ -3,6 +3,7 @@ wait; a vanished folder keeps its documents; a busy library is retried, not fata
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import Library, LibraryBusy
+from engine import IndexReport, Library, LibraryBusy
 from engine.backends.pool import InlineExecutor
 from engine.service.watch import FolderWatcher, WatchBatch, listing, mount_type
 from engine.testing import FakeOcr, HashingEmbedder, write_fake_scan
@@ -182,41 +183,65 @@ def test_two_real_writers_take_turns_and_lose_nothing(tmp_path: Path) -> None:
     inbox, other, library_dir = tmp_path / "inbox", tmp_path / "other", tmp_path / "lib"
     inbox.mkdir()
     other.mkdir()
-    words = ["amber", "birch", "cedar", "delta", "ember", "fjord", "grove"]
+    words = ["amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "heron", "igloo",
+             "jumbo", "kayak", "lemon", "mango", "nylon", "otter"]
+    # Enough pages that the index holds the lock for seconds while the inbox fills.
     for i, word in enumerate(words[3:]):
         text_page([f"Folder page {word} number {i}."]).save(other / f"other-{word}.png")
     cli = [sys.executable, "-m", "engine.cli.main", "--library", str(library_dir)]
-    watch = subprocess.Popen([*cli, "watch", str(inbox), "--settle", "0.3", "--json"],
+    watch = subprocess.Popen([*cli, "watch", str(inbox), "--settle", "0.1", "--json"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    index = None
     try:
         assert '"report"' in (watch.stdout.readline() if watch.stdout else "")
-        for word in words[:3]:  # staged, then renamed in: a scanner's whole files
+        index = subprocess.Popen([*cli, "index", str(other), "--json"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        _until(lambda: _lock_held(library_dir / "index.lock") or index.poll() is not None,
+               timeout=120)
+        assert index.poll() is None, "the index finished before it could be met"
+        for word in words[:3]:  # while it indexes: staged, then renamed in, as a scanner
             text_page([f"Inbox page {word} arrived."]).save(tmp_path / f"{word}.png")
             (tmp_path / f"{word}.png").rename(inbox / f"inbox-{word}.png")
-        index = subprocess.run([*cli, "index", str(other), "--json"], capture_output=True,
-                               text=True, timeout=600)
-        assert index.returncode == 0, index.stderr
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         lines: list[str] = []
         while not _all_found(cli, words[:3]):  # each look waits for the next batch line
             assert time.monotonic() < deadline, lines
             lines.append(watch.stdout.readline() if watch.stdout else "")
+        out, err = index.communicate(timeout=600)
+        assert index.returncode == 0, err
         watch.send_signal(signal.SIGTERM)
         assert watch.wait(timeout=30) == 0
     finally:
-        if watch.poll() is None:
-            watch.kill()
-    waited = "another Scandex process" in index.stderr or any(
-        "another Scandex process" in line for line in lines)
-    assert waited, "the two writers never met: the test proves nothing"
-    assert _all_found(cli, words) and '"failed": []' in index.stdout
+        for process in (watch, index):
+            if process is not None and process.poll() is None:
+                process.kill()
+    # The watcher's pass came while the index held the lock: it waited, then ran.
+    assert any("another Scandex process" in line for line in lines), lines
+    assert _all_found(cli, words) and '"failed": []' in out
+
+
+def _lock_held(lock: Path) -> bool:
+    """True while another process holds the library's writer lock."""
+    import fcntl
+
+    if not lock.exists():
+        return False
+    with lock.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
 
 
 def _all_found(cli: list[str], words: list[str]) -> bool:
+    """Every word finds the page named after it (not merely the query echoed back)."""
     for word in words:
         out = subprocess.run([*cli, "search", word, "--mode", "keyword", "--json"],
                              capture_output=True, text=True, timeout=120)
-        if word not in out.stdout.lower():
+        results = json.loads(out.stdout)["results"] if out.returncode == 0 else []
+        if not any(Path(r["path"]).stem.endswith(word) for r in results):
             return False
     return True
 
@@ -315,10 +340,18 @@ def test_a_folder_on_a_network_share_falls_back_to_polling(
 
 def test_a_burst_becomes_few_batches_and_no_failures(watched) -> None:  # type: ignore[no-untyped-def]
     library, inbox, batches, _watcher = watched
+    staged = inbox.parent / "scanner"
+    staged.mkdir()
+    pages = [write_fake_scan(staged / f"page{i:03}.png", f"burst page {i}", size=(200, 260))
+             for i in range(60)]
     before = len(batches)
-    for i in range(60):  # a scanner's burst: one file after another, faster than settling
-        write_fake_scan(inbox / f"page{i:03}.png", f"burst page {i}", size=(200, 260))
-    _until(lambda: len(_names(library)) == 60, timeout=60)
-    reports = [b.report for b in batches[before:] if b.report is not None]
-    assert sum(r.indexed for r in reports) == 60 and not any(r.failed for r in reports)
-    assert len(reports) < 10, "debounced into a few batches, not one per file"
+    for page in pages:  # a scanner's burst: whole files landing one after another
+        page.rename(inbox / page.name)
+
+    def reports() -> list[IndexReport]:
+        return [b.report for b in batches[before:] if b.report is not None]
+
+    # The pass's report comes after its documents are committed (and searchable).
+    _until(lambda: sum(r.indexed for r in reports()) == 60, timeout=60)
+    assert len(_names(library)) == 60 and not any(r.failed for r in reports())
+    assert len(reports()) < 10, "debounced into a few batches, not one per file"
