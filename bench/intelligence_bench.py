@@ -213,7 +213,7 @@ def dated_page(seed: int) -> tuple[Image.Image, date]:
 def _date_accuracy(library: object, stems: dict[str, date], order: str) -> tuple[int, float]:
     """Of the documents whose true date is known: is the best candidate that date?"""
     from engine import Library
-    from engine.ingest.dates import find_dates
+    from engine.ingest.dates import find_dates_on_pages
 
     assert isinstance(library, Library)
     right = total = 0
@@ -221,8 +221,7 @@ def _date_accuracy(library: object, stems: dict[str, date], order: str) -> tuple
         truth = stems.get(Path(doc.path).stem)
         if truth is None:
             continue
-        text = "\n".join(p.text for p in library.document(doc.id).pages)
-        found = find_dates(text, order=order)
+        found = find_dates_on_pages(library.document(doc.id).pages, order=order)
         right += bool(found) and found[0].day == truth
         total += 1
     return total, right / max(1, total)

@@ -18,16 +18,20 @@ import calendar
 import locale
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from engine.models import Box, PageText
 from engine.store.db import Store
 
 DATE_ORDER_ENV = "SCANDEX_DATE_ORDER"
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 _MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
 _MONTHS["sept"] = 9
-_MONTH = r"(?P<month_name>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+# Any word may be a month: _month() takes the names and their abbreviations, and a full
+# name OCR misspelled by one letter ("Ocotber", "Febuary").
+_MONTH = r"(?P<month_name>[A-Za-z]{3,10})\.?"
 _YEAR = r"(?P<year>(?:1[89]|20)\d{2}|'?\d{2})"
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
 _PATTERNS = [
@@ -41,6 +45,7 @@ _PATTERNS = [
 _GOOD = re.compile(r"\b(date[ds]?|dated|issued|invoice|receipt|on)\b[^\n]{0,12}$", re.I)
 _BAD = re.compile(r"\b(birth|born|dob|expir\w*|exp|due|valid|until|deadline|since)"
                   r"\b[^\n]{0,14}$", re.I)
+_LABEL = re.compile(r"dat(e[ds]?|ed|o|um)|issued", re.I)
 _MDY_COUNTRIES = ("US", "CA", "PH", "FM", "PW", "MH")
 MAX_CANDIDATES = 5
 
@@ -79,6 +84,20 @@ def _make(year: int, month: int, day: int, today: date) -> date | None:
     return found if date(1900, 1, 1) <= found <= today + timedelta(days=1) else None
 
 
+def _month(word: str) -> int | None:
+    word = word.lower()
+    if word in _MONTHS:
+        return _MONTHS[word]
+    if len(word) < 5:
+        return None
+    from rapidfuzz.distance import DamerauLevenshtein
+
+    for i, name in enumerate(calendar.month_name):
+        if name and len(name) >= 5 and DamerauLevenshtein.distance(word, name.lower()) <= 1:
+            return i
+    return None
+
+
 def _order(text: str, fallback: str) -> str:
     """The numeric order a text's own unambiguous dates show (else fallback)."""
     votes = {"dmy": 0, "mdy": 0}
@@ -93,10 +112,70 @@ def _order(text: str, fallback: str) -> str:
     return fallback
 
 
-def find_dates(text: str, *, order: str | None = None,
-               today: date | None = None) -> list[DateCandidate]:
-    """Every date on the page, best first (at most MAX_CANDIDATES, one per day)."""
+def _label_words(page: PageText) -> list[Box]:
+    """The boxes of the words that label a date field ("Date:", "DATED", "Issued"), unless
+    the words after name another date ("Date of birth", "Due date" reads the other way)."""
+    boxes = []
+    for i, word in enumerate(page.words):
+        if _LABEL.fullmatch(word.text.strip(":;.,-_ ")):
+            after = " ".join(w.text for w in page.words[i + 1 : i + 3])
+            before = " ".join(w.text for w in page.words[max(0, i - 2) : i])
+            if not _BAD.search(before) and not _BAD.match(after.replace("of ", "", 1)):
+                boxes.append(word.box)
+    return boxes
+
+
+def _beside_label(box: Box, labels: list[Box], page_width: int) -> bool:
+    """Is the date written where a label's value goes: on its line to its right, or just
+    under it? Forms put "DATE:" and its value far apart in reading order, so only the
+    boxes can tell."""
+    for label in labels:
+        centre = label.y + label.h / 2
+        if box.y - box.h / 2 <= centre <= box.y + box.h * 1.5 and \
+                -label.h <= box.x - (label.x + label.w) <= max(12 * box.h, page_width / 5):
+            return True
+        if 0 <= box.y - (label.y + label.h) <= 2.5 * max(box.h, label.h) and \
+                box.x < label.x + label.w + label.h and label.x < box.x + box.w:
+            return True
+    return False
+
+
+def find_dates_on_pages(pages: list[PageText], *, order: str | None = None,
+                        today: date | None = None) -> list[DateCandidate]:
+    """find_dates over a document's pages, with the words' boxes: a date placed beside a
+    "Date" label ranks as if the label were written just before it."""
+    spans: list[tuple[int, int, int, Box]] = []  # every word: start, end, page index, box
+    parts: list[str] = []
+    at = 0
+    for index, page in enumerate(pages):
+        for word in page.words:
+            spans.append((at, at + len(word.text), index, word.box))
+            parts.append(word.text)
+            at += len(word.text) + 1
+    text = " ".join(parts)
+    labels = [_label_words(page) for page in pages]
+
+    def labelled(start: int, end: int) -> bool:
+        covered = [span for span in spans if span[0] < end and start < span[1]]
+        if not covered:
+            return False
+        page = covered[0][2]
+        boxes = [span[3] for span in covered if span[2] == page]
+        union = Box(min(b.x for b in boxes), min(b.y for b in boxes),
+                    max(b.x + b.w for b in boxes) - min(b.x for b in boxes),
+                    max(b.y + b.h for b in boxes) - min(b.y for b in boxes))
+        return _beside_label(union, labels[page], pages[page].width)
+
+    return find_dates(text, order=order, today=today, labelled=labelled)
+
+
+def find_dates(text: str, *, order: str | None = None, today: date | None = None,
+               labelled: Callable[[int, int], bool] | None = None) -> list[DateCandidate]:
+    """Every date on the page, best first (at most MAX_CANDIDATES, one per day).
+    labelled(start, end) says whether the layout puts a date label beside that span."""
     today = today or date.today()
+    # Forms write "Date_March_18, 1968" on the blank's underline.
+    text = text.replace("_", " ")
     numeric_order = _order(text, order or default_order())
     found: dict[date, DateCandidate] = {}
     seen: dict[date, int] = {}
@@ -115,14 +194,15 @@ def find_dates(text: str, *, order: str | None = None,
                     _make(year, a, b, today)
                 day = day or _make(year, a, b, today) or _make(year, b, a, today)
             else:
-                day = _make(year, _MONTHS[match["month_name"].lower().rstrip(".")],
-                            int(match["day"]), today)
+                month = _month(match["month_name"])
+                day = _make(year, month, int(match["day"]), today) if month else None
             if day is None:
                 continue
             taken.append((match.start(), match.end()))
             before = text[max(0, match.start() - 30) : match.start()]
             score = 1.0 + 0.5 * (1 - match.start() / length)
-            score += 1.0 if _GOOD.search(before) else 0.0
+            label = _GOOD.search(before) or (labelled and labelled(match.start(), match.end()))
+            score += 1.0 if label else 0.0
             score -= 1.5 if _BAD.search(before) else 0.0
             score += 0.2 if kind in ("iso", "day-month", "month-day") else 0.0
             seen[day] = seen.get(day, 0) + 1
@@ -142,8 +222,7 @@ def date_contents(store: Store, *, batch: int = 200) -> int:
     while shas := store.dates.missing(batch):
         rows = []
         for sha in shas:
-            text = "\n".join(" ".join(w.text for w in page.words) for page in store.pages(sha))
-            found = find_dates(text)
+            found = find_dates_on_pages(store.pages(sha))
             rows.append((sha, found[0].day.isoformat() if found else None,
                          [{"date": c.day.isoformat(), "text": c.text, "score": c.score}
                           for c in found]))

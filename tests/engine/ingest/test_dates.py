@@ -10,7 +10,8 @@ import pytest
 
 from engine import Library
 from engine.backends.pool import InlineExecutor
-from engine.ingest.dates import default_order, find_dates
+from engine.ingest.dates import default_order, find_dates, find_dates_on_pages
+from engine.models import Box, PageText, Word
 from engine.testing import FakeOcr, HashingEmbedder, write_fake_scan
 
 TODAY = date(2026, 11, 30)
@@ -31,6 +32,10 @@ def best(text: str, order: str = "dmy") -> str | None:
     ("no date here, tel 0712 345 678, ref 12.5.3", None),
     ("printed 31/02/2024", None),  # no such day
     ("valid until 01/01/2099, issued 02/01/2024", "2024-01-02"),  # future dropped
+    ("Registration No. 33 Date_March_18, 1968 AUTHORS", "1968-03-18"),  # on the underline
+    ("Date: Ocotber 9, 1968 Mr. Jones", "1968-10-09"),  # a month OCR misspelled
+    ("Febuary 2, 2001", "2001-02-02"),
+    ("Marks 2, 2001 and Jane 3, 2001", None),  # words a letter away from short months
 ])
 def test_formats(text: str, expected: str | None) -> None:
     assert best(text) == expected
@@ -50,6 +55,29 @@ def test_labels_rank_the_candidates() -> None:
     assert found[0].day == date(2024, 1, 7)
     assert {c.day for c in found} == {date(1980, 5, 2), date(2024, 1, 7), date(2024, 2, 7)}
     assert found == sorted(found, key=lambda c: -c.score)
+
+
+def _page(*words: tuple[str, int, int]) -> PageText:
+    return PageText(1, 800, 1000, [Word(text, Box(x, y, 9 * len(text), 10))
+                                   for text, x, y in words], "ocr")
+
+
+def test_a_date_beside_a_date_label_wins_though_reading_order_parts_them() -> None:
+    # A form's columns: OCR reads the left column down, then the right, so "DATE:" and
+    # its value are far apart in the text; only the boxes put them together.
+    form = _page(("RECEIVED", 500, 40), ("APR", 500, 60), ("2", 540, 60), ("1984", 560, 60),
+                 ("DATE:", 60, 200), ("REQUEST", 60, 240), ("NO.", 140, 240),
+                 ("March", 195, 200), ("27,", 245, 200), ("1984", 280, 200))
+    assert find_dates(form.text, order="mdy", today=TODAY)[0].day == date(1984, 4, 2)
+    found = find_dates_on_pages([form], order="mdy", today=TODAY)
+    assert found[0].day == date(1984, 3, 27)
+    # Under its label counts too; a birth date's label does not.
+    under = _page(("Issued", 60, 100), ("7/16/89", 60, 118), ("Posted", 400, 40),
+                  ("6/27/89", 480, 40))
+    assert find_dates_on_pages([under], order="mdy", today=TODAY)[0].day == date(1989, 7, 16)
+    birth = _page(("Date", 60, 100), ("of", 110, 100), ("birth", 140, 100),
+                  ("02/05/1980", 220, 100), ("Printed", 60, 300), ("07/01/2024", 140, 300))
+    assert find_dates_on_pages([birth], order="dmy", today=TODAY)[0].day == date(2024, 1, 7)
 
 
 def test_default_order(monkeypatch: pytest.MonkeyPatch) -> None:
