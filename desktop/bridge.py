@@ -145,6 +145,9 @@ class EngineBridge(QObject):
     syncFailed = Signal(object)
     # A drop waits while another process (the CLI, a server) indexes this library.
     waiting = Signal(str)
+    # The library's documents or tags changed through this window (an index run, a watched
+    # pass, a pull, a removal, a tag): views drawn from it (the map, duplicates) redraw.
+    libraryChanged = Signal()
 
     def __init__(self, config: EngineConfig) -> None:
         super().__init__()
@@ -249,12 +252,18 @@ class EngineBridge(QObject):
                 return
             watcher = FolderWatcher(self._library(writer=True), roots, poll_s=poll_s,
                                     settle_s=settle_s, cancel=cancel, index=index,
-                                    on_batch=self.watchBatch.emit)
+                                    on_batch=self._watched)
             self._watcher = watcher
             if not cancel.cancelled:
                 watcher.run()
 
         self._watcher_thread.call(run, None, self._report("watching folders"))
+
+    def _watched(self, batch: Any) -> None:
+        self.watchBatch.emit(batch)
+        report = batch.report
+        if report is not None and (report.indexed or report.reused or report.removed):
+            self.libraryChanged.emit()
 
     @property
     def watch_polling(self) -> bool | None:
@@ -293,6 +302,7 @@ class EngineBridge(QObject):
             self._settle(cancel)
             if report is not None:
                 self.syncFinished.emit(report)
+                self.libraryChanged.emit()
 
         def failed(error: Exception) -> None:
             self._settle(cancel)
@@ -312,6 +322,7 @@ class EngineBridge(QObject):
             self.pending_drops.forget(drop.id)  # ran, or cancelled by the user
         if report is not None:
             self.indexFinished.emit(report)
+            self.libraryChanged.emit()
 
     def _index_error(self, cancel: CancelToken, error: Exception,
                      drop: PendingDrop | None = None) -> None:
@@ -346,8 +357,12 @@ class EngineBridge(QObject):
     def run_on_indexer(self, fn: Callable[[Library], Any],
                        on_done: Callable[[Any], None],
                        on_error: Callable[[Exception], None] | None = None) -> None:
-        """A write (remove) queued behind indexing."""
-        self._indexer.call(lambda: fn(self._library(writer=True)), on_done,
+        """A write (remove, tag) queued behind indexing."""
+        def done(result: Any) -> None:
+            on_done(result)
+            self.libraryChanged.emit()
+
+        self._indexer.call(lambda: fn(self._library(writer=True)), done,
                            on_error or self._report("changing the library"))
 
     def run_on_previewer(self, fn: Callable[[Library], Any],

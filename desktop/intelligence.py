@@ -26,8 +26,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from desktop.bridge import EngineBridge
+from desktop.following import LibraryFollower
 from desktop.models import HitRole
 from desktop.preview import pil_to_qimage
 from engine import DuplicateGroup, MapPoint, SearchHit, Suggestion
@@ -145,6 +147,22 @@ class IntelligenceActions:
         raise NotImplementedError
 
 
+def _fetch_into(dialog: Any, bridge: EngineBridge, fetch: Callable[[Any], Any],
+                draw: Callable[[Any], None], say: Callable[[Exception], None]) -> None:
+    """fetch(library) on the search thread, then draw its answer (or say why not); an
+    answer arriving after the dialog closed (and was deleted) is dropped."""
+    def failed(error: Exception) -> None:
+        if isValid(dialog):
+            say(error)
+            dialog.follower.done()
+
+    def arrived(answer: Any) -> None:
+        if isValid(dialog):
+            draw(answer)
+
+    bridge.run_on_searcher(fetch, arrived, failed)
+
+
 class DuplicatesDialog(QDialog):
     """Groups of documents holding the same paper; the first two of the selected group
     side by side; remove the selected document (its file is never touched)."""
@@ -182,14 +200,19 @@ class DuplicatesDialog(QDialog):
         layout.addLayout(buttons)
         self.tree.currentItemChanged.connect(self._selected)
         self.remove_button.clicked.connect(self.remove_selected)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.follower = LibraryFollower(bridge, self, self.reload)
         self.reload()
 
     def reload(self) -> None:
         """Ask the engine for the groups again."""
-        self.bridge.run_on_searcher(lambda lib: lib.duplicates(), self.set_groups)
+        _fetch_into(self, self.bridge, lambda lib: lib.duplicates(), self.set_groups,
+                    lambda e: self.summary.setText(f"Cannot look for duplicates: {e}"))
 
     def set_groups(self, groups: list[DuplicateGroup]) -> None:
         """Show the groups (biggest first) and select the first."""
+        self.follower.done()
+        chosen = self.selected_document()
         self.groups = groups
         self.tree.clear()
         for number, group in enumerate(groups, 1):
@@ -204,9 +227,18 @@ class DuplicatesDialog(QDialog):
             item.setExpanded(True)
         self.summary.setText(f"{len(groups)} group(s) of documents holding the same paper."
                              if groups else "No duplicates found.")
-        first = self.tree.topLevelItem(0)
-        if first is not None:
-            self.tree.setCurrentItem(first)
+        target = (self._item_of(chosen.id) if chosen is not None else None) or \
+            self.tree.topLevelItem(0)
+        if target is not None:
+            self.tree.setCurrentItem(target)
+
+    def _item_of(self, doc_id: int) -> QTreeWidgetItem | None:
+        groups = (self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount()))
+        for group in filter(None, groups):
+            for child in filter(None, (group.child(j) for j in range(group.childCount()))):
+                if child.data(0, Qt.ItemDataRole.UserRole).id == doc_id:
+                    return child
+        return None
 
     def _selected(self, item: QTreeWidgetItem | None, _previous: object) -> None:
         if item is None:
@@ -221,11 +253,14 @@ class DuplicatesDialog(QDialog):
             self._show_page(label, doc.id)
 
     def _show_page(self, label: QLabel, doc_id: int) -> None:
+        # Answers can arrive after the dialog closed (and was deleted): they are dropped.
         def shown(image: Any) -> None:
-            label.setPixmap(QPixmap.fromImage(image))
+            if isValid(label):
+                label.setPixmap(QPixmap.fromImage(image))
 
         def failed(error: Exception) -> None:
-            label.setText(f"Cannot show it: {error}")
+            if isValid(label):
+                label.setText(f"Cannot show it: {error}")
 
         self.bridge.run_on_previewer(lambda lib: _thumbnail(lib, doc_id), shown, failed)
 
@@ -245,7 +280,8 @@ class DuplicatesDialog(QDialog):
                 f"Remove {Path(doc.path).name} from the library? The file stays where it is."
         ) != QMessageBox.StandardButton.Yes:
             return
-        self.bridge.run_on_indexer(lambda lib: lib.remove(doc.id), lambda _n: self.reload())
+        # The write's libraryChanged redraws this view (and the map, if open).
+        self.bridge.run_on_indexer(lambda lib: lib.remove(doc.id), lambda _n: None)
 
 
 class _Point(QGraphicsEllipseItem):
@@ -284,10 +320,19 @@ class MapDialog(QDialog):
         layout.addWidget(self.legend)
         layout.addWidget(self.view, 1)
         self.points: list[_Point] = []
-        bridge.run_on_searcher(lambda lib: lib.map(), self.set_points)
+        self.bridge = bridge
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.follower = LibraryFollower(bridge, self, self.reload)
+        self.reload()
+
+    def reload(self) -> None:
+        """Place the documents again (the library changed, or the map just opened)."""
+        _fetch_into(self, self.bridge, lambda lib: lib.map(), self.set_points,
+                    lambda e: self.legend.setText(f"Cannot draw the map: {e}"))
 
     def set_points(self, points: list[MapPoint]) -> None:
         """Draw the points; hover shows the name and first words, a click opens."""
+        self.follower.done()
         self.scene.clear()
         tags = sorted({p.tags[0] for p in points if p.tags}, key=str.casefold)
         colours = {t: PALETTE[i % len(PALETTE)] for i, t in enumerate(tags)}

@@ -109,3 +109,26 @@ def test_map_hover_and_click(window, qtbot) -> None:  # type: ignore[no-untyped-
     qtbot.waitUntil(lambda: window.view_model.current_hit is not None
                     and window.view_model.current_hit.id == item.point.id, timeout=20_000)
     dialog.close()
+
+
+def test_the_map_and_duplicates_follow_the_library(window, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    chart, duplicates = window.show_map(), window.show_duplicates()
+    qtbot.waitUntil(lambda: len(chart.points) == 6 and len(duplicates.groups) == 2,
+                    timeout=30_000)
+    more = tmp_path / "more"
+    more.mkdir()
+    write_fake_scan(more / "note-rescan.png", "dear friend the garden frost yours truIy")
+    drop_paths(window, [more])
+    # Both redraw by themselves once the drop is indexed: a new point, a new group.
+    qtbot.waitUntil(lambda: len(chart.points) == 7 and len(duplicates.groups) == 3,
+                    timeout=30_000)
+    assert any("note-rescan.png" in p.toolTip() for p in chart.points)
+    # A tag given through the window recolours the map.
+    note = next(p.point for p in chart.points if Path(p.point.path).stem == "note")
+    hit = next(h for h in window.bridge._library().search("garden", mode="keyword")
+               if h.id == note.id)
+    window.set_tag(hit, "post", True)
+    qtbot.waitUntil(lambda: any(p.point.id == note.id and p.point.tags == ("post",)
+                                for p in chart.points), timeout=30_000)
+    chart.close()
+    duplicates.close()
