@@ -38,6 +38,7 @@ from engine.models import (
 from engine.models import SearchHit as SearchHit
 from engine.progress import CancelToken, NullProgress, ProgressSink
 from engine.protocols import Embedder, OcrEngine, TaskExecutor
+from engine.search.duplicates import duplicate_groups, pair_contents
 from engine.search.searcher import Searcher
 from engine.search.suggest import Suggestion, TagModel
 from engine.search.vector_search import VectorSearch
@@ -281,8 +282,6 @@ class Library:
     def duplicates(self) -> list[DuplicateGroup]:
         """Documents holding the same paper (copies, rescans), biggest groups first.
         Nothing is removed: the caller decides what to keep."""
-        from engine.search.duplicates import duplicate_groups
-
         return duplicate_groups(self.store, self.embedder.model_id)
 
     def map(self) -> list[MapPoint]:
@@ -412,8 +411,9 @@ class Library:
         return removed
 
     def _update_derived(self) -> None:
-        """The document dates of new contents, then the vector index."""
+        """The document dates and rescan pairs of new contents, then the vector index."""
         date_contents(self.store)
+        pair_contents(self.store, self.embedder.model_id)
         self._update_vector_index()
 
     def _update_vector_index(self) -> None:

@@ -3,15 +3,18 @@ exposure, recompression) grouped, while two receipts from one shop or two filled
 of one blank form stay apart. Nothing is ever removed here: the user decides.
 
 Evidence that survives OCR noise, cheapest first:
-- meaning: the documents' mean chunk vectors are neighbours (scikit-learn's
-  NearestNeighbors proposes the candidate pairs, so the cost grows with the library,
-  not with its square);
+- meaning: the documents' mean chunk vectors are neighbours (they only propose the
+  candidate pairs, so the cost grows with the library, not with its square);
 - the same number of pages;
 - the text: Jaccard similarity of character 5-grams of the letters and digits only (an
   OCR slip changes a few 5-grams, a split or merged word none);
 - the numbers: amounts, dates, totals and form entries are what differ between two
   receipts of one shop or two filled copies of a form, so their digit runs must agree too.
 The thresholds were tuned on generated rescans and look-alikes (docs/intelligence.md).
+
+Pairs are found as contents arrive (pair_contents, after each index run and pull): each
+new content is compared with the ones compared before it, and its mean vector is kept
+to propose the next ones' candidates; asking for the groups then only reads the pairs.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ class ContentProfile:
     sha256: str
     pages: int
     vector: np.ndarray | None
-    grams: set[int] = field(default_factory=set)
+    grams: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
     numbers: set[str] = field(default_factory=set)
 
 
@@ -67,24 +70,38 @@ def profile(sha256: str, pages: int, texts: list[str],
     """The comparable form of one content's text and vectors."""
     joined = " ".join(texts).lower()
     letters = _NOT_ALNUM.sub("", joined)
-    grams = {hash(letters[i : i + 5]) for i in range(max(0, len(letters) - 4))}
     numbers = set(_DIGITS.findall(joined))
     vector = None
     if vectors:
         mean = np.mean(vectors, axis=0)
         norm = float(np.linalg.norm(mean))
         vector = (mean / norm).astype(np.float32) if norm > 0 else None
-    return ContentProfile(sha256, pages, vector, grams, numbers)
+    return ContentProfile(sha256, pages, vector, _five_grams(letters), numbers)
 
 
-def profiles(store: Store, model_id: str) -> list[ContentProfile]:
-    """Every indexed content's profile."""
+def _five_grams(letters: str) -> np.ndarray:
+    """The text's character 5-grams, each hashed to 64 bits, sorted and unique (numpy:
+    a set of Python strings cost 2 ms a document, which made pairing a 10k library
+    take minutes)."""
+    codes = np.frombuffer(letters.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if codes.size < 5:
+        return np.zeros(0, dtype=np.uint64)
+    key = np.zeros(codes.size - 4, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for offset in range(5):  # a polynomial hash; uint64 arithmetic wraps
+            key = key * np.uint64(1_000_003) + codes[offset : codes.size - 4 + offset]
+    return np.unique(key)
+
+
+def profiles(store: Store, model_id: str,
+             sha256s: list[str] | None = None) -> list[ContentProfile]:
+    """Every indexed content's profile (or those of sha256s that have chunks)."""
     out: list[ContentProfile] = []
     current: str | None = None
     pages = 0
     texts: list[str] = []
     vectors: list[np.ndarray] = []
-    for sha, page_count, text, blob in store.reads.content_chunks(model_id):
+    for sha, page_count, text, blob in store.reads.content_chunks(model_id, sha256s):
         if sha != current:
             if current is not None:
                 out.append(profile(current, pages, texts, vectors))
@@ -97,59 +114,30 @@ def profiles(store: Store, model_id: str) -> list[ContentProfile]:
     return out
 
 
-def _jaccard(a: set[object], b: set[object]) -> float:
+def _jaccard(a: set[str], b: set[str]) -> float:
     if not a and not b:
         return 1.0
     return len(a & b) / len(a | b)
 
 
+def _gram_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    shared = np.intersect1d(a, b, assume_unique=True).size
+    return shared / (a.size + b.size - shared)
+
+
 def same_paper(a: ContentProfile, b: ContentProfile) -> float | None:
     """How alike two contents are (0-1) if they are the same paper, else None."""
-    if a.pages != b.pages or not a.grams or not b.grams:
+    if a.pages != b.pages or not a.grams.size or not b.grams.size:
         return None
-    text = _jaccard(a.grams, b.grams)  # type: ignore[arg-type]
+    text = _gram_jaccard(a.grams, b.grams)
     if text < TEXT_MIN:
         return None
     if len(a.numbers) >= _FEW_NUMBERS or len(b.numbers) >= _FEW_NUMBERS:
-        numbers = _jaccard(a.numbers, b.numbers)  # type: ignore[arg-type]
+        numbers = _jaccard(a.numbers, b.numbers)
         if text + numbers < EVIDENCE_MIN:
             return None
         return round((text + numbers) / 2, 3)
     return round(text, 3) if text >= _TEXT_ALONE_MIN else None
-
-
-def candidate_pairs(found: list[ContentProfile]) -> set[tuple[int, int]]:
-    """Index pairs whose vectors are neighbours (contents without vectors: by text
-    only, each against the others, which only happens in libraries without a model)."""
-    with_vectors = [i for i, p in enumerate(found) if p.vector is not None]
-    pairs: set[tuple[int, int]] = set()
-    if len(with_vectors) > 1:
-        from sklearn.neighbors import NearestNeighbors
-
-        matrix = np.vstack([found[i].vector for i in with_vectors])  # type: ignore[misc]
-        k = min(_NEIGHBOURS + 1, len(with_vectors))
-        distances, neighbours = NearestNeighbors(n_neighbors=k, metric="cosine").fit(
-            matrix).kneighbors(matrix)
-        for row, (dist, idx) in enumerate(zip(distances, neighbours, strict=True)):
-            for d, j in zip(dist, idx, strict=True):
-                if j != row and 1 - d >= CANDIDATE_COSINE:
-                    a, b = with_vectors[row], with_vectors[int(j)]
-                    pairs.add((min(a, b), max(a, b)))
-    without = [i for i, p in enumerate(found) if p.vector is None]
-    for position, i in enumerate(without):
-        for j in without[position + 1 :]:
-            pairs.add((i, j))
-    return pairs
-
-
-def duplicate_pairs(found: list[ContentProfile]) -> list[DuplicatePair]:
-    """Every pair judged the same paper, most alike first."""
-    judged = []
-    for i, j in candidate_pairs(found):
-        similarity = same_paper(found[i], found[j])
-        if similarity is not None:
-            judged.append(DuplicatePair(found[i].sha256, found[j].sha256, similarity))
-    return sorted(judged, key=lambda p: (-p.similarity, p.first, p.second))
 
 
 def groups(pairs: list[DuplicatePair]) -> list[tuple[list[str], float]]:
@@ -176,16 +164,82 @@ def groups(pairs: list[DuplicatePair]) -> list[tuple[list[str], float]]:
     return sorted(out, key=lambda g: (-len(g[0]), -g[1], g[0]))
 
 
+def _neighbours(vector: np.ndarray, shas: list[str], matrix: np.ndarray) -> list[str]:
+    """The contents whose mean vectors are nearest vector (cosine >= CANDIDATE_COSINE).
+    Twice as many as a whole-library pass takes: a new content must find the old ones
+    that would have counted it among their own nearest."""
+    if not shas:
+        return []
+    similarity = matrix @ vector
+    wanted = min(2 * _NEIGHBOURS, len(shas))
+    nearest = np.argpartition(-similarity, wanted - 1)[:wanted]
+    return [shas[i] for i in nearest if similarity[i] >= CANDIDATE_COSINE]
+
+
+def pair_contents(store: Store, model_id: str, *, batch: int = 200,
+                  record: bool = True) -> list[DuplicatePair]:
+    """Compare the contents not compared yet with every content compared before them (and
+    with each other); returns the pairs judged the same paper. With record, each batch
+    and its pairs are one transaction: a kill loses at most the batch, the next call
+    goes on; without, nothing is written (a read-only library is paired in memory)."""
+    if record:
+        with store.transaction():
+            store.pairs.forget_gone()
+    todo = store.pairs.missing(model_id)
+    if not todo:
+        return []
+    known, matrix, vectorless = store.pairs.checked(model_id)
+    found: list[DuplicatePair] = []
+    for start in range(0, len(todo), batch):
+        shas = todo[start : start + batch]
+        new = {p.sha256: p for p in profiles(store, model_id, shas)}
+        fresh = [new[sha] for sha in shas if sha in new and new[sha].vector is not None]
+        if fresh:
+            stacked = np.vstack([p.vector for p in fresh])  # type: ignore[misc]
+            matrix = np.vstack([matrix, stacked]) if len(known) else stacked
+            known = known + [p.sha256 for p in fresh]
+        asked: dict[str, set[str]] = {}
+        for sha in shas:
+            mine = new.get(sha)
+            if mine is None:
+                continue  # no text at all: nothing to compare
+            others = _neighbours(mine.vector, known, matrix) if mine.vector is not None \
+                else vectorless + [s for s in shas if s in new and new[s].vector is None]
+            asked[sha] = {o for o in others if o != sha}
+        wanted = sorted({o for others in asked.values() for o in others} - set(new))
+        by_sha = {**{p.sha256: p for p in profiles(store, model_id, wanted)}, **new}
+        judged: dict[tuple[str, str], float] = {}
+        for sha, near in asked.items():
+            for other in near:
+                if other in by_sha and (min(sha, other), max(sha, other)) not in judged:
+                    similarity = same_paper(by_sha[sha], by_sha[other])
+                    if similarity is not None:
+                        judged[(min(sha, other), max(sha, other))] = similarity
+        vectorless += [sha for sha in shas if sha in new and new[sha].vector is None]
+        pairs = [DuplicatePair(a, b, s) for (a, b), s in judged.items()]
+        found += pairs
+        if record:
+            rows = [(sha, new[sha].vector.tobytes() if sha in new and  # type: ignore[union-attr]
+                     new[sha].vector is not None else None) for sha in shas]
+            with store.transaction():
+                store.pairs.record(model_id, rows, [(p.first, p.second, p.similarity)
+                                                    for p in pairs])
+    return found
+
+
 def duplicate_groups(store: Store, model_id: str) -> list[DuplicateGroup]:
     """The library's groups of documents holding the same paper: rescans judged as
-    above, and byte-identical copies (one content under several names)."""
+    above (recorded as contents arrived; any not compared yet are compared now, in
+    memory), and byte-identical copies (one content under several names)."""
     by_sha: dict[str, list[DocumentInfo]] = {}
     for info in store.documents(state=DocumentState.INDEXED):
         if info.sha256:
             by_sha.setdefault(info.sha256, []).append(info)
-    found = [p for p in profiles(store, model_id) if p.sha256 in by_sha]
+    recorded = [DuplicatePair(a, b, s) for a, b, s in store.pairs.pairs()]
+    judged = recorded + pair_contents(store, model_id, record=False)
+    live = [p for p in judged if p.first in by_sha and p.second in by_sha]
     out, grouped = [], set()
-    for shas, similarity in groups(duplicate_pairs(found)):
+    for shas, similarity in groups(live):
         grouped.update(shas)
         out.append(DuplicateGroup([d for sha in shas for d in by_sha[sha]], similarity))
     out += [DuplicateGroup(docs, 1.0) for sha, docs in by_sha.items()

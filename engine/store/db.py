@@ -19,6 +19,7 @@ from engine.store.codecs import to_blob, words_from_json, words_to_json
 from engine.store.dates import ContentDates
 from engine.store.diagnosis import translate_error
 from engine.store.migrations import CONFIDENCE_BACKFILL, apply_migrations, stand_in_for_new_tables
+from engine.store.pairs import DuplicateRecords
 from engine.store.paths import DocumentPaths, db_path_text
 from engine.store.reads import IndexReads
 from engine.store.tags import Tags
@@ -69,6 +70,7 @@ class Store(DocumentPaths):
                 stand_in_for_new_tables(self.db)
             self.reads = IndexReads(self.db)
             self.tags, self.dates = Tags(self.db, self.transaction), ContentDates(self.db)
+            self.pairs = DuplicateRecords(self.db)
         except sqlite3.DatabaseError as e:
             if hasattr(self, "db"):
                 self.db.close()  # a failed open must not keep the file (or its disk) busy

@@ -172,6 +172,27 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX documents_path ON documents(path);
         """,
     ),
+    (
+        "0010_duplicate_pairs",
+        """
+        -- Rescans found as contents arrive, not all at once when asked: a row in
+        -- content_profiles means "compared with every content checked before it" (under
+        -- that model's mean vector, kept to propose the next ones' candidates), and
+        -- duplicate_pairs holds the pairs judged the same paper (first < second).
+        CREATE TABLE content_profiles (
+            sha256 TEXT PRIMARY KEY,
+            model_id TEXT NOT NULL,
+            vector BLOB
+        );
+        CREATE TABLE duplicate_pairs (
+            first TEXT NOT NULL,
+            second TEXT NOT NULL,
+            similarity REAL NOT NULL,
+            PRIMARY KEY (first, second)
+        );
+        CREATE INDEX duplicate_pairs_second ON duplicate_pairs(second);
+        """,
+    ),
 ]
 
 
@@ -214,6 +235,10 @@ _STAND_INS = {
             "at TEXT)",
     "content_dates": "CREATE TEMP TABLE content_dates (sha256 TEXT PRIMARY KEY, day TEXT, "
                      "candidates TEXT)",
+    "content_profiles": "CREATE TEMP TABLE content_profiles (sha256 TEXT PRIMARY KEY, "
+                        "model_id TEXT, vector BLOB)",
+    "duplicate_pairs": "CREATE TEMP TABLE duplicate_pairs (first TEXT, second TEXT, "
+                       "similarity REAL, PRIMARY KEY (first, second))",
 }
 
 

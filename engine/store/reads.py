@@ -8,7 +8,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -170,14 +170,26 @@ class IndexReads:
             "SELECT vector FROM chunks WHERE sha256 = ? AND model_id = ? "
             "AND vector IS NOT NULL ORDER BY id", (sha256, model_id))]
 
-    def content_chunks(self, model_id: str) -> Iterator[tuple[str, int, str, bytes | None]]:
+    def content_chunks(self, model_id: str, sha256s: list[str] | None = None,
+                       ) -> Iterator[tuple[str, int, str, bytes | None]]:
         """(sha256, pages, chunk text, float32 blob or None) of every indexed content's
-        chunks, grouped by content, in reading order."""
-        for sha, pages, text, vector, model in self.db.execute(
+        chunks (or those of sha256s), grouped by content, in reading order."""
+        chosen = ""
+        if sha256s is not None:
+            self.db.execute("CREATE TEMP TABLE IF NOT EXISTS chosen_contents "
+                            "(sha256 TEXT PRIMARY KEY)")
+            self.db.execute("DELETE FROM chosen_contents")
+            self.db.executemany("INSERT OR IGNORE INTO chosen_contents VALUES (?)",
+                                [(sha,) for sha in sha256s])
+            chosen = "AND c.sha256 IN (SELECT sha256 FROM chosen_contents) "
+        rows: Iterable[tuple[Any, ...]] = self.db.execute(
                 "SELECT c.sha256, n.pages, c.text, c.vector, c.model_id FROM chunks c "
                 "JOIN contents n ON n.sha256 = c.sha256 "
                 "WHERE c.sha256 IN (SELECT sha256 FROM documents WHERE state = 'indexed') "
-                "ORDER BY c.sha256, c.page_no, c.ordinal"):
+                f"{chosen}ORDER BY c.sha256, c.page_no, c.ordinal")
+        if sha256s is not None:
+            rows = list(rows)  # the chosen table is refilled by the next call
+        for sha, pages, text, vector, model in rows:
             yield (str(sha), int(pages), str(text),
                    bytes(vector) if vector is not None and model == model_id else None)
 

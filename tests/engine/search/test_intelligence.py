@@ -94,3 +94,98 @@ def test_cli_json_shapes(library: Library, capsys: pytest.CaptureFixture[str]) -
     assert data["document"]["id"] == 1 and data["mode"] == "similar"
     assert isinstance(data["results"], list)
     assert cli.main(["--library", folder, "similar", "99999"]) == 2
+
+
+def _groups(library: Library) -> list[set[str]]:
+    return sorted((_names([d.path for d in g.documents]) for g in library.duplicates()),
+                  key=sorted)
+
+
+def _open(path: Path) -> Library:
+    return Library.open(path, embedder=HashingEmbedder(), ocr=FakeOcr(),
+                        executor=InlineExecutor())
+
+
+def test_pairs_are_found_as_documents_arrive_and_asking_only_reads_them(
+        library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = library.embedder.model_id
+    assert library.store.pairs.missing(model) == []
+    assert len(library.store.pairs.pairs()) == 1  # the receipt and its rescan
+    everything_at_once = _groups(library)
+    # One by one, in another order, gives the same groups.
+    folder = tmp_path / "scans"
+    one_by_one = _open(tmp_path / "lib-2")
+    for path in sorted(folder.iterdir(), reverse=True):
+        one_by_one.add([path])
+    assert _groups(one_by_one) == everything_at_once
+    # Asking compares nothing again: no profile is built once all were paired.
+    import engine.search.duplicates as duplicates
+
+    monkeypatch.setattr(duplicates, "profiles", lambda *a, **k: pytest.fail("recompared"))
+    assert _groups(one_by_one) == everything_at_once
+
+
+def test_a_removed_paper_coming_back_meets_what_arrived_meanwhile(tmp_path: Path) -> None:
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    write_fake_scan(folder / "receipt.png", RECEIPT)
+    lib = _open(tmp_path / "lib")
+    lib.add([folder])
+    lib.remove(str(folder / "receipt.png"))
+    (folder / "receipt.png").rename(tmp_path / "receipt.png")
+    write_fake_scan(folder / "receipt-rescan.png", RESCAN)
+    lib.add([folder])
+    assert _groups(lib) == []
+    (tmp_path / "receipt.png").rename(folder / "receipt.png")
+    lib.add([folder])
+    assert _groups(lib) == [{"receipt", "receipt-rescan"}]
+
+
+def test_a_pairing_killed_midway_is_finished_by_the_next_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.search.duplicates as duplicates
+
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for name, text in (("receipt", RECEIPT), ("receipt-rescan", RESCAN), ("letter", LETTER),
+                       ("form-a", FORM_A)):
+        write_fake_scan(folder / f"{name}.png", text)
+    lib = _open(tmp_path / "lib")
+    real = duplicates.pair_contents
+    calls = []
+
+    def killed_after_one_batch(store, model_id, **kwargs):  # type: ignore[no-untyped-def]
+        original = store.pairs.record
+
+        def record(*args):  # type: ignore[no-untyped-def]
+            calls.append(args)
+            if len(calls) > 1:
+                raise KeyboardInterrupt  # the process dies between two batches
+            original(*args)
+
+        monkeypatch.setattr(store.pairs, "record", record)
+        return real(store, model_id, batch=1)
+
+    monkeypatch.setattr("engine.library.pair_contents", killed_after_one_batch)
+    with pytest.raises(KeyboardInterrupt):
+        lib.add([folder])
+    lib.close()
+    monkeypatch.undo()
+    again = _open(tmp_path / "lib")
+    model = again.embedder.model_id
+    assert 0 < len(again.store.pairs.missing(model)) < 4  # one batch was kept
+    again.add([folder])  # nothing new to read; the pairing goes on
+    assert again.store.pairs.missing(model) == []
+    assert _groups(again) == [{"receipt", "receipt-rescan"}]
+
+
+def test_a_library_never_paired_is_paired_in_memory_when_read_only(library: Library) -> None:
+    library.store.db.execute("DELETE FROM content_profiles")
+    library.store.db.execute("DELETE FROM duplicate_pairs")
+    library.store.db.commit()
+    folder = library.directory
+    expected = _groups(library)
+    library.close()
+    reader = Library.open(folder, embedder=HashingEmbedder(), read_only=True)
+    assert reader.store.pairs.pairs() == []
+    assert _groups(reader) == expected and {"receipt", "receipt-rescan"} in expected

@@ -1,0 +1,66 @@
+"""Rescans found as contents arrive (see engine/search/duplicates.py for the judging):
+which contents were compared already, and the pairs judged the same paper."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+
+_LIVE = "(SELECT sha256 FROM documents WHERE state = 'indexed' AND sha256 IS NOT NULL)"
+
+
+class DuplicateRecords:
+    """The content_profiles and duplicate_pairs tables over the store's connection."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def missing(self, model_id: str) -> list[str]:
+        """Indexed contents not compared yet under model_id, in a stable order."""
+        return [str(r[0]) for r in self.db.execute(
+            f"SELECT DISTINCT sha256 FROM {_LIVE} WHERE sha256 NOT IN "
+            "(SELECT sha256 FROM content_profiles WHERE model_id = ?) ORDER BY sha256",
+            (model_id,))]
+
+    def checked(self, model_id: str) -> tuple[list[str], np.ndarray, list[str]]:
+        """Indexed contents compared already: those with a mean vector (and the vectors,
+        one row each) and those without one."""
+        with_vectors: list[str] = []
+        rows: list[np.ndarray] = []
+        without: list[str] = []
+        for sha, blob in self.db.execute(
+                f"SELECT sha256, vector FROM content_profiles WHERE model_id = ? AND sha256 IN "
+                f"{_LIVE} ORDER BY sha256", (model_id,)):
+            if blob is None:
+                without.append(str(sha))
+            else:
+                with_vectors.append(str(sha))
+                rows.append(np.frombuffer(blob, dtype="<f4"))
+        matrix = np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+        return with_vectors, matrix, without
+
+    def forget_gone(self) -> None:
+        """Drop what is known of contents no longer indexed: if one comes back, it is
+        compared afresh with everything that arrived meanwhile."""
+        self.db.execute(f"DELETE FROM content_profiles WHERE sha256 NOT IN {_LIVE}")
+        self.db.execute(f"DELETE FROM duplicate_pairs WHERE first NOT IN {_LIVE} "
+                        f"OR second NOT IN {_LIVE}")
+
+    def record(self, model_id: str, profiles: list[tuple[str, bytes | None]],
+               pairs: list[tuple[str, str, float]]) -> None:
+        """Contents just compared (sha256, mean vector) and the pairs found among them."""
+        self.db.executemany(
+            "INSERT INTO content_profiles (sha256, model_id, vector) VALUES (?, ?, ?) "
+            "ON CONFLICT(sha256) DO UPDATE SET model_id = excluded.model_id, "
+            "vector = excluded.vector", [(sha, model_id, blob) for sha, blob in profiles])
+        self.db.executemany(
+            "INSERT INTO duplicate_pairs (first, second, similarity) VALUES (?, ?, ?) "
+            "ON CONFLICT(first, second) DO UPDATE SET similarity = excluded.similarity",
+            [(min(a, b), max(a, b), similarity) for a, b, similarity in pairs])
+
+    def pairs(self) -> list[tuple[str, str, float]]:
+        """Every recorded pair whose two contents are both indexed."""
+        return [(str(a), str(b), float(s)) for a, b, s in self.db.execute(
+            f"SELECT first, second, similarity FROM duplicate_pairs WHERE first IN {_LIVE} "
+            f"AND second IN {_LIVE}")]
