@@ -145,6 +145,64 @@ def build_kinds(folder: Path, per_kind: int = 12) -> dict[str, list[str]]:
     return kinds
 
 
+TOPICS = {
+    "tax": (["Your council tax bill for this year is enclosed with this letter.",
+             "Please quote your tax reference number when you pay.",
+             "The self assessment tax return is due at the end of January."],
+            ["COUNCIL TAX DISCOUNT APPLICATION", "TAX RETURN SUPPLEMENTARY PAGES"],
+            ["REVENUE TAX OFFICE PAYMENTS", "SMITH AND CO TAX ADVISERS"],
+            ["tax return fee", "tax advice hour"]),
+    "car": (["Your car passed its MOT test and the brakes were adjusted.",
+             "The vehicle was serviced and the tyres on the car replaced.",
+             "Please move your car from the bay while the road is resurfaced."],
+            ["VEHICLE SERVICE RECORD", "CAR PARKING PERMIT APPLICATION"],
+            ["QUAYSIDE FUEL", "CITY GARAGE MOTORS"],
+            ["engine oil 5l", "car tyre 205/55"]),
+    "home": (["The boiler in the kitchen of the flat needs a repair before winter.",
+              "The rent for the flat will rise from the first of next month.",
+              "A damp patch has appeared on the bedroom ceiling of the house."],
+             ["HOME INSURANCE CLAIM FORM", "TENANCY DEPOSIT REGISTRATION"],
+             ["NORTHSIDE HARDWARE", "HOME PAINT CENTRE"],
+             ["wall paint 2.5l", "radiator valve"]),
+}
+
+
+def _topic_page(topic: str, kind: str, i: int, rng: random.Random) -> Image.Image:
+    sentences, titles, shops, items = TOPICS[topic]
+    if kind == "letter":
+        return _page([f"{rng.randint(1, 120)} {rng.choice(STREETS)}", "",
+                      rng.choice(LETTER_OPENINGS), rng.choice(sentences)[:60],
+                      *[b[:60] for b in rng.sample(LETTER_BODIES, 2)], "",
+                      "Kind regards,", rng.choice(NAMES)], rng.randint(0, 10**6))
+    if kind == "form":
+        return filled_form(titles[i % 2], rng.randint(0, 10**6))
+    return _page([rng.choice(shops), "TAX INVOICE" if topic != "tax" else "RECEIPT",
+                  *[f"{item:<20} {rng.randint(99, 4999) / 100:>8.2f}"
+                    for item in [rng.choice(items), *rng.sample(ITEMS, 3)]],
+                  "THANK YOU"], rng.randint(0, 10**6))
+
+
+def build_topics(folder: Path, per_kind: int = 4) -> dict[str, list[str]]:
+    """Tags that cut across kinds: a letter, a form and a receipt about tax (or the car,
+    or the home) share a few words, while their look and the rest of their words follow
+    their kind. The examples of each tag are spread over the kinds (see
+    _suggestion_accuracy: the first 4 of each list are tagged)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    topics: dict[str, list[str]] = {}
+    for t, topic in enumerate(TOPICS):
+        names = []
+        for i in range(per_kind):
+            rng = random.Random(40_000 + 100 * t + i)
+            for kind in ("letter", "form", "receipt"):
+                name = f"topic-{topic}-{kind}-{i}"
+                page = _topic_page(topic, kind, i, rng)  # drawn always: rng stays in step
+                if not (folder / f"{name}.png").exists():
+                    page.save(folder / f"{name}.png")
+                names.append(name)
+        topics[topic] = names  # letter, form, receipt, letter, ...: examples span kinds
+    return topics
+
+
 def _suggestion_accuracy(library: object, kinds: dict[str, list[str]], shots: int = 4) -> float:
     """Tag `shots` documents of each kind, then: is the top suggestion for the others
     their kind?"""
@@ -271,6 +329,11 @@ def bench_intelligence() -> str:
     tagging.add([CACHE / "kinds"])
     accuracy = _suggestion_accuracy(tagging, kinds)
     tagging.close()
+    topics = build_topics(CACHE / "topics")
+    topical = Library.open(CACHE / "library-topics")
+    topical.add([CACHE / "topics"])
+    topic_accuracy = _suggestion_accuracy(topical, topics)
+    topical.close()
     dated_truth = {}
     (CACHE / "dated").mkdir(exist_ok=True)
     for i in range(40):
@@ -319,6 +382,9 @@ def bench_intelligence() -> str:
             f"{took * 1000:.0f} ms |",
             f"| tag suggestions, 4 examples per kind: top-1 accuracy on the other "
             f"{sum(len(v) - 4 for v in kinds.values())} | **{accuracy:.3f}** |",
+            f"| tag suggestions across kinds (tax / car / home on letters, forms and "
+            f"receipts), 4 examples per tag: top-1 on the other "
+            f"{sum(len(v) - 4 for v in topics.values())} | **{topic_accuracy:.3f}** |",
             f"| document date right first: {dated_count} generated letters and receipts "
             f"(a distracting second date on each) | **{dated_accuracy:.3f}** |",
             f"| document date right first: {funsd_count} real FUNSD forms with an annotated "
