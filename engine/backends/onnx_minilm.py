@@ -203,8 +203,10 @@ class OnnxMiniLMEmbedder:
 
     # One text per run is fastest here: 64 OCR chunks embed in 1.6 s one by one, 2.8 s in
     # batches of 16, 3.6 s in batches of 32 (padding and cache misses cost more than the
-    # per-call overhead saves).
-    def __init__(self, *, batch_size: int = 1, threads: int | None = None) -> None:
+    # per-call overhead saves). One thread: ORT's default pool (one thread a core, spinning
+    # while idle) took 4.6 s of CPU for 64 chunks against 2.3 s on one thread, for the same
+    # wall time while the OCR workers hold the cores; a query embeds in ~4-5 ms either way.
+    def __init__(self, *, batch_size: int = 1, threads: int | None = 1) -> None:
         self.batch_size = batch_size
         self.threads = threads
         self._session: Any = None
@@ -229,6 +231,8 @@ class OnnxMiniLMEmbedder:
         options = onnxruntime.SessionOptions()
         if self.threads:
             options.intra_op_num_threads = self.threads
+        # Idle pool threads spin by default, burning the CPU the OCR workers need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         try:
             shipped = shipped_export()
