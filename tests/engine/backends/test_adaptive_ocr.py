@@ -95,3 +95,39 @@ def test_confidence_is_backfilled_for_pages_stored_before_it_existed() -> None:
     db.executescript(CONFIDENCE_BACKFILL)
     value = db.execute("SELECT confidence FROM pages").fetchone()[0]
     assert value == pytest.approx((50 * 4 + 80 * 2) / 6)
+
+
+class _ScriptedOcr:
+    """TesseractOcr's adaptive reading over scripted reads: psm 3 and psm 11 answers."""
+
+    def __init__(self, page_conf: float) -> None:
+        from engine.backends.tesseract import TesseractOcr
+
+        class Scripted(TesseractOcr):
+            def _words(self, image, options, scale):  # type: ignore[no-untyped-def]
+                reads.append(options.psm)
+                if options.psm == 11:
+                    return [Word("Invoice", Box(10, 10, 80, 20), 85.0),  # read already
+                            Word("Total", Box(400, 300, 60, 20), 88.0),  # missed by psm 3
+                            Word("~~", Box(600, 500, 20, 20), 31.0)]  # a speck
+                return [Word("Invoice", Box(12, 11, 78, 19), page_conf),
+                        Word("Harbour", Box(120, 10, 90, 20), page_conf)]
+
+        reads: list[int] = []
+        self.reads = reads
+        self.ocr = Scripted(binary="tesseract")
+
+
+def test_a_poorly_read_page_gains_the_sparse_words_its_layout_read_missed() -> None:
+    from engine.protocols import OcrOptions
+
+    page = Image.new("L", (1000, 800), 255)
+    scripted = _ScriptedOcr(page_conf=75.0)
+    result = scripted.ocr.ocr(page, OcrOptions(detect_rotation=False))
+    assert [w.text for w in result.words] == ["Invoice", "Harbour", "Total"]
+    assert scripted.reads.count(11) == 1
+    # A page read well (clean print) is not read again.
+    clean = _ScriptedOcr(page_conf=95.0)
+    assert [w.text for w in clean.ocr.ocr(page, OcrOptions(detect_rotation=False)).words] \
+        == ["Invoice", "Harbour"]
+    assert 11 not in clean.reads
