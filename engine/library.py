@@ -44,6 +44,7 @@ from engine.search.suggest import Suggestion, TagModel
 from engine.search.vector_search import VectorSearch
 from engine.store.db import Store, now_iso
 from engine.store.tags import clean_tag
+from engine.store.vocabulary import write_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -411,9 +412,10 @@ class Library:
         return removed
 
     def _update_derived(self) -> None:
-        """The document dates and rescan pairs of new contents, then the vector index."""
+        """New contents' dates and rescan pairs, the word list, then the vector index."""
         date_contents(self.store)
         pair_contents(self.store, self.embedder.model_id)
+        write_vocabulary(self.store)
         self._update_vector_index()
 
     def _update_vector_index(self) -> None:
@@ -451,8 +453,7 @@ class Library:
         from engine.sync.transfer import push
 
         self._require_writable()
-        report = push(self.store, self.layout, config, on_progress=on_progress,
-                        cancel=cancel)
+        report = push(self.store, self.layout, config, on_progress=on_progress, cancel=cancel)
         self._update_derived()
         return report
 
@@ -463,8 +464,7 @@ class Library:
         from engine.sync.transfer import pull
 
         self._require_writable()
-        report = pull(self.store, self.layout, config, on_progress=on_progress,
-                        cancel=cancel)
+        report = pull(self.store, self.layout, config, on_progress=on_progress, cancel=cancel)
         self._update_derived()
         return report
 
@@ -495,6 +495,5 @@ def _translating_index_errors(method: Callable[..., Any]) -> Callable[..., Any]:
 
 for _name in ("add", "search", "documents", "resolve", "document", "page_image",
               "original_path", "original_file", "open_original", "restore_original",
-              "remove", "status",
-              "push", "pull", "sync_status"):
+              "remove", "status", "push", "pull", "sync_status"):
     setattr(Library, _name, _translating_index_errors(getattr(Library, _name)))

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from engine.search.query import STOPWORDS, ParsedQuery
 from engine.store.db import Store
+from engine.store.vocabulary import read_vocabulary
 
 MIN_LENGTH = 4  # shorter words have too many neighbours to mean anything
 MAX_VARIANTS = 4
@@ -45,7 +46,8 @@ class Vocabulary:
                 return
             by_length: dict[int, list[str]] = defaultdict(list)
             known: dict[str, int] = {}
-            for word, doc_count in store.reads.vocabulary():
+            words = read_vocabulary(store, generation) or store.reads.vocabulary()
+            for word, doc_count in words:
                 known[word] = doc_count
                 by_length[len(word)].append(word)
             self._by_length, self._known, self._generation = dict(by_length), known, generation

@@ -64,10 +64,17 @@ class IndexReads:
 
     # -- words ----------------------------------------------------------------
 
-    def vocabulary(self) -> Iterator[tuple[str, int]]:
-        """Every indexed word and the number of chunks holding it."""
-        for term, doc_count in self.db.execute("SELECT term, doc FROM chunks_vocab"):
-            yield str(term), int(doc_count)
+    def vocabulary(self) -> list[tuple[str, int]]:
+        """Every indexed word and the number of chunks holding it. Not bound by the
+        query's time limit: a big index takes seconds to count (engine/store/vocabulary.py
+        keeps the result), which is no fault of the query that needed it."""
+        previous = getattr(self._deadline, "at", None)
+        self._deadline.at = None
+        try:
+            return [(str(term), int(doc_count)) for term, doc_count
+                    in self.db.execute("SELECT term, doc FROM chunks_vocab")]
+        finally:
+            self._deadline.at = previous
 
     def chunks_with_word(self, word: str) -> int:
         """How many chunks hold word (0: the index has never seen it)."""
