@@ -15,14 +15,16 @@ def bench_scale(work: Path, pages: int = 16) -> None:
     from bench.engine_bench import _page_image
     from engine import Library
     from engine.backends.dask_cluster import DaskExecutor
-    from engine.testing import HashingEmbedder
+    from engine.backends.factory import make_embedder
 
     docs = work / "pages"
     docs.mkdir(parents=True)
     for i in range(pages):
         _page_image(100 + i).save(docs / f"p{i:03}.png", dpi=(300, 300))
     start = time.perf_counter()
-    with Library.open(work / "pool", embedder=HashingEmbedder()) as lib:
+    # The real (default) embedder on both paths: the writer's process embeds while the
+    # workers OCR, as in real use.
+    with Library.open(work / "pool", embedder=make_embedder()) as lib:
         lib.add([docs], workers=2)
     pool = time.perf_counter() - start
     start = time.perf_counter()
@@ -30,7 +32,7 @@ def bench_scale(work: Path, pages: int = 16) -> None:
     startup = time.perf_counter() - start
     try:
         start = time.perf_counter()
-        with Library.open(work / "dask", embedder=HashingEmbedder(), executor=executor) as lib:
+        with Library.open(work / "dask", embedder=make_embedder(), executor=executor) as lib:
             lib.add([docs])
         dask = time.perf_counter() - start
     finally:

@@ -27,15 +27,14 @@ _SMALL_TEXT_PX = 20
 _TARGET_TEXT_PX = 30
 _MAX_SCALE = 4.0
 _MAX_READ_PIXELS = 20_000_000  # an upscaled page is read at most this big (time grows with it)
-# A page read below this mean confidence is read again binarised.
+# A page read below this mean confidence is read again, binarised and as sparse text
+# (--psm 11: no page layout analysis, which drops some of the words forms scatter in
+# boxes and columns). The better read is kept, plus the other's words at least
+# _SPARSE_MIN_CONF confident where it has none. FUNSD word recall 77.7 % -> 78.2 % (1.152x
+# the bare CLI) for no extra pass: the binarised read alone added nothing there. An
+# extra sparse pass on every page below 80 (78.7 %) or 90 (80.3 %) cost indexing 6-9 %
+# (docs/quality.md).
 _LOW_CONFIDENCE = 70.0
-# A page read below this mean confidence is read once more as sparse text (--psm 11):
-# forms scatter their words in boxes and columns, and page layout analysis drops some.
-# Sparse words where the first read has none (and this confident) are added. FUNSD word
-# recall: 77.7 % without, 78.7 % below 80, 80.3 % below 90; the pass is a whole second
-# read, so indexing 20 mixed pages went 0.85x -> 0.81x -> 0.78x bare tesseract. Below 80
-# keeps the findability target (1.15x the bare CLI) at half the cost (docs/quality.md).
-_SPARSE_BELOW = 80.0
 _SPARSE_MIN_CONF = 50.0
 # Below this mean confidence (or word count) the page may be sideways: ask OSD.
 _ROTATION_CHECK_CONF = 60.0
@@ -109,6 +108,8 @@ def _binarized(image: Image.Image) -> Image.Image:
     total, total_mean = weights[-1], means[-1]
     with np.errstate(divide="ignore", invalid="ignore"):
         between = (total_mean * weights - means * total) ** 2 / (weights * (total - weights))
+    if np.isnan(between[:-1]).all():
+        return image.convert("L")  # one shade all over: nothing to separate
     threshold = int(np.nanargmax(between[:-1]))
     return Image.fromarray(np.where(pixels > threshold, 255, 0).astype(np.uint8))
 
@@ -170,8 +171,9 @@ class TesseractOcr:
     def ocr(self, image: Image.Image, options: OcrOptions) -> OcrResult:
         """OCR image, adapting to it: text read too small is read again larger (the real
         resolution estimated from the text's height, whatever the file's DPI tag says),
-        a page read with low confidence is read again binarised, and a page that still
-        reads poorly is checked for being sideways. The best read by confidence wins."""
+        a page read with low confidence is read again binarised as sparse text (the two
+        reads merged), and a page that still reads poorly is checked for being sideways.
+        The best read by confidence wins."""
         scale = _ocr_scale(image)
         work = _scaled(image, scale)
         words = self._words(work, options, scale)
@@ -186,9 +188,12 @@ class TesseractOcr:
                 if _quality(retry) > _quality(words):
                     words, work, scale = retry, bigger, larger
         if words and _mean_conf(words) < _LOW_CONFIDENCE:
-            retry = self._words(_binarized(work), options, scale)
-            if _quality(retry) > _quality(words):
-                words = retry
+            # Read again binarised and as sparse text; the better read is kept, with the
+            # other's confident words where it has none.
+            retry = self._words(_binarized(work), replace(options, psm=11), scale)
+            better, other = (retry, words) if _quality(retry) > _quality(words) else \
+                (words, retry)
+            words = better + _unread(other, better)
         rotation = 0
         if options.detect_rotation and (
             len(words) < _ROTATION_CHECK_WORDS or _mean_conf(words) < _ROTATION_CHECK_CONF
@@ -200,10 +205,6 @@ class TesseractOcr:
                 turned_words = self._words(turned, options, scale)
                 if _quality(turned_words) > _quality(words):
                     words, rotation = turned_words, angle
-        if words and _mean_conf(words) < _SPARSE_BELOW:
-            upright = work.rotate(-rotation, expand=True) if rotation else work
-            words = words + _unread(self._words(upright, replace(options, psm=11), scale),
-                                    words)
         width, height = image.size
         if rotation in (90, 270):
             width, height = height, width

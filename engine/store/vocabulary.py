@@ -62,7 +62,7 @@ def read_vocabulary(store: Store, generation: tuple[int, int]) -> list[tuple[str
         with vocabulary_path(store).open(encoding="utf-8") as handle:
             if handle.readline() != _header(generation):
                 return None
-            words = []
+            words: list[tuple[str, int]] = []
             for line in handle:
                 word, _, count = line.rstrip("\n").rpartition("\t")
                 if word == _END:

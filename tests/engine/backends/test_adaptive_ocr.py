@@ -100,15 +100,15 @@ def test_confidence_is_backfilled_for_pages_stored_before_it_existed() -> None:
 class _ScriptedOcr:
     """TesseractOcr's adaptive reading over scripted reads: psm 3 and psm 11 answers."""
 
-    def __init__(self, page_conf: float) -> None:
+    def __init__(self, page_conf: float, sparse_conf: float = 55.0) -> None:
         from engine.backends.tesseract import TesseractOcr
 
         class Scripted(TesseractOcr):
             def _words(self, image, options, scale):  # type: ignore[no-untyped-def]
                 reads.append(options.psm)
                 if options.psm == 11:
-                    return [Word("Invoice", Box(10, 10, 80, 20), 85.0),  # read already
-                            Word("Total", Box(400, 300, 60, 20), 88.0),  # missed by psm 3
+                    return [Word("Invoice", Box(10, 10, 80, 20), sparse_conf),  # read already
+                            Word("Total", Box(400, 300, 60, 20), sparse_conf),  # missed
                             Word("~~", Box(600, 500, 20, 20), 31.0)]  # a speck
                 return [Word("Invoice", Box(12, 11, 78, 19), page_conf),
                         Word("Harbour", Box(120, 10, 90, 20), page_conf)]
@@ -122,12 +122,22 @@ def test_a_poorly_read_page_gains_the_sparse_words_its_layout_read_missed() -> N
     from engine.protocols import OcrOptions
 
     page = Image.new("L", (1000, 800), 255)
-    scripted = _ScriptedOcr(page_conf=75.0)
+    scripted = _ScriptedOcr(page_conf=65.0)
     result = scripted.ocr.ocr(page, OcrOptions(detect_rotation=False))
+    # The first read is the better one: kept, plus the confident word it lacked.
     assert [w.text for w in result.words] == ["Invoice", "Harbour", "Total"]
-    assert scripted.reads.count(11) == 1
+    assert scripted.reads == [3, 11]  # one retry, as before: no extra pass
+    # The sparse read is the better one: kept, plus the first read's word it lacked.
+    better = _ScriptedOcr(page_conf=52.0, sparse_conf=90.0)
+    texts = [w.text for w in better.ocr.ocr(page, OcrOptions(detect_rotation=False)).words]
+    assert texts[:2] == ["Invoice", "Total"] and "Harbour" in texts
     # A page read well (clean print) is not read again.
     clean = _ScriptedOcr(page_conf=95.0)
     assert [w.text for w in clean.ocr.ocr(page, OcrOptions(detect_rotation=False)).words] \
         == ["Invoice", "Harbour"]
-    assert 11 not in clean.reads
+    assert clean.reads == [3]
+
+
+def test_binarizing_a_page_of_one_shade_keeps_it() -> None:
+    blank = Image.new("L", (40, 30), 255)
+    assert _binarized(blank).getextrema() == (255, 255)
