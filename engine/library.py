@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from engine.backends.factory import is_cluster_address, make_embedder, make_executor, make_ocr
 from engine.content import sha256_of_handle
 from engine.errors import LibraryError, OriginalUnavailable, UsageError
-from engine.ingest.dates import date_contents
 from engine.ingest.items import IndexOptions
 from engine.ingest.readers.dispatch import load_page
 from engine.ingest.run import IndexRun
@@ -38,13 +37,11 @@ from engine.models import (
 from engine.models import SearchHit as SearchHit
 from engine.progress import CancelToken, NullProgress, ProgressSink
 from engine.protocols import Embedder, OcrEngine, TaskExecutor
-from engine.search.duplicates import duplicate_groups, pair_contents
 from engine.search.searcher import Searcher
 from engine.search.suggest import Suggestion, TagModel
 from engine.search.vector_search import VectorSearch
 from engine.store.db import Store, now_iso
 from engine.store.tags import clean_tag
-from engine.store.vocabulary import write_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -231,11 +228,9 @@ class Library:
     ) -> list[SearchHit]:
         """Documents matching query, best first, one hit per document (with every tag
         in tags, when given)."""
-        for kind in kinds:
-            if kind.lower() not in {k.value for k in FileKind}:
-                raise UsageError(
-                    f"unknown file type '{kind}'; use one of {', '.join(k.value for k in FileKind)}"
-                )
+        known = [k.value for k in FileKind]
+        for kind in (k for k in kinds if k.lower() not in known):
+            raise UsageError(f"unknown file type '{kind}'; use one of {', '.join(known)}")
         if path_prefix and not path_prefix.startswith("s3://"):
             path_prefix = os.path.abspath(path_prefix)
         filters = SearchFilters(tuple(kinds), path_prefix, since, until,
@@ -283,6 +278,8 @@ class Library:
     def duplicates(self) -> list[DuplicateGroup]:
         """Documents holding the same paper (copies, rescans), biggest groups first.
         Nothing is removed: the caller decides what to keep."""
+        from engine.search.duplicates import duplicate_groups
+
         return duplicate_groups(self.store, self.embedder.model_id)
 
     def map(self) -> list[MapPoint]:
@@ -412,7 +409,11 @@ class Library:
         return removed
 
     def _update_derived(self) -> None:
-        """New contents' dates and rescan pairs, the word list, then the vector index."""
+        """New contents' dates and rescan pairs, the word list, the vector index."""
+        from engine.ingest.dates import date_contents
+        from engine.search.duplicates import pair_contents
+        from engine.store.vocabulary import write_vocabulary
+
         date_contents(self.store)
         pair_contents(self.store, self.embedder.model_id)
         write_vocabulary(self.store)

@@ -166,7 +166,7 @@ def test_a_pairing_killed_midway_is_finished_by_the_next_run(
         monkeypatch.setattr(store.pairs, "record", record)
         return real(store, model_id, batch=1)
 
-    monkeypatch.setattr("engine.library.pair_contents", killed_after_one_batch)
+    monkeypatch.setattr(duplicates, "pair_contents", killed_after_one_batch)
     with pytest.raises(KeyboardInterrupt):
         lib.add([folder])
     lib.close()
