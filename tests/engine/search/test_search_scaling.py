@@ -106,3 +106,33 @@ def test_a_word_over_the_postings_budget_ranks_the_newest_chunks(
     # Too few hits in the window: the whole index after all.
     monkeypatch.setattr(searcher, "_WINDOW_ENOUGH", 20)
     assert len(library.search("frost", mode="keyword", limit=30)) == 23
+
+
+def test_a_search_settles_its_caches_out_of_full_collections(library: Library) -> None:
+    """After the first search on an index state, what it built is frozen (full garbage
+    collections no longer walk it), and garbage from before is still freed: the next
+    change of the index unfreezes and collects before freezing again."""
+    import gc
+    import weakref
+
+    class Node:
+        partner: object = None
+
+    try:
+        cycle = Node()
+        cycle.partner = cycle
+        alive_until_collected = weakref.ref(cycle)
+        library.search("harbour")
+        assert gc.get_freeze_count() > 0
+        del cycle  # a cycle frozen while alive, dead now: only a collection frees it
+        assert alive_until_collected() is not None
+        library.search("harbour")  # the index did not change: nothing is settled again
+        assert alive_until_collected() is not None
+        extra = library.store.path.parent.parent / "more"
+        extra.mkdir()
+        write_fake_scan(extra / "new.png", "a new harbour page")
+        library.add([extra])
+        library.search("harbour")
+        assert alive_until_collected() is None
+    finally:
+        gc.unfreeze()
