@@ -112,7 +112,7 @@ def funsd() -> tuple[dict[str, str], dict[str, str]]:
 def build(folder: Path, docs: dict[str, str], embedder: object) -> object:
     """A library holding each text as a one-page document named <doc_id>.txt."""
     from engine import Library
-    from engine.ingest.chunking import chunk_page
+    from engine.ingest.chunking import chunk_document
     from engine.models import Box, PageText, Word
 
     library = Library.open(folder, embedder=embedder)  # type: ignore[arg-type]
@@ -122,7 +122,7 @@ def build(folder: Path, docs: dict[str, str], embedder: object) -> object:
             continue
         words = [Word(t, Box(0, 0, 1, 1)) for t in text.split()]
         page = PageText(1, 2550, 3300, words, "text-layer")
-        chunks = chunk_page(page)
+        chunks = chunk_document([page])
         vectors = library.embedder.embed([c.text for c in chunks])
         library.store.commit_document(
             path=folder / "docs" / f"{doc_id}.txt", kind="png", sha256=f"named-{doc_id}",

@@ -139,7 +139,7 @@ def clean_library(folder: Path, docs: list[str], corpus: dict[str, dict[str, str
     noise, that share of characters is garbled first as OCR garbles them (bench named's
     confusions, drops and stray marks), each document seeded by its id."""
     from engine import Library
-    from engine.ingest.chunking import chunk_page
+    from engine.ingest.chunking import chunk_document
     from engine.models import Box, PageText, Word
 
     library = Library.open(folder, embedder=embedder)  # type: ignore[arg-type]
@@ -155,7 +155,7 @@ def clean_library(folder: Path, docs: list[str], corpus: dict[str, dict[str, str
             text = ocr_noise(text, noise, random.Random(zlib.crc32(doc_id.encode())))
         tokens = text.split()
         page = PageText(1, 2550, 3300, [Word(t, Box(0, 0, 1, 1)) for t in tokens], "text-layer")
-        chunks = chunk_page(page)
+        chunks = chunk_document([page])
         vectors = library.embedder.embed([c.text for c in chunks])
         library.store.commit_document(
             path=folder / "docs" / f"{doc_id}.txt", kind="png", sha256=f"clean-{doc_id}",

@@ -53,14 +53,14 @@ def bench_scale(work: Path, pages: int = 16) -> None:
 
 def _writer_cost(folder: Path, documents: int = 200) -> float:
     """Seconds per committed one-page document with 3 chunks and their vectors."""
-    from engine.ingest.chunking import chunk_page
+    from engine.ingest.chunking import chunk_document
     from engine.models import Box, PageText, Word
     from engine.store.db import Store
 
     store = Store(folder)
     words = [Word(f"word{i % 300}", Box(i, i, 10, 10), 90.0) for i in range(220)]
     page = PageText(1, 2480, 3508, words, "ocr")
-    chunks = chunk_page(page)
+    chunks = chunk_document([page])
     vectors = np.random.default_rng(0).standard_normal((len(chunks), 384)).astype(np.float32)
     start = time.perf_counter()
     for i in range(documents):

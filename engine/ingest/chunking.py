@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from engine.ingest.mending import mend_words
 from engine.models import Chunk, PageText
 
 CHUNK_WORDS = 96
 CHUNK_OVERLAP = 24
 
 
+def chunk_document(pages: Sequence[PageText]) -> list[Chunk]:
+    """A document's chunks, page by page, their text mended where OCR broke words (the
+    document's words are counted together: see engine.ingest.mending)."""
+    mended = mend_words([w.text for page in pages for w in page.words])
+    chunks: list[Chunk] = []
+    start = 0
+    for page in pages:
+        texts = mended[start : start + len(page.words)]
+        start += len(page.words)
+        chunks += chunk_page(page, texts=texts)
+    return chunks
+
+
 def chunk_page(
-    page: PageText, *, size: int = CHUNK_WORDS, overlap: int = CHUNK_OVERLAP
+    page: PageText, *, size: int = CHUNK_WORDS, overlap: int = CHUNK_OVERLAP,
+    texts: Sequence[str] | None = None,
 ) -> list[Chunk]:
-    """Windows of `size` words stepping by size - overlap; a short tail joins the last."""
+    """Windows of `size` words stepping by size - overlap; a short tail joins the last.
+    texts: the words' text as indexed (default: as read)."""
     if size <= overlap:
         raise ValueError("chunk size must exceed the overlap")
     words = page.words
@@ -26,7 +44,8 @@ def chunk_page(
         # Fold a tail shorter than the overlap into this chunk instead of a stub.
         if n - end < overlap // 2:
             end = n
-        text = " ".join(w.text for w in words[start:end])
+        text = " ".join(texts[start:end] if texts is not None
+                        else (w.text for w in words[start:end]))
         chunks.append(Chunk(page.page_no, len(chunks), start, end, text))
         if end >= n:
             break

@@ -22,7 +22,7 @@ from engine.backends.s3 import S3Access, S3Location, S3Object, is_s3_url
 from engine.content import SCAN_EXTENSIONS, sha256_file, sniff_path
 from engine.errors import ClusterLost, EmptyDocument, ScanError, UnsupportedFile
 from engine.ingest.bucket import S3DocumentResult, S3DocumentTask, read_s3_document
-from engine.ingest.chunking import chunk_page
+from engine.ingest.chunking import chunk_document
 from engine.ingest.discover import Candidate, WalkProblem
 from engine.ingest.items import (
     DocJob,
@@ -381,7 +381,7 @@ class IndexRun:
 
     @staticmethod
     def _chunks(job: DocJob) -> list[Chunk]:
-        return [c for n in sorted(job.pages) for c in chunk_page(job.pages[n])]
+        return chunk_document([job.pages[n] for n in sorted(job.pages)])
 
     # -- commits -----------------------------------------------------------------
 

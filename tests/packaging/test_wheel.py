@@ -44,6 +44,8 @@ def test_wheel_holds_every_engine_module(installed_wheel: Path) -> None:
     assert source - installed == set()
     assert (installed_wheel / "engine" / "py.typed").is_file()
     assert any((installed_wheel / "resources" / "samples").iterdir())
+    # the word list that mends OCR-broken words (engine.ingest.mending) ships as data
+    assert (installed_wheel / "resources" / "words-en.txt").stat().st_size > 100_000
 
 
 def test_wheel_imports_every_module_outside_the_source_tree(installed_wheel: Path,
