@@ -177,12 +177,15 @@ class VectorSearch:
                 keep &= ~np.isin(found, self._dead)
             if scope is not None:
                 keep &= np.isin(found, scope)
-            if keep.sum() >= k or count >= len(keys):
+            if keep.sum() >= k:
                 return found[keep][:k]
-            if count >= EXACT_SCOPE_ROWS and scope is not None:
-                # The graph keeps proposing what the filter rejects: scan the allowed.
-                return self._exact_keys(opened, query, k, np.setdiff1d(
-                    np.intersect1d(scope, keys, assume_unique=True), self._dead))
+            if count >= len(keys) or (count >= EXACT_SCOPE_ROWS and scope is not None):
+                # The graph keeps proposing what the filter rejects, or asked for every
+                # key it did not reach them all (a graph search may return fewer than
+                # asked): scan the allowed, so no search returns fewer than exist.
+                allowed = keys if scope is None else np.intersect1d(scope, keys,
+                                                                    assume_unique=True)
+                return self._exact_keys(opened, query, k, np.setdiff1d(allowed, self._dead))
             count = min(len(keys), count * 4)
 
     @staticmethod

@@ -161,6 +161,47 @@ def test_filters_lose_nothing_on_the_ann_path(tmp_path: Path, monkeypatch: pytes
     store.close()
 
 
+class _ShortSightedGraph:
+    """An index whose searches reach only some of its keys, as an HNSW graph's may."""
+
+    def __init__(self, index: object, reach: float) -> None:
+        self._index, self._reach = index, reach
+
+    def search(self, query: np.ndarray, count: int, threads: int = 1) -> object:
+        found = self._index.search(query, count, threads=threads)  # type: ignore[attr-defined]
+
+        class Found:
+            keys = found.keys[: max(1, int(len(found.keys) * self._reach))]
+
+        return Found()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._index, name)
+
+
+@pytest.mark.usefixtures("small_thresholds")
+def test_a_graph_that_misses_keys_still_returns_all_that_exist(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A filtered search asking the graph for every key, when the graph returns fewer
+    than asked, is answered by an exact scan of the allowed keys (it used to return
+    the short list)."""
+    monkeypatch.setattr(vector_search, "EXACT_SCOPE_ROWS", 10_000_000)
+    store = Store(tmp_path)
+    _add_documents(store, 0, 140, seed=6, folder="/docs/main")
+    _add_documents(store, 140, 10, seed=7, folder="/docs/few")
+    ann.AnnFile(tmp_path, MODEL, DIM).update(store)
+    search = VectorSearch()
+    search.refresh(store, MODEL, DIM)
+    assert search._ann is not None
+    monkeypatch.setattr(search._ann, "index", _ShortSightedGraph(search._ann.index, 0.3))
+    monkeypatch.setattr(vector_search, "EXACT_SCOPE_ROWS", 0)
+    filters = SearchFilters(path_prefix="/docs/few")
+    for query in _queries(5):
+        found = _approx(search, store, query, 40, filters)
+        assert sorted(found) == sorted(_exact(store, query, 40, filters))
+    store.close()
+
+
 @pytest.mark.usefixtures("small_thresholds")
 def test_missing_or_damaged_file_searches_exactly_and_is_rebuilt(tmp_path: Path) -> None:
     store = Store(tmp_path)
