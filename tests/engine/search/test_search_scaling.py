@@ -3,6 +3,7 @@ the split vector product, the postings budget, and re-scoring when every word is
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,13 @@ from engine.backends.pool import InlineExecutor
 from engine.testing import FakeOcr, HashingEmbedder, write_fake_scan
 
 
-def test_float16_scan_finds_the_same_top_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("torch")
+@pytest.mark.parametrize("scanner", ["torch", "numkong"])
+def test_float16_scan_finds_the_same_top_chunks(
+        monkeypatch: pytest.MonkeyPatch, scanner: str) -> None:
+    pytest.importorskip(scanner)
+    if scanner == "numkong":
+        # The scan a process without torch makes (the default ONNX embedder's).
+        monkeypatch.setitem(sys.modules, "torch", None)
     cache = search.VectorCache()
     rng = np.random.default_rng(5)
     matrix = rng.standard_normal((3000, 384)).astype(np.float32)
@@ -30,7 +36,8 @@ def test_float16_scan_finds_the_same_top_chunks(monkeypatch: pytest.MonkeyPatch)
     exact, exact_allowed = cache.top(query, 50, None), cache.top(query, 50, allowed)
     monkeypatch.setattr(search, "_SPLIT_FROM_ROWS", 10)
     fast, fast_allowed = cache.top(query, 50, None), cache.top(query, 50, allowed)
-    assert cache._half is not None  # the float16 path really ran
+    # The float16 path really ran.
+    assert (cache._half if scanner == "torch" else cache._half_np) is not None
     assert [h.chunk_id for h in fast] == [h.chunk_id for h in exact]
     np.testing.assert_allclose([h.score for h in fast], [h.score for h in exact], rtol=1e-5)
     assert [h.chunk_id for h in fast_allowed] == [h.chunk_id for h in exact_allowed]
