@@ -11,6 +11,7 @@ from typing import Any
 
 from PIL import Image
 
+from engine.backends.fields import reread_date_fields
 from engine.errors import MissingLanguage, OcrFailed, TesseractMissing
 from engine.models import Box, Word
 from engine.protocols import OcrOptions, OcrResult
@@ -26,6 +27,9 @@ _SMALL_PAGE_PX = 1400
 _SMALL_TEXT_PX = 20
 _TARGET_TEXT_PX = 30
 _MAX_SCALE = 4.0
+# A date field is read again at least this much larger (FUNSD: 3x reads its digits).
+_FIELD_MIN_SCALE = 3.0
+_MAX_FIELD_PIXELS = 2_000_000  # a big page's field is read at most this big
 _MAX_READ_PIXELS = 20_000_000  # an upscaled page is read at most this big (time grows with it)
 # A page read below this mean confidence is read again, binarised and as sparse text
 # (--psm 11: no page layout analysis, which drops some of the words forms scatter in
@@ -205,10 +209,24 @@ class TesseractOcr:
                 turned_words = self._words(turned, options, scale)
                 if _quality(turned_words) > _quality(words):
                     words, rotation = turned_words, angle
+        if rotation == 0:
+            words = reread_date_fields(
+                words, image.width,
+                lambda box, text_height: self._read_field(image, box, text_height, options))
         width, height = image.size
         if rotation in (90, 270):
             width, height = height, width
         return OcrResult(words=words, width=width, height=height, rotation=rotation)
+
+    def _read_field(self, image: Image.Image, box: Box, text_height: int,
+                    options: OcrOptions) -> list[Word]:
+        """One line of the page read alone, large (see engine.backends.fields)."""
+        scale = min(_MAX_SCALE, max(_FIELD_MIN_SCALE, _TARGET_TEXT_PX / max(1, text_height)),
+                    (_MAX_FIELD_PIXELS / max(1, box.w * box.h)) ** 0.5)
+        crop = image.crop((box.x, box.y, box.x + box.w, box.y + box.h))
+        found = self._words(_scaled(crop, scale), replace(options, psm=7), scale)
+        return [Word(w.text, Box(w.box.x + box.x, w.box.y + box.y, w.box.w, w.box.h), w.conf)
+                for w in found]
 
     def _run(self, func: Any, image: Image.Image, options: OcrOptions, **kwargs: Any) -> Any:
         import pytesseract
