@@ -67,6 +67,8 @@ def reread_date_fields(words: list[Word], width: int,
     """words with each date field whose read is no date replaced by its re-read, when
     that re-read is one (read_field(box, text height) reads the box alone)."""
     for label, box in date_fields(words, width):
+        if not any(w is label for w in words):
+            continue  # replaced by the re-read of a field before it on its line
         inside = [i for i, w in enumerate(words) if _inside(w, box)
                   and (w is not label or _GLUED_LABEL.match(w.text))]
         if looks_like_date(" ".join(words[i].text for i in inside)):

@@ -57,6 +57,14 @@ def test_a_label_run_into_its_field_is_read_again_with_it() -> None:
         ["Form", "DATE", "1/4/90"]
 
 
+def test_two_labels_on_one_line_are_read_once_each_at_most() -> None:
+    words = [Word("Date:", Box(10, 40, 40, 12)), Word("4Z/1", Box(60, 40, 40, 12)),
+             Word("Date:", Box(200, 40, 40, 12)), Word("7/8", Box(250, 40, 30, 12))]
+    fresh = [Word("4/2/91", Box(60, 40, 50, 12)), Word("Due", Box(200, 40, 30, 12))]
+    assert [w.text for w in reread_date_fields(words, 760, lambda b, h: fresh)] == \
+        ["Date:", "4/2/91", "Due"]
+
+
 def test_a_table_of_dates_is_not_a_form_field() -> None:
     many = [Word("Date", Box(10, 20 * i, 30, 12)) for i in range(6)]
     assert date_fields(many, 760) == []
