@@ -223,7 +223,11 @@ class TesseractOcr:
         """One line of the page read alone, large (see engine.backends.fields)."""
         scale = min(_MAX_SCALE, max(_FIELD_MIN_SCALE, _TARGET_TEXT_PX / max(1, text_height)),
                     (_MAX_FIELD_PIXELS / max(1, box.w * box.h)) ** 0.5)
-        crop = image.crop((box.x, box.y, box.x + box.w, box.y + box.h))
+        # Clamped to the page: a crop past its edge would be padded black.
+        crop = image.crop((box.x, box.y, min(image.width, box.x + box.w),
+                           min(image.height, box.y + box.h)))
+        if crop.width < 2 or crop.height < 2:
+            return []
         found = self._words(_scaled(crop, scale), replace(options, psm=7), scale)
         return [Word(w.text, Box(w.box.x + box.x, w.box.y + box.y, w.box.w, w.box.h), w.conf)
                 for w in found]
