@@ -90,3 +90,38 @@ def test_the_ocr_reads_a_garbled_date_field_again_alone_and_large() -> None:
     assert field.x > 144 and 190 <= field.y <= 212  # back in page coordinates
     psm, size = reads[-1]
     assert psm == 7 and size[1] >= 3 * 24  # read at least 3x larger
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine_name", ["tesserocr", "tesseract"])
+def test_real_tesseract_rereads_a_field_without_breaking_the_page(engine_name: str) -> None:
+    """Through the real engines: a field whose read is no date is read again alone (psm 7,
+    cropped, scaled) and the page keeps its words and their places."""
+    from PIL import ImageDraw, ImageFont
+
+    from engine.backends.tesseract import TesseractOcr
+    from engine.backends.tesserocr_ocr import TesserocrOcr, tesserocr_usable
+
+    if engine_name == "tesserocr" and not tesserocr_usable():
+        pytest.skip("tesserocr is not installed")
+    ocr = TesserocrOcr() if engine_name == "tesserocr" else TesseractOcr()
+    page = Image.new("L", (1700, 600), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=40)
+    draw.text((100, 100), "Harbour Mutual quarterly statement", font=font, fill=0)
+    draw.text((100, 250), "DATE: pending review", font=font, fill=0)
+    draw.text((100, 400), "Signature of the account holder", font=font, fill=0)
+    fields_read: list[Box] = []
+    real_read_field = ocr._read_field
+
+    def spy(image, box, text_height, options):  # type: ignore[no-untyped-def]
+        fields_read.append(box)
+        return real_read_field(image, box, text_height, options)
+
+    object.__setattr__(ocr, "_read_field", spy)
+    words = ocr.ocr(page, OcrOptions(detect_rotation=False)).words
+    texts = [w.text for w in words]
+    assert fields_read, "the field that reads as no date was read again"
+    assert {"Harbour", "pending", "review", "Signature"} <= set(texts)
+    assert texts.index("pending") < texts.index("Signature")  # reading order kept
+    assert all(w.box.x + w.box.w <= page.width for w in words)
