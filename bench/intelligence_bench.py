@@ -369,6 +369,9 @@ def bench_intelligence() -> str:
                                                    int(s[6:9]) >= 40 for s in p)}
     held_recall = len(held_out & found) / len(held_out) if held_out else 1.0
     library.close()
+    from bench.rescan_holdout import bench_rescan_holdout
+
+    holdout = bench_rescan_holdout()
     rows = ["| measure | value |", "|---|---|",
             f"| same-paper pairs (rescans of real forms and receipts) | {len(truth['same'])} |",
             f"| look-alike pairs (one shop's receipts, one form filled twice) | "
@@ -379,7 +382,7 @@ def bench_intelligence() -> str:
             f"| look-alike pairs grouped | {len(alike_grouped)} |",
             f"| recall on the {len(held_out)} held-out form rescans | {held_recall:.3f} |",
             f"| time to group {len(list((CACHE / 'scans').glob('*.png')))} documents | "
-            f"{took * 1000:.0f} ms |",
+            f"{took * 1000:.0f} ms |", *holdout,
             f"| tag suggestions, 4 examples per kind: top-1 accuracy on the other "
             f"{sum(len(v) - 4 for v in kinds.values())} | **{accuracy:.3f}** |",
             f"| tag suggestions across kinds (tax / car / home on letters, forms and "

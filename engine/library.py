@@ -411,11 +411,11 @@ class Library:
     def _update_derived(self) -> None:
         """New contents' dates and rescan pairs, the word list, the vector index."""
         from engine.ingest.dates import date_contents
+        from engine.ingest.first_pages import first_page_reader
         from engine.search.duplicates import pair_contents
         from engine.store.vocabulary import write_vocabulary
-
         date_contents(self.store)
-        pair_contents(self.store, self.embedder.model_id)
+        pair_contents(self.store, self.embedder.model_id, read_page=first_page_reader(self.store))
         write_vocabulary(self.store)
         self._update_vector_index()
 

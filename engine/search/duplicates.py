@@ -9,7 +9,12 @@ Evidence that survives OCR noise, cheapest first:
 - the text: Jaccard similarity of character 5-grams of the letters and digits only (an
   OCR slip changes a few 5-grams, a split or merged word none);
 - the numbers: amounts, dates, totals and form entries are what differ between two
-  receipts of one shop or two filled copies of a form, so their digit runs must agree too.
+  receipts of one shop or two filled copies of a form, so their digit runs must agree too;
+- the pages themselves, only where the text cannot tell because a read was poor (a
+  degraded rescan can share just 10-40 % of its 5-grams with the original): the first
+  pages, read again from their files, must look the same in every inked tile once
+  aligned, and where both reads were sure of a word they must say the same word
+  (engine/search/page_likeness.py).
 The thresholds were tuned on generated rescans and look-alikes (docs/intelligence.md).
 
 Pairs are found as contents arrive (pair_contents, after each index run and pull): each
@@ -20,11 +25,20 @@ to propose the next ones' candidates; asking for the groups then only reads the 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from engine.models import DocumentInfo, DocumentState, DuplicateGroup
+from engine.search.page_likeness import (
+    InkPrint,
+    ink_print,
+    page_likeness,
+    sure_words,
+    word_agreement,
+)
 from engine.store.db import Store
 
 # Mean chunk vectors closer than this (cosine) are compared at all (noisy 100-dpi
@@ -41,6 +55,22 @@ EVIDENCE_MIN = 0.75
 _FEW_NUMBERS = 3
 _TEXT_ALONE_MIN = 0.45
 _NEIGHBOURS = 10
+# Where one read was poor (lowest page confidence below POOR_READ: missed rescans
+# measured 31-85, clean typed pages 88-96), a pair sharing at least IMAGE_TEXT_MIN of its
+# text (missed rescans 0.12-0.41; unrelated pages below 0.05) is judged by its pages.
+POOR_READ = 86.0
+IMAGE_TEXT_MIN = 0.10
+# Aligned pages: the 10th-percentile and the worst inked tile's correlation. Missed
+# rescans measured >= 0.70 and >= 0.64; two real FUNSD forms of one template filled by
+# different hands <= 0.68 and <= 0.44.
+TYPICAL_TILE_MIN = 0.70
+WORST_TILE_MIN = 0.60
+# Typed pages of one layout look alike as images at any resolution their reads allow,
+# so the words OCR was sure of must agree where both reads have one: at least
+# SURE_AGREE_MIN places, at most SURE_DISAGREE_MAX of them saying another word. Missed
+# rescans measured 0-12 % (8-84 places); two filled copies of one typed form 14-100 %.
+SURE_AGREE_MIN = 8
+SURE_DISAGREE_MAX = 0.125
 _DIGITS = re.compile(r"\d{2,}")
 _NOT_ALNUM = re.compile(r"[\W_]+")
 
@@ -140,6 +170,51 @@ def same_paper(a: ContentProfile, b: ContentProfile) -> float | None:
     return round(text, 3) if text >= _TEXT_ALONE_MIN else None
 
 
+class PageJudge:
+    """The image evidence for poorly read pairs the text turned down: each content's
+    first page is read once per pairing run (read_page: sha256 -> PIL image, or None when
+    its file is not on this machine, in which case the text's verdict stands)."""
+
+    def __init__(self, store: Store, read_page: Callable[[str], Any | None]) -> None:
+        self.store = store
+        self.read_page = read_page
+        self.prints: dict[str, InkPrint | None] = {}
+
+    def _print(self, sha256: str) -> InkPrint | None:
+        if sha256 not in self.prints:
+            image = self.read_page(sha256)
+            self.prints[sha256] = ink_print(image) if image is not None else None
+        return self.prints[sha256]
+
+    def _sure_words(self, sha256: str, ink: InkPrint) -> list[tuple[str, float, float, float,
+                                                                    float]]:
+        page = self.store.page(sha256, 1)
+        if page is None or not page.words:
+            return []
+        return sure_words(page.words, ink.long_side / max(page.width, page.height, 1))
+
+    def same_paper(self, a: ContentProfile, b: ContentProfile) -> float | None:
+        """The pages' likeness if they are the same paper by their look, else None."""
+        if a.pages != b.pages or not a.grams.size or not b.grams.size:
+            return None
+        if _gram_jaccard(a.grams, b.grams) < IMAGE_TEXT_MIN:
+            return None
+        weakest = self.store.pairs.weakest_reads([a.sha256, b.sha256])
+        if min(weakest.values(), default=100.0) >= POOR_READ:
+            return None
+        first, second = self._print(a.sha256), self._print(b.sha256)
+        if first is None or second is None:
+            return None
+        likeness = page_likeness(first, second)
+        if likeness.typical_tile < TYPICAL_TILE_MIN or likeness.worst_tile < WORST_TILE_MIN:
+            return None
+        agree, disagree = word_agreement(first, self._sure_words(a.sha256, first), second,
+                                         self._sure_words(b.sha256, second), likeness)
+        if agree < SURE_AGREE_MIN or disagree > SURE_DISAGREE_MAX * (agree + disagree):
+            return None
+        return likeness.typical_tile
+
+
 def groups(pairs: list[DuplicatePair]) -> list[tuple[list[str], float]]:
     """Pairs joined into groups (contents, lowest similarity inside), biggest first."""
     parent: dict[str, str] = {}
@@ -176,12 +251,15 @@ def _neighbours(vector: np.ndarray, shas: list[str], matrix: np.ndarray) -> list
     return [shas[i] for i in nearest if similarity[i] >= CANDIDATE_COSINE]
 
 
-def pair_contents(store: Store, model_id: str, *, batch: int = 200,
-                  record: bool = True) -> list[DuplicatePair]:
+def pair_contents(store: Store, model_id: str, *, batch: int = 200, record: bool = True,
+                  read_page: Callable[[str], Any | None] | None = None) -> list[DuplicatePair]:
     """Compare the contents not compared yet with every content compared before them (and
     with each other); returns the pairs judged the same paper. With record, each batch
     and its pairs are one transaction: a kill loses at most the batch, the next call
-    goes on; without, nothing is written (a read-only library is paired in memory)."""
+    goes on; without, nothing is written (a read-only library is paired in memory).
+    With read_page (sha256 -> first page image or None), poorly read pairs the text
+    turned down are judged by their pages too."""
+    judge = PageJudge(store, read_page) if read_page is not None else None
     if record:
         with store.transaction():
             store.pairs.forget_gone()
@@ -213,6 +291,8 @@ def pair_contents(store: Store, model_id: str, *, batch: int = 200,
             for other in near:
                 if other in by_sha and (min(sha, other), max(sha, other)) not in judged:
                     similarity = same_paper(by_sha[sha], by_sha[other])
+                    if similarity is None and judge is not None:
+                        similarity = judge.same_paper(by_sha[sha], by_sha[other])
                     if similarity is not None:
                         judged[(min(sha, other), max(sha, other))] = similarity
         vectorless += [sha for sha in shas if sha in new and new[sha].vector is None]

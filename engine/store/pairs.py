@@ -64,3 +64,27 @@ class DuplicateRecords:
         return [(str(a), str(b), float(s)) for a, b, s in self.db.execute(
             f"SELECT first, second, similarity FROM duplicate_pairs WHERE first IN {_LIVE} "
             f"AND second IN {_LIVE}")]
+
+    def weakest_reads(self, sha256s: list[str]) -> dict[str, float]:
+        """Each content's lowest page confidence from OCR (contents read from a text
+        layer, or from before confidences were kept, are left out)."""
+        found: dict[str, float] = {}
+        for sha in sha256s:
+            row = self.db.execute("SELECT MIN(confidence) FROM pages WHERE sha256 = ? "
+                                  "AND source = 'ocr'", (sha,)).fetchone()
+            if row and row[0] is not None:
+                found[sha] = float(row[0])
+        return found
+
+    def first_page_source(self, sha256: str) -> tuple[bytes, str, int, int] | None:
+        """Where an indexed document of this content lies on disk (raw path, kind, the
+        file's mtime when it was read, the first page's rotation), or None."""
+        row = self.db.execute(
+            "SELECT d.raw_path, d.kind, d.mtime_ns, COALESCE(p.rotation, 0) FROM documents d "
+            "JOIN pages p ON p.sha256 = d.sha256 AND p.page_no = 1 "
+            "WHERE d.sha256 = ? AND d.state = 'indexed' AND d.raw_path IS NOT NULL "
+            "AND d.kind IS NOT NULL AND d.path NOT LIKE 's3://%' ORDER BY d.id LIMIT 1",
+            (sha256,)).fetchone()
+        if row is None:
+            return None
+        return bytes(row[0]), str(row[1]), int(row[2] or 0), int(row[3])

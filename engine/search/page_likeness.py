@@ -1,0 +1,274 @@
+"""Whether two page images show the same paper, when their OCR reads cannot tell.
+
+A degraded rescan (blur, recompression, low resolution) can read so differently that the
+two texts share only 20-40 % of their 5-grams, while the pages still look the same. Here
+each page becomes its ink: the dark pixels (Otsu's threshold, so exposure does not
+matter), turned upright (the angle that makes text rows sharpest) and measured in units
+of the page's long side (so scanner resolution does not matter). Two prints are aligned
+by scale and shift (a search over scales, each shift by FFT cross-correlation, coarse
+then fine), then compared tile by tile (each tile may move a little on its own, which
+absorbs some of a phone's perspective; solid black areas are left out): the same paper
+agrees in every inked tile, while two copies of one form filled by different hands
+disagree where the hands wrote.
+
+Typed pages of one layout that differ only in a few characters look alike at this
+scale (docs/intelligence.md), so the caller uses this only where the reads were poor;
+clean reads are judged by their text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine.models import Word
+
+# Ink points kept per page: enough for a stable density, few enough to align quickly.
+_MAX_POINTS = 40_000
+_SKEW_DEGREES = np.arange(-4.0, 4.001, 0.2)
+# The density grids span -0.1 .. 1.1 page units (room for a shift either way).
+_SPAN = (-0.1, 1.1)
+_COARSE = 160
+_FINE = 400
+_TILE = 40  # fine cells per tile side: 10 x 10 tiles
+_REACH = 4  # how far (fine cells, ~1 % of the page) a tile may move to find its match
+_SCALES = np.arange(0.80, 1.2501, 0.01)
+# A tile counts when both pages have at least this share of their ink there: a crop or
+# a scanner's border leaves one side's margin empty, which says nothing of the paper.
+_TILE_INK = 0.004
+
+
+@dataclass(frozen=True)
+class InkPrint:
+    """A page's dark pixels, upright (turned by angle, radians), in units of its long
+    side (x, y per row)."""
+
+    points: np.ndarray
+    angle: float = 0.0
+    long_side: float = 1.0
+
+    def place(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where pixels (x, y) of the page image lie on this print."""
+        cos, sin = np.cos(self.angle), np.sin(self.angle)
+        x, y = x / self.long_side, y / self.long_side
+        return x * cos + y * sin, -x * sin + y * cos
+
+
+@dataclass(frozen=True)
+class PageLikeness:
+    """How two aligned pages agree: overall, in their typical tile (10th percentile of
+    the inked tiles' correlations) and in their worst tile."""
+
+    overall: float
+    typical_tile: float
+    worst_tile: float
+    # How the second print lies on the first: first = second * scale + offset.
+    scale: float = 1.0
+    offset: tuple[float, float] = (0.0, 0.0)
+
+
+def _otsu(gray: np.ndarray) -> int:
+    counts = np.bincount(gray.ravel(), minlength=256).astype(np.float64)
+    share = counts / max(counts.sum(), 1.0)
+    below = np.cumsum(share)
+    mean_below = np.cumsum(share * np.arange(256))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (mean_below[-1] * below - mean_below) ** 2 / (below * (1 - below))
+    return int(np.nanargmax(between)) if np.isfinite(between).any() else 128
+
+
+def _sharpness(x: np.ndarray, y: np.ndarray, degrees: float) -> float:
+    """How sharp the rows of ink are when the page is turned by degrees (text lines
+    upright give the peakiest row profile)."""
+    angle = np.radians(degrees)
+    rows = -x * np.sin(angle) + y * np.cos(angle)
+    profile = np.bincount(((rows - rows.min()) * 1000).astype(np.int64)).astype(np.float64)
+    return float((profile * profile).sum())
+
+
+def ink_print(image: Any) -> InkPrint | None:
+    """The page's ink (None for a blank page)."""
+    gray = np.asarray(image.convert("L"))
+    if gray.size == 0:
+        return None
+    ys, xs = np.nonzero(gray < _otsu(gray))
+    if len(xs) < 100:
+        return None
+    if len(xs) > _MAX_POINTS:
+        keep = np.random.default_rng(0).choice(len(xs), _MAX_POINTS, replace=False)
+        ys, xs = ys[keep], xs[keep]
+    long_side = float(max(gray.shape))
+    x, y = xs / long_side, ys / long_side
+    coarse = max(_SKEW_DEGREES, key=lambda degrees: _sharpness(x, y, degrees))
+    best = max(np.arange(coarse - 0.2, coarse + 0.201, 0.05),
+               key=lambda degrees: _sharpness(x, y, degrees))
+    cos, sin = np.cos(np.radians(best)), np.sin(np.radians(best))
+    upright = np.stack([x * cos + y * sin, -x * sin + y * cos], axis=1)
+    return InkPrint(upright.astype(np.float32), float(np.radians(best)), long_side)
+
+
+def _density(points: np.ndarray, cells: int, scale: float = 1.0,
+             shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    from scipy import ndimage
+
+    grid, _, _ = np.histogram2d(points[:, 1] * scale + shift[1],
+                                points[:, 0] * scale + shift[0],
+                                bins=cells, range=[_SPAN, _SPAN])
+    smooth: np.ndarray = ndimage.gaussian_filter(grid, 0.8 if cells == _COARSE else 1.0)
+    return smooth
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    norm = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / norm) if norm > 0 else 0.0
+
+
+def _best_shift(fixed_spectrum: np.ndarray, moving: np.ndarray,
+                size: tuple[int, int]) -> tuple[float, int, int]:
+    """(peak, rows, columns) of the circular cross-correlation: moving shifted back by
+    (rows, columns) lies best on the fixed grid."""
+    from scipy import fft
+
+    product = fixed_spectrum * fft.rfft2(moving - moving.mean(), s=size)
+    correlation = fft.irfft2(product, s=size)
+    row, column = np.unravel_index(int(np.argmax(correlation)), correlation.shape)
+    row = row if row < size[0] // 2 else row - size[0]
+    column = column if column < size[1] // 2 else column - size[1]
+    return float(correlation.max()), int(row), int(column)
+
+
+def _align(a: InkPrint, b: InkPrint
+           ) -> tuple[np.ndarray, np.ndarray, float, tuple[float, float]]:
+    """a's and b's fine density grids with b scaled and shifted onto a, and that scale
+    and shift (a = b * scale + shift)."""
+    from scipy import fft
+
+    width = _SPAN[1] - _SPAN[0]
+    coarse = _density(a.points, _COARSE)
+    padded = (2 * _COARSE, 2 * _COARSE)  # no wrap-around for shifts up to the grid
+    spectrum = np.conj(fft.rfft2(coarse - coarse.mean(), s=padded))
+    peak, scale, rows, columns = -np.inf, 1.0, 0, 0
+    for candidate in _SCALES:
+        found = _best_shift(spectrum, _density(b.points, _COARSE, float(candidate)), padded)
+        if found[0] > peak:
+            peak, scale, rows, columns = found[0], float(candidate), found[1], found[2]
+    shift = (-columns * width / _COARSE, -rows * width / _COARSE)
+    fine = _density(a.points, _FINE)
+    square = (_FINE, _FINE)
+    spectrum = np.conj(fft.rfft2(fine - fine.mean()))
+    peak, best = -np.inf, (scale, 0, 0)
+    for candidate in np.arange(scale - 0.012, scale + 0.0121, 0.003):
+        found = _best_shift(spectrum, _density(b.points, _FINE, float(candidate), shift), square)
+        if found[0] > peak:
+            peak, best = found[0], (float(candidate), found[1], found[2])
+    moved = np.roll(_density(b.points, _FINE, best[0], shift), (-best[1], -best[2]), axis=(0, 1))
+    offset = (shift[0] - best[2] * width / _FINE, shift[1] - best[1] * width / _FINE)
+    return (fine / max(fine.sum(), 1e-12), moved / max(moved.sum(), 1e-12), best[0],
+            offset)
+
+
+def _solid(tile: np.ndarray) -> bool:
+    """A tile of nearly even ink (a black band, a shaded box): its detail is noise, so it
+    tells nothing either way."""
+    mean = float(tile.mean())
+    return mean > 0 and float(tile.std()) < 0.35 * mean
+
+
+def _tile_agreement(second: np.ndarray, here: np.ndarray, row: int, column: int) -> float:
+    """The best correlation of a tile of the first page with the second page's tile
+    moved by up to _REACH cells each way: what a similarity transform leaves locally (a
+    phone's perspective, a lens, a slightly different skew) is not a difference of
+    content, while other words or other handwriting in that place match nowhere near."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    top, left = max(row - _REACH, 0), max(column - _REACH, 0)
+    area = second[top : row + _TILE + _REACH, left : column + _TILE + _REACH]
+    windows = sliding_window_view(area, (_TILE, _TILE)).reshape(-1, _TILE * _TILE)
+    windows = windows - windows.mean(axis=1, keepdims=True)
+    tile = (here - here.mean()).ravel()
+    norms = np.sqrt((windows * windows).sum(axis=1) * float(tile @ tile))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = np.where(norms > 0, windows @ tile / norms, 0.0)
+    return float(scores.max())
+
+
+def page_likeness(a: InkPrint, b: InkPrint) -> PageLikeness:
+    """How alike two pages look once aligned (1.0: the same ink everywhere)."""
+    first, second, scale, offset = _align(a, b)
+    tiles = []
+    for row in range(0, _FINE, _TILE):
+        for column in range(0, _FINE, _TILE):
+            here = first[row : row + _TILE, column : column + _TILE]
+            there = second[row : row + _TILE, column : column + _TILE]
+            if min(here.sum(), there.sum()) < _TILE_INK or (_solid(here) and _solid(there)):
+                continue
+            tiles.append(_tile_agreement(second, here, row, column))
+    if not tiles:
+        return PageLikeness(0.0, 0.0, 0.0, scale, offset)
+    scores = np.array(tiles)
+    return PageLikeness(round(_correlation(first, second), 3),
+                        round(float(np.percentile(scores, 10)), 3),
+                        round(float(scores.min()), 3), scale, offset)
+
+
+def _letters(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def _near_enough(a: str, b: str) -> bool:
+    """The same word, or one OCR slip apart (a letter changed, dropped or added)."""
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1 or min(len(a), len(b)) < 5:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    short, long_ = sorted((a, b), key=len)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+
+
+def sure_words(words: Sequence[Word], scale: float, min_conf: float = 85.0,
+               ) -> list[tuple[str, float, float, float, float]]:
+    """(letters, centre x, centre y, half width, half height) in image pixels of the words
+    OCR was sure of (3+ letters or digits), scale turning OCR boxes into image pixels."""
+    out = []
+    for word in words:
+        letters = _letters(word.text)
+        if word.conf >= min_conf and len(letters) >= 3:
+            box = word.box
+            out.append((letters, (box.x + box.w / 2) * scale, (box.y + box.h / 2) * scale,
+                        box.w * scale / 2, box.h * scale / 2))
+    return out
+
+
+def word_agreement(a: InkPrint, a_words: list[tuple[str, float, float, float, float]],
+                   b: InkPrint, b_words: list[tuple[str, float, float, float, float]],
+                   likeness: PageLikeness) -> tuple[int, int]:
+    """(agree, disagree): of the places where both reads were sure of a word, how many
+    say the same word. A degraded rescan misreads where OCR is unsure; two filled copies
+    of one typed form say other names and numbers in the same places, surely."""
+    if not a_words or not b_words:
+        return 0, 0
+    ax, ay = a.place(np.array([w[1] for w in a_words]), np.array([w[2] for w in a_words]))
+    bx, by = b.place(np.array([w[1] for w in b_words]), np.array([w[2] for w in b_words]))
+    bx = bx * likeness.scale + likeness.offset[0]
+    by = by * likeness.scale + likeness.offset[1]
+    b_half_widths = np.array([w[3] for w in b_words]) / b.long_side * likeness.scale
+    agree = disagree = 0
+    for i, (text, _, _, half_w, half_h) in enumerate(a_words):
+        dx = np.abs(bx - ax[i])
+        dy = np.abs(by - ay[i])
+        reach_x = np.maximum(half_w / a.long_side, b_half_widths)
+        close = (dx <= reach_x) & (dy <= half_h / a.long_side)
+        if not close.any():
+            continue
+        nearest = int(np.argmin(np.where(close, dx + dy, np.inf)))
+        if _near_enough(text, b_words[nearest][0]):
+            agree += 1
+        else:
+            disagree += 1
+    return agree, disagree

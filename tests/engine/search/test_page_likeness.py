@@ -1,0 +1,98 @@
+"""Pages compared as images, for rescans whose OCR reads are too poor to tell: another
+scan of the same page (tilt, crop, resolution, blur, recompression) looks the same in
+every inked tile; another hand in the fields does not; sure words agree or disagree."""
+
+from __future__ import annotations
+
+import random
+from io import BytesIO
+
+import pytest
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from engine.models import Box, Word
+from engine.search.page_likeness import ink_print, page_likeness, sure_words, word_agreement
+
+LABELS = ["PURCHASE REQUISITION", "Vendor: Microbiological Associates", "Ship to: Research Centre",
+          "Quantity    Code    Description    Unit price", "Terms: 15 Net   F.O.B.: N/A",
+          "Date wanted: as required", "Budget no.    Acct. no. 4111    Dept. no. 9590",
+          "Approved by", "Follow up date", "Requisition no. 00922237"]
+
+
+def _form(seed: int, filled: bool = True) -> Image.Image:
+    """A form page: printed labels and lines, and a hand's scribbles in two fields."""
+    page = Image.new("L", (900, 1160), 250)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=24)
+    for i, label in enumerate(LABELS):
+        draw.text((60, 60 + 105 * i), label, font=font, fill=15)
+        draw.line((60, 100 + 105 * i, 840, 100 + 105 * i), fill=15, width=2)
+    if filled:
+        rng = random.Random(seed)
+        for top in (140, 170, 670, 700):  # two fields written by hand, two lines each
+            x, y = rng.randint(380, 520), top  # each hand starts and stops elsewhere
+            for _ in range(rng.randint(15, 45)):
+                nx, ny = x + rng.randint(4, 14), top + rng.randint(-12, 12)
+                draw.line((x, y, nx, ny), fill=25, width=3)
+                x, y = nx, ny
+    return page
+
+
+def _rescan(page: Image.Image, seed: int) -> Image.Image:
+    """The same paper through another scanner: a tilt, a crop, another resolution, blur,
+    other exposure, hard JPEG."""
+    rng = random.Random(seed)
+    w, h = page.size
+    page = page.crop((int(w * 0.02), int(h * 0.01), w - int(w * 0.015), h - int(h * 0.02)))
+    page = page.rotate(rng.choice([-1.6, 1.4]), resample=Image.Resampling.BICUBIC, expand=True,
+                       fillcolor=255)
+    page = page.resize((int(page.width * 0.87), int(page.height * 0.87)),
+                       Image.Resampling.LANCZOS)
+    page = page.filter(ImageFilter.GaussianBlur(0.6)).point(lambda v: min(255, int(v * 0.9 + 20)))
+    out = BytesIO()
+    page.save(out, format="JPEG", quality=40)
+    return Image.open(BytesIO(out.getvalue()))
+
+
+def test_a_rescan_looks_like_its_original_in_every_tile() -> None:
+    original = ink_print(_form(1))
+    rescanned = ink_print(_rescan(_form(1), 7))
+    assert original is not None and rescanned is not None
+    likeness = page_likeness(original, rescanned)
+    assert likeness.typical_tile >= 0.8 and likeness.worst_tile >= 0.6
+    # In units of each page's long side the crop and the border the tilt adds nearly
+    # cancel: the rescan's ink lies on the original's at about the same scale.
+    assert likeness.scale == pytest.approx(0.99, abs=0.03)
+
+
+def test_another_hand_in_the_fields_shows_in_the_worst_tile() -> None:
+    first = ink_print(_form(1))
+    other_hand = ink_print(_rescan(_form(2), 7))
+    assert first is not None and other_hand is not None
+    likeness = page_likeness(first, other_hand)
+    assert likeness.typical_tile >= 0.5  # the printed form is the same...
+    assert likeness.worst_tile < 0.6  # ...the writing is not
+
+
+def test_a_blank_page_has_no_ink_to_compare() -> None:
+    assert ink_print(Image.new("L", (600, 800), 255)) is None
+
+
+def _words(texts: list[str], confidence: float = 95.0) -> list[Word]:
+    return [Word(text, Box(60 + 200 * (i % 4), 60 + 105 * (i // 4), 150, 24), confidence)
+            for i, text in enumerate(texts)]
+
+
+def test_sure_words_agree_where_both_reads_say_them_and_disagree_where_they_differ() -> None:
+    page = ink_print(_form(1))
+    assert page is not None
+    likeness = page_likeness(page, page)
+    same = ["vendor", "microbiological", "associates", "research", "quantity", "description",
+            "terms", "wanted", "budget", "approved", "follow", "requisition"]
+    slips = same[:10] + ["folow", "requisitlon"]  # one letter off: still the same word
+    other = same[:6] + ["smith", "jones", "4450", "9911", "harbour", "supplies"]
+    sure = sure_words(_words(same), 1.0)
+    assert word_agreement(page, sure, page, sure_words(_words(slips), 1.0), likeness) == (12, 0)
+    assert word_agreement(page, sure, page, sure_words(_words(other), 1.0), likeness) == (6, 6)
+    unsure = sure_words(_words(other, confidence=60.0), 1.0)
+    assert unsure == [] and word_agreement(page, sure, page, unsure, likeness) == (0, 0)

@@ -1,0 +1,134 @@
+"""A rescan read so poorly that its text cannot tell is still grouped by its pages (read
+again from the files), while a copy of the same blank form filled in by another hand,
+read as poorly, is not; nor is anything whose file is no longer on this machine."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw, ImageFilter, ImageFont, PngImagePlugin
+
+from engine import Library
+from engine.backends.pool import InlineExecutor
+from engine.ingest.first_pages import first_page_reader
+from engine.models import PageText, Word
+from engine.protocols import OcrOptions, OcrResult
+from engine.search.duplicates import POOR_READ, profile, same_paper
+from engine.testing import FAKE_TEXT_KEY, FakeOcr, HashingEmbedder
+
+FORM = ("PURCHASE REQUISITION vendor microbiological associates bethesda ship research "
+        "centre attention harry minnemeyer quantity description authorization provide "
+        "effect inhalation reference cigarette smoke cytogenetic endpoints chromosome "
+        "aberrations sister chromatid exchange fixed price tests performed accordance "
+        "formal agreement between laboratories budget account department approved 4111 "
+        "9590 00922237 19750 21688").split()
+
+
+class PoorReads(FakeOcr):
+    """FakeOcr, except that words written '?word' were read unsure (confidence 40)."""
+
+    def ocr(self, image: Image.Image, options: OcrOptions) -> OcrResult:
+        result = super().ocr(image, options)
+        words = [Word(w.text[1:], w.box, 40.0) if w.text.startswith("?") else w
+                 for w in result.words]
+        return dataclasses.replace(result, words=words)
+
+
+def _page(hand: int) -> Image.Image:
+    """The printed form, and one hand's writing in its fields."""
+    page = Image.new("L", (850, 1100), 250)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=22)
+    for row in range(0, len(FORM), 10):
+        draw.text((40, 40 + 3 * row), " ".join(FORM[row : row + 10]), font=font, fill=15)
+    rng = random.Random(hand)
+    for top in (300, 330, 600, 630):
+        x, y = rng.randint(380, 520), top
+        for _ in range(rng.randint(15, 45)):
+            nx, ny = x + rng.randint(4, 14), top + rng.randint(-12, 12)
+            draw.line((x, y, nx, ny), fill=25, width=3)
+            x, y = nx, ny
+    return page
+
+
+def _scan(path: Path, page: Image.Image, words: list[str]) -> None:
+    info = PngImagePlugin.PngInfo()
+    info.add_text(FAKE_TEXT_KEY, " ".join(words))
+    page.save(path, pnginfo=info)
+
+
+def _poor_read(words: list[str], seed: int, keep_every: int = 2) -> list[str]:
+    """Every other word misread, unsure; the rest read right, sure."""
+    rng = random.Random(seed)
+    return [w if i % keep_every == 0 else "?" + "".join(rng.sample("xqzjkvw", 4))
+            for i, w in enumerate(words)]
+
+
+@pytest.fixture
+def scans(tmp_path: Path) -> Path:
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    _scan(folder / "form.png", _page(1), FORM)
+    degraded = _page(1).filter(ImageFilter.GaussianBlur(0.8)).point(lambda v: v * 0.9 + 12)
+    _scan(folder / "form-rescan.png", degraded, _poor_read(FORM, 2))
+    # The same blank form filled in by another hand, as poorly read: its printed words
+    # are the form's, what was written in it is not.
+    written = "dermal absorption patch trial rabbits twelve weeks protocol".split()
+    other = _poor_read(FORM[:16] + [written[i % len(written)] + str(i) for i in range(16, 32)]
+                       + [str(int(w) + 7) if w.isdigit() else w for w in FORM[32:]], 3)
+    _scan(folder / "form-other-hand.png", _page(2), other)
+    return folder
+
+
+def _library(tmp_path: Path) -> Library:
+    return Library.open(tmp_path / "lib", embedder=HashingEmbedder(), ocr=PoorReads(),
+                        executor=InlineExecutor())
+
+
+def _groups(library: Library) -> list[set[str]]:
+    return [{Path(d.path).stem for d in g.documents} for g in library.duplicates()]
+
+
+def _pages(library: Library) -> dict[str, tuple[str, PageText]]:
+    """stem -> (sha256, first page)."""
+    out = {}
+    for info in library.documents():
+        detail = library.document(info.id)
+        out[Path(info.path).stem] = (str(info.sha256), detail.pages[0])
+    return out
+
+
+def test_a_poorly_read_rescan_is_grouped_by_its_pages_and_another_hand_is_not(
+        scans: Path, tmp_path: Path) -> None:
+    library = _library(tmp_path)
+    library.add([scans])
+    pages = _pages(library)
+    sha, rescan = pages["form-rescan"]
+    assert rescan.confidence is not None and rescan.confidence < POOR_READ
+    # The text alone turns the rescan down: too much of it was misread.
+    assert same_paper(profile(pages["form"][0], 1, [pages["form"][1].text], []),
+                      profile(sha, 1, [rescan.text], [])) is None
+    assert _groups(library) == [{"form", "form-rescan"}]
+
+
+def test_without_its_file_a_poorly_read_rescan_is_judged_by_its_text(
+        scans: Path, tmp_path: Path) -> None:
+    library = _library(tmp_path)
+    library.add([scans])
+    reader = first_page_reader(library.store)
+    sha = _pages(library)["form-rescan"][0]
+    assert reader(sha) is not None
+    os.utime(scans / "form-rescan.png", ns=(10**18, 10**18))  # edited since it was read
+    assert reader(sha) is None
+    (scans / "form-rescan.png").unlink()
+    assert reader(sha) is None
+    # Compared again (as after an upgrade) without the file: the text's verdict stands.
+    library.store.db.execute("DELETE FROM content_profiles")
+    library.store.db.execute("DELETE FROM duplicate_pairs")
+    library.store.db.commit()
+    library.add([scans])
+    assert _groups(library) == []
