@@ -36,6 +36,7 @@ from engine.search.page_likeness import (
     InkPrint,
     ink_print,
     page_likeness,
+    rough_likeness,
     sure_words,
     word_agreement,
 )
@@ -60,6 +61,9 @@ _NEIGHBOURS = 10
 # text (missed rescans 0.12-0.41; unrelated pages below 0.05) is judged by its pages.
 POOR_READ = 86.0
 IMAGE_TEXT_MIN = 0.10
+# Before aligning two pages properly, a coarse look: rescans measured >= 0.87, and three
+# in four poorly read candidates (other forms of similar layout) fall below this.
+ROUGH_MIN = 0.80
 # Aligned pages: the 10th-percentile and the worst inked tile's correlation. Missed
 # rescans measured >= 0.70 and >= 0.64; two real FUNSD forms of one template filled by
 # different hands <= 0.68 and <= 0.44.
@@ -205,6 +209,8 @@ class PageJudge:
         first, second = self._print(a.sha256), self._print(b.sha256)
         if first is None or second is None:
             return None
+        if rough_likeness(first, second) < ROUGH_MIN:
+            return None  # not the same page at all: most candidates end here, cheaply
         likeness = page_likeness(first, second)
         if likeness.typical_tile < TYPICAL_TILE_MIN or likeness.worst_tile < WORST_TILE_MIN:
             return None

@@ -36,6 +36,8 @@ _FINE = 400
 _TILE = 40  # fine cells per tile side: 10 x 10 tiles
 _REACH = 4  # how far (fine cells, ~1 % of the page) a tile may move to find its match
 _SCALES = np.arange(0.80, 1.2501, 0.01)
+_ROUGH = 48
+_ROUGH_SCALES = np.arange(0.80, 1.2501, 0.03)
 # A tile counts when both pages have at least this share of their ink there: a crop or
 # a scanner's border leaves one side's margin empty, which says nothing of the paper.
 _TILE_INK = 0.004
@@ -114,10 +116,14 @@ def _density(points: np.ndarray, cells: int, scale: float = 1.0,
              shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     from scipy import ndimage
 
-    grid, _, _ = np.histogram2d(points[:, 1] * scale + shift[1],
-                                points[:, 0] * scale + shift[0],
-                                bins=cells, range=[_SPAN, _SPAN])
-    smooth: np.ndarray = ndimage.gaussian_filter(grid, 0.8 if cells == _COARSE else 1.0)
+    per_unit = cells / (_SPAN[1] - _SPAN[0])
+    # A histogram by bincount: numpy's histogram2d searches bin edges, 10x slower here.
+    columns = np.floor((points[:, 0] * scale + shift[0] - _SPAN[0]) * per_unit).astype(np.int64)
+    rows = np.floor((points[:, 1] * scale + shift[1] - _SPAN[0]) * per_unit).astype(np.int64)
+    inside = (columns >= 0) & (columns < cells) & (rows >= 0) & (rows < cells)
+    grid = np.bincount(rows[inside] * cells + columns[inside], minlength=cells * cells
+                       ).reshape(cells, cells).astype(np.float64)
+    smooth: np.ndarray = ndimage.gaussian_filter(grid, 1.0 if cells == _FINE else 0.8)
     return smooth
 
 
@@ -194,6 +200,29 @@ def _tile_agreement(second: np.ndarray, here: np.ndarray, row: int, column: int)
     with np.errstate(divide="ignore", invalid="ignore"):
         scores = np.where(norms > 0, windows @ tile / norms, 0.0)
     return float(scores.max())
+
+
+def rough_likeness(a: InkPrint, b: InkPrint) -> float:
+    """The two pages' best correlation on a coarse grid over a few scales and every
+    shift: a thousandth of page_likeness's cost, enough to see that two forms are not
+    the same page at all (most candidate pairs) before aligning them properly."""
+    from scipy import fft
+
+    few_a = a.points[:: max(1, len(a.points) // 4000)]
+    few_b = b.points[:: max(1, len(b.points) // 4000)]
+    fixed = _density(few_a, _ROUGH)
+    fixed = fixed - fixed.mean()
+    padded = (2 * _ROUGH, 2 * _ROUGH)
+    spectrum = np.conj(fft.rfft2(fixed, s=padded))
+    best = 0.0
+    for scale in _ROUGH_SCALES:
+        moving = _density(few_b, _ROUGH, float(scale))
+        moving = moving - moving.mean()
+        norm = float(np.sqrt((fixed * fixed).sum() * (moving * moving).sum()))
+        if norm > 0:
+            peak = float(fft.irfft2(spectrum * fft.rfft2(moving, s=padded), s=padded).max())
+            best = max(best, peak / norm)
+    return round(best, 3)
 
 
 def page_likeness(a: InkPrint, b: InkPrint) -> PageLikeness:
