@@ -34,13 +34,16 @@ _MONTHS["sept"] = 9
 _MONTH = r"(?P<month_name>[A-Za-z]{3,10})\.?"
 _YEAR = r"(?P<year>(?:1[89]|20)\d{2}|'?\d{2})"
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
+# A year ends at a non-digit, or where OCR glued the next word on and read its capital
+# D or O as a zero ("June 21, 19930EPARTMENT").
+_YEAR_END = r"(?:(?!\d)|(?<=\d{4})(?=0[A-Za-z]{3}))"
 _PATTERNS = [
     ("iso", re.compile(r"(?<!\d)(?P<year>(?:1[89]|20)\d{2})[-/.](?P<a>[01]?\d)[-/.](?P<b>[0-3]?\d)"
                        r"(?!\d)")),
     ("numeric", re.compile(r"(?<![\d/.-])(?P<a>[0-3]?\d)\s?[/.-]\s?(?P<b>[0-3]?\d)\s?[/.-]\s?"
                            r"(?P<year>(?:1[89]|20)\d{2}|\d{2})(?![\d/])")),
-    ("day-month", re.compile(rf"(?<!\w){_DAY}[\s.-]+{_MONTH}[\s,.-]+{_YEAR}(?!\d)", re.I)),
-    ("month-day", re.compile(rf"(?<!\w){_MONTH}[\s.-]+{_DAY},?[\s.-]+{_YEAR}(?!\d)", re.I)),
+    ("day-month", re.compile(rf"(?<!\w){_DAY}[\s.-]+{_MONTH}[\s,.-]+{_YEAR}{_YEAR_END}", re.I)),
+    ("month-day", re.compile(rf"(?<!\w){_MONTH}[\s.-]+{_DAY},?[\s.-]+{_YEAR}{_YEAR_END}", re.I)),
 ]
 _GOOD = re.compile(r"\b(date[ds]?|dated|issued|invoice|receipt|on)\b[^\n]{0,12}$", re.I)
 _BAD = re.compile(r"\b(birth|born|dob|expir\w*|exp|due|valid|until|deadline|since)"
