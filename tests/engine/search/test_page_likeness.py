@@ -96,3 +96,20 @@ def test_sure_words_agree_where_both_reads_say_them_and_disagree_where_they_diff
     assert word_agreement(page, sure, page, sure_words(_words(other), 1.0), likeness) == (6, 6)
     unsure = sure_words(_words(other, confidence=60.0), 1.0)
     assert unsure == [] and word_agreement(page, sure, page, unsure, likeness) == (0, 0)
+
+
+def test_a_big_page_is_compared_at_a_working_size_and_its_words_still_land() -> None:
+    small = _form(1)
+    big = small.resize((small.width * 3, small.height * 3))  # the same page at 3x the dpi
+    print_small, print_big = ink_print(small), ink_print(big)
+    assert print_small is not None and print_big is not None
+    assert print_big.long_side <= 1400 and len(print_big.points) <= 40_000
+    likeness = page_likeness(print_small, print_big)
+    assert likeness.typical_tile >= 0.8
+    words = ["vendor", "microbiological", "associates", "research", "quantity", "description",
+             "terms", "wanted", "budget", "approved"]
+    big_words = [Word(w.text, Box(w.box.x * 3, w.box.y * 3, w.box.w * 3, w.box.h * 3), w.conf)
+                 for w in _words(words)]
+    assert word_agreement(print_small, sure_words(_words(words), 1.0), print_big,
+                          sure_words(big_words, print_big.long_side / max(big.size)),
+                          likeness) == (10, 0)
