@@ -209,9 +209,10 @@ class PageJudge:
         first, second = self._print(a.sha256), self._print(b.sha256)
         if first is None or second is None:
             return None
-        if rough_likeness(first, second) < ROUGH_MIN:
+        rough = rough_likeness(first, second)
+        if rough.score < ROUGH_MIN:
             return None  # not the same page at all: most candidates end here, cheaply
-        likeness = page_likeness(first, second)
+        likeness = page_likeness(first, second, near_scale=rough.scale)
         if likeness.typical_tile < TYPICAL_TILE_MIN or likeness.worst_tile < WORST_TILE_MIN:
             return None
         agree, disagree = word_agreement(first, self._sure_words(a.sha256, first), second,

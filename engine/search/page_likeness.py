@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -42,6 +42,7 @@ _REACH = 4  # how far (fine cells, ~1 % of the page) a tile may move to find its
 _SCALES = np.arange(0.80, 1.2501, 0.01)
 _ROUGH = 48
 _ROUGH_SCALES = np.arange(0.80, 1.2501, 0.03)
+_NEAR_SCALE = 0.06  # how far the true scale may lie from the rough look's
 # A tile counts when both pages have at least this share of their ink there: a crop or
 # a scanner's border leaves one side's margin empty, which says nothing of the paper.
 _TILE_INK = 0.004
@@ -156,7 +157,7 @@ def _best_shift(fixed_spectrum: np.ndarray, moving: np.ndarray,
     return float(correlation.max()), int(row), int(column)
 
 
-def _align(a: InkPrint, b: InkPrint
+def _align(a: InkPrint, b: InkPrint, scales: np.ndarray = _SCALES,
            ) -> tuple[np.ndarray, np.ndarray, float, tuple[float, float]]:
     """a's and b's fine density grids with b scaled and shifted onto a, and that scale
     and shift (a = b * scale + shift)."""
@@ -167,7 +168,7 @@ def _align(a: InkPrint, b: InkPrint
     padded = (2 * _COARSE, 2 * _COARSE)  # no wrap-around for shifts up to the grid
     spectrum = np.conj(fft.rfft2(coarse - coarse.mean(), s=padded))
     peak, scale, rows, columns = -np.inf, 1.0, 0, 0
-    for candidate in _SCALES:
+    for candidate in scales:
         found = _best_shift(spectrum, _density(b.points, _COARSE, float(candidate)), padded)
         if found[0] > peak:
             peak, scale, rows, columns = found[0], float(candidate), found[1], found[2]
@@ -175,12 +176,13 @@ def _align(a: InkPrint, b: InkPrint
     fine = _density(a.points, _FINE)
     square = (_FINE, _FINE)
     spectrum = np.conj(fft.rfft2(fine - fine.mean()))
-    peak, best = -np.inf, (scale, 0, 0)
-    for candidate in np.arange(scale - 0.012, scale + 0.0121, 0.003):
-        found = _best_shift(spectrum, _density(b.points, _FINE, float(candidate), shift), square)
+    peak, best, best_density = -np.inf, (scale, 0, 0), fine
+    for candidate in np.arange(scale - 0.006, scale + 0.0061, 0.003):  # coarse steps 0.01
+        density = _density(b.points, _FINE, float(candidate), shift)
+        found = _best_shift(spectrum, density, square)
         if found[0] > peak:
-            peak, best = found[0], (float(candidate), found[1], found[2])
-    moved = np.roll(_density(b.points, _FINE, best[0], shift), (-best[1], -best[2]), axis=(0, 1))
+            peak, best, best_density = found[0], (float(candidate), found[1], found[2]), density
+    moved = np.roll(best_density, (-best[1], -best[2]), axis=(0, 1))
     offset = (shift[0] - best[2] * width / _FINE, shift[1] - best[1] * width / _FINE)
     return (fine / max(fine.sum(), 1e-12), moved / max(moved.sum(), 1e-12), best[0],
             offset)
@@ -211,10 +213,18 @@ def _tile_agreement(second: np.ndarray, here: np.ndarray, row: int, column: int)
     return float(scores.max())
 
 
-def rough_likeness(a: InkPrint, b: InkPrint) -> float:
+class RoughLook(NamedTuple):
+    """The best correlation on a coarse grid, and the scale it was found at."""
+
+    score: float
+    scale: float
+
+
+def rough_likeness(a: InkPrint, b: InkPrint) -> RoughLook:
     """The two pages' best correlation on a coarse grid over a few scales and every
-    shift: a thousandth of page_likeness's cost, enough to see that two forms are not
-    the same page at all (most candidate pairs) before aligning them properly."""
+    shift: a small part of page_likeness's cost, enough to see that two forms are not
+    the same page at all (most candidate pairs) before aligning them properly, and
+    where among the scales to look when aligning them."""
     from scipy import fft
 
     few_a = a.points[:: max(1, len(a.points) // 4000)]
@@ -223,20 +233,24 @@ def rough_likeness(a: InkPrint, b: InkPrint) -> float:
     fixed = fixed - fixed.mean()
     padded = (2 * _ROUGH, 2 * _ROUGH)
     spectrum = np.conj(fft.rfft2(fixed, s=padded))
-    best = 0.0
+    best, best_scale = 0.0, 1.0
     for scale in _ROUGH_SCALES:
         moving = _density(few_b, _ROUGH, float(scale))
         moving = moving - moving.mean()
         norm = float(np.sqrt((fixed * fixed).sum() * (moving * moving).sum()))
         if norm > 0:
             peak = float(fft.irfft2(spectrum * fft.rfft2(moving, s=padded), s=padded).max())
-            best = max(best, peak / norm)
-    return round(best, 3)
+            if peak / norm > best:
+                best, best_scale = peak / norm, float(scale)
+    return RoughLook(round(best, 3), best_scale)
 
 
-def page_likeness(a: InkPrint, b: InkPrint) -> PageLikeness:
-    """How alike two pages look once aligned (1.0: the same ink everywhere)."""
-    first, second, scale, offset = _align(a, b)
+def page_likeness(a: InkPrint, b: InkPrint, near_scale: float | None = None) -> PageLikeness:
+    """How alike two pages look once aligned (1.0: the same ink everywhere). With
+    near_scale (a rough look's), the scales searched are those within 0.06 of it."""
+    scales = _SCALES if near_scale is None else \
+        _SCALES[np.abs(_SCALES - near_scale) <= _NEAR_SCALE + 1e-9]
+    first, second, scale, offset = _align(a, b, scales)
     tiles = []
     for row in range(0, _FINE, _TILE):
         for column in range(0, _FINE, _TILE):
