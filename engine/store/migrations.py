@@ -193,16 +193,6 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX duplicate_pairs_second ON duplicate_pairs(second);
         """,
     ),
-    (
-        "0011_rescans_rejudged",
-        """
-        -- The rescan judge now also looks at the pages of pairs whose OCR reads were too
-        -- poor for their text to tell: every content is compared again at the next index
-        -- run (~10 ms a content), so rescans missed before are found in old libraries too.
-        DELETE FROM content_profiles;
-        DELETE FROM duplicate_pairs;
-        """,
-    ),
 ]
 
 
