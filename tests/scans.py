@@ -11,13 +11,14 @@ from PIL import Image, ImageDraw, ImageFont
 
 
 def text_page(lines: list[str], *, size: tuple[int, int] = (1275, 1650), font_px: int = 34,
-              rotate: int = 0) -> Image.Image:
+              rotate: int = 0, paper: int = 255, ink: int = 0,
+              line_px: int | None = None) -> Image.Image:
     """A clean page (150 dpi letter) with lines of text, optionally turned."""
-    page = Image.new("L", size, 255)
+    page = Image.new("L", size, paper)
     draw = ImageDraw.Draw(page)
     font = ImageFont.load_default(size=font_px)
     for i, line in enumerate(lines):
-        draw.text((100, 120 + i * int(font_px * 1.8)), line, font=font, fill=0)
+        draw.text((100, 120 + i * (line_px or int(font_px * 1.8))), line, font=font, fill=ink)
     if rotate:
         page = page.rotate(rotate, expand=True, fillcolor=255)
     page.info["dpi"] = (150, 150)

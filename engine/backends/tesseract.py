@@ -181,6 +181,13 @@ class TesseractOcr:
         scale = _ocr_scale(image)
         work = _scaled(image, scale)
         words = self._words(work, options, scale)
+        if scale != 1.0 and not words:
+            # Upscaled, a blurred and grainy page can read as nothing at all where the
+            # page at its own size reads fine (measured: 0 words against 167; a blank
+            # page pays one more quick read).
+            plain = self._words(image, options, 1.0)
+            if _quality(plain) > _quality(words):
+                words, work, scale = plain, image, 1.0
         text_px = _median_text_height(words) * scale
         if words and 0 < text_px < _SMALL_TEXT_PX and scale < _MAX_SCALE:
             pixels = image.width * image.height

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageFilter
 
 from engine import Library
+from tests.scans import text_page
 
 pytestmark = pytest.mark.slow
 WORDS = ("purchase requisition vendor microbiological associates bethesda research centre "
@@ -26,19 +27,14 @@ WORDS = ("purchase requisition vendor microbiological associates bethesda resear
 def _page(seed: int) -> Image.Image:
     """24 typed lines of the form's words, each with a figure."""
     rng = random.Random(seed)
-    page = Image.new("L", (1275, 1650), 250)
-    draw = ImageDraw.Draw(page)
-    font = ImageFont.load_default(size=26)
-    for i in range(24):
-        line = " ".join(rng.choice(WORDS) for _ in range(6)) + f" {rng.randint(10, 9999)}"
-        draw.text((90, 90 + 60 * i), line, font=font, fill=20)
-    return page
+    return text_page([" ".join(rng.choice(WORDS) for _ in range(6)) + f" {rng.randint(10, 9999)}"
+                      for _ in range(24)], font_px=26, paper=250, ink=20, line_px=60)
 
 
-def _poor_copy(page: Image.Image, seed: int) -> Image.Image:
-    """Tilted, 0.4x the resolution, blurred, grainy, JPEG at quality 30."""
+def _poor_copy(page: Image.Image, seed: int, factor: float = 0.4) -> Image.Image:
+    """Tilted, less resolution, blurred, grainy, JPEG at quality 30."""
     page = page.rotate(1.2, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
-    page = page.resize((int(page.width * 0.4), int(page.height * 0.4)),
+    page = page.resize((int(page.width * factor), int(page.height * factor)),
                        Image.Resampling.BILINEAR)
     page = page.filter(ImageFilter.GaussianBlur(0.7))
     grain = np.random.default_rng(seed).normal(0, 8, (page.height, page.width))
@@ -65,3 +61,15 @@ def test_a_poor_rescan_of_a_typed_page_is_grouped_by_its_pages(
                     for g in library.duplicates())
     assert groups == [["page", "page-rescan"]]
     library.close()
+
+
+@pytest.mark.parametrize("factor", [0.39, 0.41])
+def test_a_poor_copy_that_reads_as_nothing_upscaled_is_read_at_its_own_size(
+        factor: float) -> None:
+    from engine.backends.factory import make_ocr
+    from engine.protocols import OcrOptions
+
+    # Read at 2x (a small page without a DPI tag), these copies gave Tesseract no words
+    # at all; at their own size it reads ~160, as the bare CLI does.
+    words = make_ocr().ocr(_poor_copy(_page(1), 2, factor), OcrOptions()).words
+    assert len(words) > 100

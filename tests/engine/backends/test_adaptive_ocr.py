@@ -138,6 +138,28 @@ def test_a_poorly_read_page_gains_the_sparse_words_its_layout_read_missed() -> N
     assert clean.reads == [3]
 
 
+def test_a_page_that_reads_as_nothing_upscaled_is_read_at_its_own_size() -> None:
+    from engine.backends.tesseract import TesseractOcr
+    from engine.protocols import OcrOptions
+
+    scales: list[float] = []
+
+    class UpscaledBlind(TesseractOcr):
+        def _words(self, image, options, scale):  # type: ignore[no-untyped-def]
+            scales.append(scale)
+            if scale != 1.0:
+                return []
+            return [Word(text, Box(20 + 80 * i, 40, 70, 24), 88.0)
+                    for i, text in enumerate(["Quarterly", "statement", "balance", "payment",
+                                              "harbour", "delivery", "kitchen", "warranty"])]
+
+    page = Image.new("L", (700, 900), 255)  # small, no DPI tag: read at 2x first
+    result = UpscaledBlind(binary="tesseract").ocr(page, OcrOptions(detect_rotation=False))
+    assert scales[:2] == [2.0, 1.0]
+    assert [w.text for w in result.words][:2] == ["Quarterly", "statement"]
+    assert max(w.box.x + w.box.w for w in result.words) <= page.width
+
+
 def test_binarizing_a_page_of_one_shade_keeps_it() -> None:
     blank = Image.new("L", (40, 30), 255)
     assert _binarized(blank).getextrema() == (255, 255)
