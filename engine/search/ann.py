@@ -6,7 +6,9 @@ simply not found, and the score is recomputed from the stored float32 vector), a
 live chunks it does not hold yet (the "tail") are scanned exactly. So a stale, missing or
 damaged file costs speed, never a result. The writer brings it up to date after indexing
 (`AnnFile.update`); readers memory-map it (instant cold start, one copy in the page cache
-for every process on the library).
+for every process on the library). Beside it the writer keeps the int8 sketch of the same
+vectors (engine/search/sketch.py), which proposes the candidates of unfiltered searches;
+the graph serves filtered ones, and all of them while the sketch is missing.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+import engine.search.sketch as sketches
 from engine.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -38,7 +41,8 @@ ANN_FROM_CHUNKS = 200_000
 # of the file's entries belongs to removed chunks.
 MERGE_TAIL_ROWS = 20_000
 MERGE_DEAD_SHARE = 0.10
-# HNSW settings. Search asks the graph for 400 candidates and rescores them exactly; a
+# HNSW settings (filtered searches, and any while the sketch is missing). Search asks the
+# graph for 400 candidates and rescores them exactly; a
 # wider search beam (ef) is cheap next to that (1M chunks: ef 96 -> 800 -> 3200 took
 # 3.8 -> 5.6 -> 19.7 ms p50 and raised recall@10 on queries far from every chunk from
 # 0.30 to 0.44 to 0.78; on queries near them it is 0.95-0.975 either way).
@@ -88,6 +92,7 @@ class OpenedAnn:
     index: Any
     keys: np.ndarray
     stamp: tuple[int, int, int]  # (device, inode, mtime): a replaced file is noticed
+    sketch: sketches.Sketch | None = None  # for queries far from every chunk
 
 
 class AnnFile:
@@ -99,6 +104,7 @@ class AnnFile:
         self.path = ann_path(directory, model_id)
         self.meta_path = self.path.with_suffix(".json")
         self.lock_path = self.path.with_suffix(".lock")
+        self.sketch_path = self.path.with_suffix(".sketch")
 
     def stamp(self) -> tuple[int, int, int] | None:
         """What identifies the current file (None: there is none)."""
@@ -134,7 +140,14 @@ class AnnFile:
         except Exception as e:  # any failure here only means "no usable file"
             log.info("cannot use %s (%s); searching exactly", self.path, e)
             return None
-        return OpenedAnn(index, keys, stamp)
+        return OpenedAnn(index, keys, stamp, self._open_sketch(meta["file"]))
+
+    def _open_sketch(self, described: dict[str, Any]) -> sketches.Sketch | None:
+        """The sketch written for exactly this file (else None: the graph alone)."""
+        found = sketches.load(self.sketch_path, self.dim)
+        if found is None or found.made_for != described:
+            return None
+        return found
 
     @contextmanager
     def _locked(self, wait: bool) -> Iterator[bool]:
@@ -174,19 +187,66 @@ class AnnFile:
             dead = np.setdiff1d(keys, live, assume_unique=True)
             worth = len(tail) >= MERGE_TAIL_ROWS or len(dead) > MERGE_DEAD_SHARE * max(1, len(keys))
             if opened is not None and not (worth or (force and (len(tail) or len(dead)))):
-                return False
+                if opened.sketch is None:  # a file from before sketches, or a kill
+                    self._write_sketch(self._full_sketch(store, np.setdiff1d(keys, dead)))
+                return opened.sketch is None
             if len(dead):
                 index.remove(dead.astype(np.uint64))
-            for start in range(0, len(tail), 20_000):
-                rows = store.reads.vectors_by_id(self.model_id,
-                                                 tail[start : start + 20_000].tolist())
-                if not rows:
-                    continue
-                ids = np.fromiter((r[0] for r in rows), dtype=np.uint64, count=len(rows))
-                matrix = np.frombuffer(b"".join(r[3] for r in rows), dtype="<f4")
-                index.add(ids, matrix.reshape(len(rows), self.dim), threads=os.cpu_count() or 1)
+            old = opened.sketch if opened is not None else None
+            basis = old.basis if old is not None else self._basis(store, live)
+            new_keys, new_codes = [], []
+            for ids, matrix in self._vectors(store, tail):
+                index.add(ids.astype(np.uint64), matrix, threads=os.cpu_count() or 1)
+                new_keys.append(ids)
+                new_codes.append(basis.codes(matrix))
             self._write(index)
+            if old is not None:
+                added = np.concatenate([np.zeros(0, dtype=np.int64), *new_keys])
+                codes = np.concatenate([np.zeros((0, self.dim), dtype=np.int8), *new_codes])
+                self._write_sketch(sketches.merged(old, dead, added, codes))
+            elif opened is None:
+                self._write_sketch(self._sketch_of(basis, new_keys, new_codes))
+            else:
+                self._write_sketch(self._full_sketch(store, np.setdiff1d(live, dead)))
             return True
+
+    def _vectors(self, store: Store, ids: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The live float32 vectors of some chunk ids, in blocks (ids, matrix)."""
+        for start in range(0, len(ids), 20_000):
+            rows = store.reads.vectors_by_id(self.model_id, ids[start : start + 20_000].tolist())
+            if rows:
+                found = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+                matrix = np.frombuffer(b"".join(r[3] for r in rows), dtype="<f4")
+                yield found, matrix.reshape(len(rows), self.dim)
+
+    def _basis(self, store: Store, live: np.ndarray) -> sketches.Basis:
+        """The sketch axes, learned from a strided sample of the live vectors."""
+        step = max(1, len(live) // sketches.SAMPLE_ROWS)
+        sample = [matrix for _, matrix in self._vectors(store, live[::step])]
+        return sketches.Basis.learn(np.concatenate(sample))
+
+    def _sketch_of(self, basis: sketches.Basis, keys: list[np.ndarray],
+                   codes: list[np.ndarray]) -> sketches.Sketch:
+        all_keys = np.concatenate([np.zeros(0, dtype=np.int64), *keys])
+        all_codes = np.concatenate([np.zeros((0, self.dim), dtype=np.int8), *codes])
+        order = np.argsort(all_keys, kind="stable")
+        return sketches.build(basis, all_keys[order], all_codes[order])
+
+    def _full_sketch(self, store: Store, ids: np.ndarray) -> sketches.Sketch:
+        basis = self._basis(store, ids)
+        keys, codes = [], []
+        for found, matrix in self._vectors(store, ids):
+            keys.append(found)
+            codes.append(basis.codes(matrix))
+        return self._sketch_of(basis, keys, codes)
+
+    def _write_sketch(self, sketch: sketches.Sketch) -> None:
+        """Written aside and renamed; it names the graph file it was made for, so a
+        sketch left from an older file is never used with a newer one."""
+        meta = json.loads(self.meta_path.read_text())
+        partial = self.sketch_path.with_suffix(".sketch.partial")
+        sketches.save(sketch, partial, made_for=meta["file"])
+        partial.replace(self.sketch_path)
 
     def _new_index(self) -> Any:
         Index = usearch_index()  # noqa: N806
@@ -209,6 +269,6 @@ class AnnFile:
 
     def _remove(self) -> bool:
         existed = self.path.exists()
-        for path in (self.meta_path, self.path):
+        for path in (self.meta_path, self.path, self.sketch_path):
             path.unlink(missing_ok=True)
         return existed

@@ -29,6 +29,9 @@ EXACT_SCOPE_ROWS = 50_000
 # Filtered or with removed entries, the graph is asked for this many times the share
 # that survives, and again with four times more until enough survive.
 _OVERSAMPLE = 1.5
+# The sketch's candidates rescored exactly from SQLite (the rest keep its scores): the
+# ten best of 1M chunks were always among its best 100 (docs/benchmarks.md).
+EXACT_RESCORE = 100
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class Shortlist:
     floor: float
     hits: list[ChunkHit] = field(default_factory=list)  # final (exact scan, tail)
     keys: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # The sketch's approximate scores of keys (best first), when it proposed them.
+    approx: np.ndarray | None = None
 
 
 class VectorSearch:
@@ -108,6 +113,10 @@ class VectorSearch:
                 self._tail.load(store.reads.vectors_by_id(model_id, tail.tolist()), dim)
                 self._dead = np.setdiff1d(opened.keys, live, assume_unique=True)
                 self._ann = opened
+                if opened.sketch is None and not store.read_only:
+                    # A file from before sketches, or a kill before its sketch was
+                    # written: the graph serves meanwhile.
+                    self._build_in_background(file, store.path.parent)
             self._last_id = int(live[-1]) if len(live) else -1
             self._model_id = model_id
             self._seen = seen
@@ -151,41 +160,49 @@ class VectorSearch:
             return found
         if len(self._tail.ids):
             found.hits = self._tail.top(query, k, scope.shas, floor)
-        found.keys = self._ann_keys(opened, query, k, scope.ids)
+        found.keys, found.approx = self._ann_keys(opened, query, k, scope.ids)
         return found
 
     def _ann_keys(self, opened: ann.OpenedAnn, query: np.ndarray, k: int,
-                  scope: np.ndarray | None) -> np.ndarray:
-        """The graph's best k keys among the live (and allowed) ones."""
+                  scope: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The best k keys among the live (and allowed) ones, and their approximate
+        scores when the sketch proposed them."""
         keys = opened.keys
         if scope is not None:
             inside = np.intersect1d(scope, keys, assume_unique=True)
             if len(self._dead):
                 inside = np.setdiff1d(inside, self._dead, assume_unique=True)
             if not len(inside):
-                return inside
+                return inside, None
             if len(inside) <= EXACT_SCOPE_ROWS:
-                return self._exact_keys(opened, query, k, inside)
+                return self._exact_keys(opened, query, k, inside), None
             share = len(inside) / max(1, len(keys))
         else:
             share = 1 - len(self._dead) / max(1, len(keys))
         count = min(len(keys), math.ceil(k / max(share, 1e-6) * (_OVERSAMPLE if share < 1 else 1)))
+        # Unfiltered, the sketch's full scan proposes: the graph walk misses half the
+        # ten best of a query far from every chunk at 1M (docs/benchmarks.md).
+        sketch = opened.sketch if scope is None else None
         while True:
-            found: np.ndarray = opened.index.search(query, count, threads=1).keys.astype(np.int64)
+            approx: np.ndarray | None = None
+            if sketch is not None:
+                found, approx = sketch.candidates(query, count)
+            else:
+                found = opened.index.search(query, count, threads=1).keys.astype(np.int64)
             keep = np.ones(len(found), dtype=bool)
             if len(self._dead):
                 keep &= ~np.isin(found, self._dead)
             if scope is not None:
                 keep &= np.isin(found, scope)
             if keep.sum() >= k:
-                return found[keep][:k]
+                return found[keep][:k], None if approx is None else approx[keep][:k]
             if count >= len(keys) or (count >= EXACT_SCOPE_ROWS and scope is not None):
                 # The graph keeps proposing what the filter rejects, or asked for every
                 # key it did not reach them all (a graph search may return fewer than
                 # asked): scan the allowed, so no search returns fewer than exist.
                 allowed = keys if scope is None else np.intersect1d(scope, keys,
                                                                     assume_unique=True)
-                return self._exact_keys(opened, query, k, np.setdiff1d(allowed, self._dead))
+                return self._exact_keys(opened, query, k, np.setdiff1d(allowed, self._dead)), None
             count = min(len(keys), count * 4)
 
     @staticmethod
@@ -201,17 +218,26 @@ class VectorSearch:
         return chosen
 
     def resolve(self, store: Store, found: Shortlist) -> list[ChunkHit]:
-        """The shortlist confirmed by the database, exactly scored, best first: an ANN
-        key whose chunk is gone is dropped here, so no removed chunk is ever returned."""
+        """The shortlist confirmed by the database, scored, best first: an ANN key whose
+        chunk is gone is dropped here, so no removed chunk is ever returned. Scores are
+        the exact float32 ones, except past the sketch's best EXACT_RESCORE, which keep
+        the sketch's (within ~0.01; they only place candidates far below the top)."""
         if not len(found.keys) or self._model_id is None:
             return found.hits
-        rows = store.reads.vectors_by_id(self._model_id, np.sort(found.keys).tolist())
+        exact_keys, rest = found.keys, found.keys[:0]
+        if found.approx is not None and len(found.keys) > EXACT_RESCORE:
+            exact_keys, rest = found.keys[:EXACT_RESCORE], found.keys[EXACT_RESCORE:]
+        rows = store.reads.vectors_by_id(self._model_id, np.sort(exact_keys).tolist())
+        hits: list[ChunkHit] = []
         if rows:
             matrix = np.frombuffer(b"".join(r[3] for r in rows), dtype="<f4")
             scores = matrix.reshape(len(rows), -1) @ found.query
             hits = [ChunkHit(r[0], r[1], r[2], float(s)) for r, s in zip(rows, scores, strict=True)
                     if s >= found.floor]
-        else:
-            hits = []
+        if len(rest) and found.approx is not None:
+            approx = dict(zip(rest.tolist(), found.approx[EXACT_RESCORE:].tolist(), strict=True))
+            hits += [ChunkHit(i, sha, page, approx[i])
+                     for i, sha, page in store.reads.chunk_places(self._model_id, rest.tolist())
+                     if approx[i] >= found.floor]
         merged = {h.chunk_id: h for h in [*hits, *found.hits]}
         return sorted(merged.values(), key=lambda h: -h.score)[: found.k]

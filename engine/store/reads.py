@@ -171,6 +171,18 @@ class IndexReads:
         rows.sort()
         return rows
 
+    def chunk_places(self, model_id: str, ids: Sequence[int]) -> list[tuple[int, str, int]]:
+        """(id, sha256, page) of those ids that still hold a vector of model_id, as
+        vectors_by_id without reading the vectors."""
+        rows: list[tuple[int, str, int]] = []
+        for start in range(0, len(ids), 500):
+            batch = [int(i) for i in ids[start : start + 500]]
+            rows.extend((int(i), str(s), int(p)) for i, s, p in self.db.execute(
+                "SELECT id, sha256, page_no FROM chunks WHERE model_id = ? "
+                f"AND vector IS NOT NULL AND id IN ({','.join('?' * len(batch))})",
+                [model_id, *batch]))
+        return rows
+
     def content_vectors(self, sha256: str, model_id: str) -> list[bytes]:
         """The float32 blobs of one content's chunk vectors."""
         return [bytes(r[0]) for r in self.db.execute(

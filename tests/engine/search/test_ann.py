@@ -48,6 +48,15 @@ def _add_documents(store: Store, start: int, count: int, seed: int,
                               model_id=MODEL)
 
 
+def _indexed(tmp_path: Path, documents: int, seed: int) -> tuple[Store, ann.AnnFile]:
+    """A library of `documents` (4 chunks each) and its ANN file, brought up to date."""
+    store = Store(tmp_path)
+    _add_documents(store, 0, documents, seed=seed)
+    file = ann.AnnFile(tmp_path, MODEL, DIM)
+    file.update(store)
+    return store, file
+
+
 @pytest.fixture
 def small_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ann, "ANN_FROM_CHUNKS", 200)
@@ -162,16 +171,20 @@ def test_filters_lose_nothing_on_the_ann_path(tmp_path: Path, monkeypatch: pytes
 
 
 class _ShortSightedGraph:
-    """An index whose searches reach only some of its keys, as an HNSW graph's may."""
+    """An index whose searches reach only some of its keys, as an HNSW graph's may
+    (blind: its walks end early, among the count after the best 4 * count)."""
 
-    def __init__(self, index: object, reach: float) -> None:
-        self._index, self._reach = index, reach
+    def __init__(self, index: object, reach: float, blind: bool = False) -> None:
+        self._index, self._reach, self._blind = index, reach, blind
 
     def search(self, query: np.ndarray, count: int, threads: int = 1) -> object:
-        found = self._index.search(query, count, threads=threads)  # type: ignore[attr-defined]
+        asked = count * 5 if self._blind else count
+        found = self._index.search(query, asked, threads=threads)  # type: ignore[attr-defined]
+        reached = found.keys[-count:] if self._blind else \
+            found.keys[: max(1, int(len(found.keys) * self._reach))]
 
         class Found:
-            keys = found.keys[: max(1, int(len(found.keys) * self._reach))]
+            keys = reached
 
         return Found()
 
