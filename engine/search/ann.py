@@ -106,10 +106,10 @@ class AnnFile:
         self.lock_path = self.path.with_suffix(".lock")
         self.sketch_path = self.path.with_suffix(".sketch")
 
-    def stamp(self) -> tuple[int, int, int] | None:
-        """What identifies the current file (None: there is none)."""
+    def stamp(self, path: Path | None = None) -> tuple[int, int, int] | None:
+        """What identifies the current file, or the one at path (None: there is none)."""
         try:
-            stat = self.path.stat()
+            stat = (path or self.path).stat()
         except OSError:
             return None
         return stat.st_dev, stat.st_ino, stat.st_mtime_ns

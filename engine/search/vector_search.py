@@ -66,7 +66,8 @@ class VectorSearch:
         self._tail = VectorCache()
         self._ann: ann.OpenedAnn | None = None
         self._dead = np.zeros(0, dtype=np.int64)
-        self._seen: tuple[str, tuple[int, int], tuple[int, int, int] | None] | None = None
+        self._seen: tuple[str, tuple[int, int], tuple[int, int, int] | None,
+                          tuple[int, int, int] | None] | None = None
         self._last_id = -1
         self._model_id: str | None = None
         self._building: threading.Thread | None = None
@@ -85,13 +86,13 @@ class VectorSearch:
         """Follow the index: new rows, removals, a model change, a new ANN file."""
         file = ann.AnnFile(store.path.parent, model_id, dim)
         generation = store.generation()
-        seen = (model_id, generation, file.stamp())
+        seen = (model_id, generation, file.stamp(), file.stamp(file.sketch_path))
         with self._lock:
             if seen == self._seen:
                 return
             previous = self._seen
             commits_only = (previous is not None and self._ann is not None
-                            and seen[0] == previous[0] and seen[2] == previous[2]
+                            and seen[0] == previous[0] and seen[2:] == previous[2:]
                             and generation[1] == previous[1][1])
             if commits_only:
                 rows = store.reads.vectors_after(model_id, self._last_id)

@@ -163,6 +163,8 @@ def test_a_sketch_follows_its_graph_and_is_rebuilt_when_lost(tmp_path: Path) -> 
     assert search._building is not None
     search._building.join(60)
     assert file.sketch_path.exists() and file.stamp() == stamp
+    search.refresh(store, MODEL, DIM)  # the same searcher takes it up
+    assert search._ann is not None and search._ann.sketch is not None
     store.close()
 
 
