@@ -93,6 +93,10 @@ class OpenedAnn:
     keys: np.ndarray
     stamp: tuple[int, int, int]  # (device, inode, mtime): a replaced file is noticed
     sketch: sketches.Sketch | None = None  # for queries far from every chunk
+    # The store's count of changes other than additions (Store.generation()[1]) at which
+    # the file held every live chunk up to its highest key: while the count is the same,
+    # what the file lacks is exactly the chunks after that key (None: not known).
+    changes: int | None = None
 
 
 class AnnFile:
@@ -140,7 +144,9 @@ class AnnFile:
         except Exception as e:  # any failure here only means "no usable file"
             log.info("cannot use %s (%s); searching exactly", self.path, e)
             return None
-        return OpenedAnn(index, keys, stamp, self._open_sketch(meta["file"]))
+        changes = meta.get("changes")
+        return OpenedAnn(index, keys, stamp, self._open_sketch(meta["file"]),
+                         changes if isinstance(changes, int) else None)
 
     def _open_sketch(self, described: dict[str, Any]) -> sketches.Sketch | None:
         """The sketch written for exactly this file (else None: the graph alone)."""
@@ -171,6 +177,7 @@ class AnnFile:
         Written to a temporary file and renamed, then described: a kill at any point
         leaves either the old file or one the readers reject, never a wrong answer.
         """
+        changes = store.generation()[1]  # before the ids: a removal after them shows
         live = store.reads.vector_ids(self.model_id)
         with self._locked(wait) as mine:
             if not mine:
@@ -187,6 +194,9 @@ class AnnFile:
             dead = np.setdiff1d(keys, live, assume_unique=True)
             worth = len(tail) >= MERGE_TAIL_ROWS or len(dead) > MERGE_DEAD_SHARE * max(1, len(keys))
             if opened is not None and not (worth or (force and (len(tail) or len(dead)))):
+                if (opened.changes != changes and not len(dead)
+                        and (not len(tail) or not len(keys) or tail[0] > keys[-1])):
+                    self._describe(len(index), changes)  # readers may skip reading ids
                 if opened.sketch is None:  # a file from before sketches, or a kill
                     self._write_sketch(self._full_sketch(store, np.setdiff1d(keys, dead)))
                 return opened.sketch is None
@@ -199,7 +209,7 @@ class AnnFile:
                 index.add(ids.astype(np.uint64), matrix, threads=os.cpu_count() or 1)
                 new_keys.append(ids)
                 new_codes.append(basis.codes(matrix))
-            self._write(index)
+            self._write(index, changes)
             if old is not None:
                 added = np.concatenate([np.zeros(0, dtype=np.int64), *new_keys])
                 codes = np.concatenate([np.zeros((0, self.dim), dtype=np.int8), *new_codes])
@@ -254,15 +264,19 @@ class AnnFile:
         return Index(ndim=self.dim, metric="ip", dtype="f16", connectivity=CONNECTIVITY,
                      expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
 
-    def _write(self, index: Any) -> None:
+    def _write(self, index: Any, changes: int) -> None:
         partial = self.path.with_suffix(".usearch.partial")
         self.meta_path.unlink(missing_ok=True)  # from here on readers reject the file
         index.save(str(partial))
         with partial.open("rb") as handle:
             os.fsync(handle.fileno())
         partial.replace(self.path)
+        self._describe(len(index), changes)
+
+    def _describe(self, count: int, changes: int) -> None:
+        """The description readers check the file against, written aside and renamed."""
         meta = {"format": _FORMAT, "model_id": self.model_id, "dim": self.dim,
-                "count": len(index), "file": _fingerprint(self.path)}
+                "count": count, "file": _fingerprint(self.path), "changes": changes}
         described = self.meta_path.with_suffix(".json.partial")
         described.write_text(json.dumps(meta))
         described.replace(self.meta_path)

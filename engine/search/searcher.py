@@ -213,7 +213,8 @@ class Searcher:
         if generation != self._df_generation:
             self._df.clear()
             self._df_generation = generation
-            self._chunk_count = self.store.reads.chunk_count()
+            with self.store.reads.unbounded():
+                self._chunk_count = self.store.reads.chunk_count()
         return self._chunk_count
 
     def _fuse(self, query: str, parsed: ParsedQuery, filters: SearchFilters,
@@ -440,7 +441,8 @@ class Searcher:
         changes: unfiltered searches map their candidates without a query."""
         generation = self.store.generation()
         if generation != self._docs_generation:
-            self._docs_by_sha = _by_content(self.store.reads.indexed_documents())
+            with self.store.reads.unbounded():  # once per change: not the query's cost
+                self._docs_by_sha = _by_content(self.store.reads.indexed_documents())
             self._docs_generation = generation
         return self._docs_by_sha
 

@@ -100,6 +100,9 @@ class VectorSearch:
                 self._last_id = max(self._last_id, *(r[0] for r in rows)) if rows else self._last_id
                 self._seen = seen
                 return
+            if self._open_quickly(store, file, model_id, dim, generation[1]):
+                self._seen = seen
+                return
             live = store.reads.vector_ids(model_id)
             opened = file.open() if len(live) >= ann.ANN_FROM_CHUNKS else None
             if opened is None:
@@ -109,18 +112,40 @@ class VectorSearch:
                 if len(live) >= ann.ANN_FROM_CHUNKS and not store.read_only:
                     self._build_in_background(file, store.path.parent)
             else:
-                self.exact.clear()
                 tail = np.setdiff1d(live, opened.keys, assume_unique=True)
-                self._tail.load(store.reads.vectors_by_id(model_id, tail.tolist()), dim)
-                self._dead = np.setdiff1d(opened.keys, live, assume_unique=True)
-                self._ann = opened
-                if opened.sketch is None and not store.read_only:
-                    # A file from before sketches, or a kill before its sketch was
-                    # written: the graph serves meanwhile.
-                    self._build_in_background(file, store.path.parent)
+                self._take(store, file, opened, store.reads.vectors_by_id(model_id, tail.tolist()),
+                           np.setdiff1d(opened.keys, live, assume_unique=True), dim)
             self._last_id = int(live[-1]) if len(live) else -1
             self._model_id = model_id
             self._seen = seen
+
+    def _open_quickly(self, store: Store, file: ann.AnnFile, model_id: str, dim: int,
+                      changes: int) -> bool:
+        """Take up the file without reading every chunk id (1.5-2.5 s at 1M chunks from
+        a cold disk) when nothing but additions happened since it was written: the tail
+        is then the chunks after its highest key. False: the caller compares all ids."""
+        opened = file.open()
+        if opened is None or opened.changes != changes or not len(opened.keys):
+            return False
+        rows = store.reads.vectors_after(model_id, int(opened.keys[-1]))
+        if len(opened.keys) + len(rows) < ann.ANN_FROM_CHUNKS:
+            return False
+        self._take(store, file, opened, rows, np.zeros(0, dtype=np.int64), dim)
+        self._last_id = int(rows[-1][0]) if rows else int(opened.keys[-1])
+        self._model_id = model_id
+        return True
+
+    def _take(self, store: Store, file: ann.AnnFile, opened: ann.OpenedAnn,
+              tail: list[tuple[int, str, int, bytes]], dead: np.ndarray, dim: int) -> None:
+        """Search through the file, its tail scanned exactly and its dead keys skipped."""
+        self.exact.clear()
+        self._tail.load(tail, dim)
+        self._dead = dead
+        self._ann = opened
+        if opened.sketch is None and not store.read_only:
+            # A file from before sketches, or a kill before its sketch was written: the
+            # graph serves meanwhile.
+            self._build_in_background(file, store.path.parent)
 
     def _build_in_background(self, file: ann.AnnFile, directory: Path) -> None:
         """A big library without a usable file: search exactly now, build it meanwhile

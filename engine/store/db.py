@@ -158,7 +158,10 @@ class Store(DocumentPaths):
         )
 
     def generation(self) -> tuple[int, int]:
-        """(commits, deletions) counters: search caches compare them to stay fresh."""
+        """(commits, changes other than additions) counters: search caches compare them
+        to stay fresh, and take up only new rows while the second stays the same. The
+        second counts removals and vectors set on existing chunks (its key in meta is
+        still 'deletions')."""
         rows = dict(
             self.db.execute(
                 "SELECT key, value FROM meta WHERE key IN ('generation', 'deletions')"
@@ -443,6 +446,7 @@ class Store(DocumentPaths):
                 [(to_blob(vectors[k]), model_id, i) for k, i in enumerate(ids)],
             )
             self._bump("generation")
+            self._bump("deletions")  # rows that are not new changed: caches reload
 
     def low_confidence_pages(self, below: float) -> list[tuple[str, int, float]]:
         """(document path, page, confidence) of OCR'd pages read below a confidence."""

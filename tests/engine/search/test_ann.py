@@ -134,6 +134,66 @@ def test_removed_chunks_never_come_back_and_new_ones_are_found(tmp_path: Path) -
     store.close()
 
 
+@pytest.mark.usefixtures("small_thresholds")
+def test_a_reader_skips_reading_every_id_while_only_additions_happened(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading every chunk id costs seconds at 1M chunks from a cold disk: after
+    additions only, the tail is the chunks after the file's highest key. A removal, or
+    vectors set on existing chunks, sends readers back to comparing every id."""
+    store, _ = _indexed(tmp_path, 100, seed=12)
+    _add_documents(store, 100, 5, seed=13)  # the tail, after the file's keys
+    every_id = store.reads.vector_ids
+    read_every_id: list[bool] = []
+
+    def counted(model_id: str) -> np.ndarray:
+        read_every_id.append(True)
+        return every_id(model_id)
+
+    monkeypatch.setattr(store.reads, "vector_ids", counted)
+    search = VectorSearch()
+    search.refresh(store, MODEL, DIM)
+    assert search.approximate and not read_every_id
+    newest = int(every_id(MODEL)[-1])
+    vector = np.frombuffer(store.reads.vectors_by_id(MODEL, [newest])[0][3], dtype="<f4")
+    assert _approx(search, store, vector, 1) == [newest]
+
+    def fresh_reader_reads_every_id() -> bool:
+        read_every_id.clear()
+        VectorSearch().refresh(store, MODEL, DIM)
+        return bool(read_every_id)
+
+    def update(force: bool = False) -> None:
+        with monkeypatch.context() as undo:
+            undo.setattr(store.reads, "vector_ids", every_id)
+            ann.AnnFile(tmp_path, MODEL, DIM).update(store, force=force)
+
+    # A removal from the tail: readers compare every id until the writer's next pass
+    # (no fold: too few changes) notes that the file still lacks only what follows it.
+    store.remove_documents([d.id for d in store.documents()][-1:])
+    assert fresh_reader_reads_every_id()
+    update()
+    assert not fresh_reader_reads_every_id()
+
+    # A removal of chunks the file holds: every id compared until the file is folded.
+    removed = [d.id for d in store.documents()][:3]
+    gone = {int(i) for i, _, _, _ in store.reads.vectors_by_id(MODEL, list(range(1, 13)))}
+    store.remove_documents(removed)
+    assert fresh_reader_reads_every_id()
+    update()
+    assert fresh_reader_reads_every_id()
+    reader = VectorSearch()
+    for query in _queries(10):
+        assert not set(_approx(reader, store, query, 30)) & gone
+    update(force=True)
+    assert not fresh_reader_reads_every_id()
+    assert not set(_approx(VectorSearch(), store, _queries(1)[0], 30)) & gone
+
+    # Vectors set on existing chunks (a model's re-embedding).
+    store.set_vectors([newest], vector[None, :], MODEL)
+    assert fresh_reader_reads_every_id()
+    store.close()
+
+
 def test_chunk_ids_are_never_reused(tmp_path: Path) -> None:
     store = Store(tmp_path)
     _add_documents(store, 0, 2, seed=4)

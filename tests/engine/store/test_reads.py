@@ -92,3 +92,34 @@ def test_an_older_library_opened_read_only_still_searches(tmp_path: Path) -> Non
                        executor=InlineExecutor())
     lib.add([tmp_path / "scans"])
     assert lib.search("landlord")[0].document_date == "2001-05-03"
+
+
+def test_the_chunk_count_follows_additions_and_removals(tmp_path: Path) -> None:
+    """Read from FTS5's own record, it must say what COUNT(*) says at every step."""
+    from engine.models import Box, Chunk, PageText, Word
+
+    store = Store(tmp_path)
+    page = PageText(1, 100, 100, [Word("w", Box(0, 0, 1, 1))] * 8, "ocr")
+
+    def counted() -> int:
+        return int(store.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    for doc in range(300):
+        chunks = [Chunk(1, k, k, k + 1, f"text {doc} {k}") for k in range(doc % 3 + 1)]
+        store.commit_document(path=Path(f"/docs/d{doc}.png"), kind="png",
+                              sha256=f"{doc:064x}", size=1, mtime_ns=1, pages=[page],
+                              chunks=chunks, vectors=None, model_id=None)
+    assert store.reads.chunk_count() == counted() == 600
+    store.remove_documents([d.id for d in store.documents()][::2])
+    assert store.reads.chunk_count() == counted() < 600
+    store.close()
+
+
+def test_loading_is_not_bound_by_the_query_time_limit(tmp_path: Path) -> None:
+    """What every query needs, loaded once (seconds from a cold disk on a big index), is
+    not the first query's fault."""
+    store = Store(tmp_path)
+    with store.reads.time_limit(0.01), store.reads.unbounded():
+        assert store.reads.db.execute(_SLOW).fetchone() == (10_000_000,)
+    with pytest.raises(QueryTooSlow), store.reads.time_limit(0.01):  # the limit came back
+        store.reads.db.execute(_SLOW).fetchone()
