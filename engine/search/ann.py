@@ -178,28 +178,30 @@ class AnnFile:
         leaves either the old file or one the readers reject, never a wrong answer.
         """
         changes = store.generation()[1]  # before the ids: a removal after them shows
-        live = store.reads.vector_ids(self.model_id)
         with self._locked(wait) as mine:
             if not mine:
                 return False
+            opened = self.open()  # mapped: most calls change nothing, and loading costs
+            live = self._live_ids(store, opened, changes)
             if len(live) < ANN_FROM_CHUNKS:
                 return self._remove()
-            opened = self.open(view=False)
-            if opened is None:
-                index = self._new_index()
-                keys = np.zeros(0, dtype=np.int64)
-            else:
-                index, keys = opened.index, opened.keys
+            keys = opened.keys if opened is not None else np.zeros(0, dtype=np.int64)
             tail = np.setdiff1d(live, keys, assume_unique=True)
             dead = np.setdiff1d(keys, live, assume_unique=True)
             worth = len(tail) >= MERGE_TAIL_ROWS or len(dead) > MERGE_DEAD_SHARE * max(1, len(keys))
             if opened is not None and not (worth or (force and (len(tail) or len(dead)))):
                 if (opened.changes != changes and not len(dead)
                         and (not len(tail) or not len(keys) or tail[0] > keys[-1])):
-                    self._describe(len(index), changes)  # readers may skip reading ids
+                    self._describe(len(opened.index), changes)  # readers skip reading ids
                 if opened.sketch is None:  # a file from before sketches, or a kill
                     self._write_sketch(self._full_sketch(store, np.setdiff1d(keys, dead)))
                 return opened.sketch is None
+            if opened is not None:
+                loaded = self.open(view=False)  # into memory, to be changed
+                opened = loaded if loaded is not None and loaded.stamp == opened.stamp else None
+            index = opened.index if opened is not None else self._new_index()
+            if opened is None:
+                tail, dead = live, np.zeros(0, dtype=np.int64)
             if len(dead):
                 index.remove(dead.astype(np.uint64))
             old = opened.sketch if opened is not None else None
@@ -219,6 +221,15 @@ class AnnFile:
             else:
                 self._write_sketch(self._full_sketch(store, np.setdiff1d(live, dead)))
             return True
+
+    def _live_ids(self, store: Store, opened: OpenedAnn | None, changes: int) -> np.ndarray:
+        """Every chunk id holding a vector of the model; while only additions happened
+        since the file was described, its keys and the ids after them (reading every id
+        costs 0.3 s at 1M chunks, 2.5 s from a cold disk, on each index run)."""
+        if opened is not None and opened.changes == changes and len(opened.keys):
+            after = store.reads.vector_ids(self.model_id, after=int(opened.keys[-1]))
+            return np.concatenate([opened.keys, after])
+        return store.reads.vector_ids(self.model_id)
 
     def _vectors(self, store: Store, ids: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """The live float32 vectors of some chunk ids, in blocks (ids, matrix)."""

@@ -177,11 +177,12 @@ class IndexReads:
             "WHERE model_id = ? AND vector IS NOT NULL AND id > ? ORDER BY id",
             (model_id, after))]
 
-    def vector_ids(self, model_id: str) -> np.ndarray:
-        """The ids of every chunk holding a vector of model_id, ascending (int64)."""
+    def vector_ids(self, model_id: str, after: int = -1) -> np.ndarray:
+        """The ids (above after) of every chunk holding a vector of model_id, ascending
+        (int64)."""
         cursor = self.db.execute(
-            "SELECT id FROM chunks WHERE model_id = ? AND vector IS NOT NULL ORDER BY id",
-            (model_id,))
+            "SELECT id FROM chunks WHERE model_id = ? AND vector IS NOT NULL AND id > ? "
+            "ORDER BY id", (model_id, after))
         return np.fromiter((r[0] for r in cursor), dtype=np.int64)
 
     def vectors_by_id(self, model_id: str,
