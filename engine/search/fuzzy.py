@@ -13,14 +13,19 @@ import threading
 from collections import defaultdict
 from dataclasses import replace
 
-from engine.search.query import STOPWORDS, ParsedQuery
+from engine.search.query import STOPWORDS, ParsedQuery, index_words
 from engine.store.db import Store
-from engine.store.vocabulary import read_vocabulary
+from engine.store.vocabulary import read_kept_words
 
 MIN_LENGTH = 4  # shorter words have too many neighbours to mean anything
 MAX_VARIANTS = 4
 KNOWN_MIN_LENGTH = 5  # known words shorter than this are not widened at all
 RARER_BY = 5  # a known word's variant must be this many times rarer than the word
+# While only additions happened, the words of at most this many new chunks are read from
+# them (0.1 s for 1,000, 0.9 s for 20,000) rather than counting every word again (2.4 s
+# at 1M chunks warm, 5 s cold; 0.7 s at 100k): a library being indexed commits every few
+# seconds, and each commit is a new state.
+CATCH_UP_CHUNKS = 20_000
 
 
 def max_distance(word: str) -> int:
@@ -29,28 +34,64 @@ def max_distance(word: str) -> int:
 
 
 class Vocabulary:
-    """The index's words (from FTS5's vocabulary table), grouped by length, reloaded
-    when the index changes."""
+    """The index's words (from FTS5's vocabulary table), grouped by length, kept up with
+    the index as it changes."""
 
     def __init__(self) -> None:
         self._by_length: dict[int, list[str]] = {}
         self._known: dict[str, int] = {}
         self._generation: tuple[int, int] = (-1, -1)
+        self._top_chunk: int | None = None  # the highest chunk id whose words are held
         self._lock = threading.Lock()
 
     def refresh(self, store: Store) -> None:
-        """Reload the words if the index changed since the last query."""
+        """Follow the index since the last query: the words of new chunks added while
+        only additions happened, else the writer's list (and the chunks added after
+        it), else every word counted again."""
         generation = store.generation()
         with self._lock:
             if generation == self._generation:
                 return
-            by_length: dict[int, list[str]] = defaultdict(list)
-            known: dict[str, int] = {}
-            words = read_vocabulary(store, generation) or store.reads.vocabulary()
-            for word, doc_count in words:
-                known[word] = doc_count
-                by_length[len(word)].append(word)
-            self._by_length, self._known, self._generation = dict(by_length), known, generation
+            if (self._top_chunk is not None and generation[1] == self._generation[1]
+                    and self._catch_up(store)):
+                self._generation = generation
+                return
+            kept = read_kept_words(store)
+            if kept is not None and kept.generation[1] == generation[1] \
+                    and kept.generation[0] <= generation[0]:
+                self._hold(kept.words, kept.top_chunk)
+                if self._catch_up(store):
+                    self._generation = generation
+                    return
+            with store.reads.unbounded():
+                top_chunk = store.reads.chunk_id_range()[1]  # before: a commit between
+                self._hold(store.reads.vocabulary(), top_chunk)  # counts words twice
+            self._generation = generation
+
+    def _hold(self, words: list[tuple[str, int]], top_chunk: int) -> None:
+        by_length: dict[int, list[str]] = defaultdict(list)
+        known: dict[str, int] = {}
+        for word, doc_count in words:
+            known[word] = doc_count
+            by_length[len(word)].append(word)
+        self._by_length, self._known, self._top_chunk = dict(by_length), known, top_chunk
+
+    def _catch_up(self, store: Store) -> bool:
+        """Add the words of the chunks after the highest one held; False when there are
+        too many of them (counting them all is then cheaper)."""
+        assert self._top_chunk is not None
+        with store.reads.unbounded():
+            rows = store.reads.chunk_texts_after(self._top_chunk, CATCH_UP_CHUNKS + 1)
+        if len(rows) > CATCH_UP_CHUNKS:
+            return False
+        for chunk_id, text in rows:
+            for word in index_words(text):
+                count = self._known.get(word, 0)
+                if not count:
+                    self._by_length.setdefault(len(word), []).append(word)
+                self._known[word] = count + 1
+            self._top_chunk = chunk_id
+        return True
 
     def variants(self, word: str) -> tuple[str, ...]:
         """Indexed near spellings of word that may be OCR errors of it, nearest first."""

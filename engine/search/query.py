@@ -24,6 +24,15 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+_INDEX_WORD = re.compile(r"[^\W_]+")
+
+
+def index_words(text: str) -> set[str]:
+    """The distinct words FTS5's unicode61 tokenizer (diacritics removed) makes of text:
+    runs of letters and digits, folded."""
+    return set(_INDEX_WORD.findall(fold(text)))
+
+
 @dataclass(frozen=True)
 class Term:
     """A query word; `prefix` when the user wrote word*."""

@@ -122,6 +122,11 @@ class IndexReads:
                 batch))
         return texts
 
+    def chunk_texts_after(self, after: int, limit: int) -> list[tuple[int, str]]:
+        """(id, text) of up to limit chunks with ids above after, by id."""
+        return [(int(i), str(t)) for i, t in self.db.execute(
+            "SELECT id, text FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (after, limit))]
+
     def chunk_id_range(self) -> tuple[int, int]:
         """The lowest and highest chunk id (0, 0: none)."""
         # Two statements: SQLite answers MIN or MAX alone from the b-tree's ends, but

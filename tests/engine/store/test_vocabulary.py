@@ -74,3 +74,67 @@ def test_counting_the_words_is_not_cut_short_by_the_query_time_limit(
     with reads.time_limit(10):
         reads._deadline.at = time.monotonic() - 1  # the query's time is already up
         assert dict(reads.vocabulary())["harbour"] == 1
+
+
+def _never_count(reader: Library) -> list[int]:
+    """Make the reader's FTS5 word count observable: the list grows at each count."""
+    counted: list[int] = []
+    real = reader.store.reads.vocabulary
+    reader.store.reads.vocabulary = lambda: counted.append(1) or real()  # type: ignore[method-assign]
+    return counted
+
+
+def test_a_reader_takes_up_new_words_without_counting_every_word(
+        library: Library, tmp_path: Path) -> None:
+    """A library being indexed commits every few seconds; counting every word again at
+    each commit cost 5 s at 1M chunks for any search with a word the index lacks."""
+    reader = Library.open(library.directory, embedder=HashingEmbedder(), read_only=True)
+    counted = _never_count(reader)
+    assert reader.search("harbovr", mode="keyword")  # the writer's list, no count
+    folder = tmp_path / "later"
+    folder.mkdir()
+    write_fake_scan(folder / "memo.png", "quarterly lighthouse memo")
+    library.add([folder])
+    vocabulary_path(library.store).unlink()  # as if the writer had not got there yet
+    found = reader.search("lighthovse", mode="keyword")
+    assert [Path(h.path).name for h in found] == ["memo.png"]
+    assert counted == []
+    # A new reader starts from an older list and reads only the chunks added after it.
+    old_list = tmp_path / "old-list"
+    write_vocabulary(library.store)
+    old_list.write_text(vocabulary_path(library.store).read_text())
+    write_fake_scan(folder / "note.png", "anchorage invoice note")
+    library.add([folder])
+    vocabulary_path(library.store).write_text(old_list.read_text())
+    fresh = Library.open(library.directory, embedder=HashingEmbedder(), read_only=True)
+    fresh_counted = _never_count(fresh)
+    assert [Path(h.path).name for h in fresh.search("anchorabe", mode="keyword")] == ["note.png"]
+    assert fresh_counted == []
+
+
+def test_after_a_removal_the_words_are_counted_again(library: Library, tmp_path: Path) -> None:
+    reader = Library.open(library.directory, embedder=HashingEmbedder(), read_only=True)
+    counted = _never_count(reader)
+    assert reader.search("harbovr", mode="keyword")
+    library.remove(library.documents()[0].id)
+    vocabulary_path(library.store).unlink()
+    assert reader.search("harbovr", mode="keyword") == []
+    assert counted == [1]
+
+
+def test_too_many_new_chunks_are_counted_rather_than_read(
+        library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.search.fuzzy as fuzzy
+
+    monkeypatch.setattr(fuzzy, "CATCH_UP_CHUNKS", 0)
+    reader = Library.open(library.directory, embedder=HashingEmbedder(), read_only=True)
+    counted = _never_count(reader)
+    assert reader.search("harbovr", mode="keyword")
+    folder = tmp_path / "later"
+    folder.mkdir()
+    write_fake_scan(folder / "memo.png", "quarterly lighthouse memo")
+    library.add([folder])
+    vocabulary_path(library.store).unlink()
+    assert [Path(h.path).name for h in reader.search("lighthovse", mode="keyword")] \
+        == ["memo.png"]
+    assert counted == [1]
