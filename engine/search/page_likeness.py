@@ -18,6 +18,7 @@ clean reads are judged by their text.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -42,7 +43,10 @@ _REACH = 4  # how far (fine cells, ~1 % of the page) a tile may move to find its
 _SCALES = np.arange(0.80, 1.2501, 0.01)
 _ROUGH = 48
 _ROUGH_SCALES = np.arange(0.80, 1.2501, 0.03)
-_NEAR_SCALE = 0.06  # how far the true scale may lie from the rough look's
+# How far the true scale may lie from the rough look's: in bench intelligence's
+# held-out pairing, every alignment that passed (191) lay within 0.03 of it; searching
+# 0.06 either side cost 30 % more and changed no pair there or in the tuning set.
+_NEAR_SCALE = 0.04
 # A tile counts when both pages have at least this share of their ink there: a crop or
 # a scanner's border leaves one side's margin empty, which says nothing of the paper.
 _TILE_INK = 0.004
@@ -122,18 +126,51 @@ def ink_print(image: Any) -> InkPrint | None:
     return InkPrint(upright.astype(np.float32), float(np.radians(best)), long_side)
 
 
-def _density(points: np.ndarray, cells: int, scale: float = 1.0,
-             shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
-    from scipy import ndimage
+def _sigma(cells: int) -> float:
+    """The blur of a density grid, in cells."""
+    return 1.0 if cells == _FINE else 0.8
 
+
+@functools.lru_cache(maxsize=8)
+def _blur_spectrum(cells: int, size: tuple[int, int]) -> np.ndarray:
+    """What blurring a grid by _sigma(cells) does to its rfft2 at size: the transform of
+    the same sampled, truncated kernel ndimage uses, so a blur costs a product in a
+    spectrum the search computes anyway (identical to ndimage's up to the grid's edges,
+    which hold no ink: the span leaves a margin)."""
+    sigma = _sigma(cells)
+    radius = int(4.0 * sigma + 0.5)
+    offsets = np.arange(-radius, radius + 1)
+    kernel = np.exp(-0.5 * (offsets / sigma) ** 2)
+    kernel /= kernel.sum()
+
+    def transfer(length: int, real_half: bool) -> np.ndarray:
+        circular = np.zeros(length)
+        circular[offsets % length] = kernel
+        spectrum = np.fft.rfft(circular) if real_half else np.fft.fft(circular)
+        return np.asarray(spectrum.real)
+
+    return np.outer(transfer(size[0], False), transfer(size[1], True)).astype(np.float32)
+
+
+def _histogram(points: np.ndarray, cells: int, scale: float = 1.0,
+               shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """The points counted on a cells x cells grid over _SPAN (float32)."""
     per_unit = cells / (_SPAN[1] - _SPAN[0])
     # A histogram by bincount: numpy's histogram2d searches bin edges, 10x slower here.
     columns = np.floor((points[:, 0] * scale + shift[0] - _SPAN[0]) * per_unit).astype(np.int64)
     rows = np.floor((points[:, 1] * scale + shift[1] - _SPAN[0]) * per_unit).astype(np.int64)
     inside = (columns >= 0) & (columns < cells) & (rows >= 0) & (rows < cells)
-    grid = np.bincount(rows[inside] * cells + columns[inside], minlength=cells * cells
-                       ).reshape(cells, cells).astype(np.float64)
-    smooth: np.ndarray = ndimage.gaussian_filter(grid, 1.0 if cells == _FINE else 0.8)
+    return np.bincount(rows[inside] * cells + columns[inside], minlength=cells * cells
+                       ).reshape(cells, cells).astype(np.float32)
+
+
+def _density(points: np.ndarray, cells: int, scale: float = 1.0,
+             shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """The points' histogram, blurred."""
+    from scipy import ndimage
+
+    smooth: np.ndarray = ndimage.gaussian_filter(_histogram(points, cells, scale, shift),
+                                                 _sigma(cells))
     return smooth
 
 
@@ -163,25 +200,29 @@ def _align(a: InkPrint, b: InkPrint, scales: np.ndarray = _SCALES,
     and shift (a = b * scale + shift)."""
     from scipy import fft
 
+    # The moving grids are blurred in the spectrum (a product) rather than each by
+    # ndimage: the fixed side's spectrum carries the moving side's blur.
     width = _SPAN[1] - _SPAN[0]
     coarse = _density(a.points, _COARSE)
     padded = (2 * _COARSE, 2 * _COARSE)  # no wrap-around for shifts up to the grid
-    spectrum = np.conj(fft.rfft2(coarse - coarse.mean(), s=padded))
+    spectrum = np.conj(fft.rfft2(coarse - coarse.mean(), s=padded)) \
+        * _blur_spectrum(_COARSE, padded)
     peak, scale, rows, columns = -np.inf, 1.0, 0, 0
     for candidate in scales:
-        found = _best_shift(spectrum, _density(b.points, _COARSE, float(candidate)), padded)
+        found = _best_shift(spectrum, _histogram(b.points, _COARSE, float(candidate)), padded)
         if found[0] > peak:
             peak, scale, rows, columns = found[0], float(candidate), found[1], found[2]
     shift = (-columns * width / _COARSE, -rows * width / _COARSE)
     fine = _density(a.points, _FINE)
     square = (_FINE, _FINE)
-    spectrum = np.conj(fft.rfft2(fine - fine.mean()))
-    peak, best, best_density = -np.inf, (scale, 0, 0), fine
+    spectrum = np.conj(fft.rfft2(fine - fine.mean())) * _blur_spectrum(_FINE, square)
+    peak, best = -np.inf, (scale, 0, 0)
     for candidate in np.arange(scale - 0.006, scale + 0.0061, 0.003):  # coarse steps 0.01
-        density = _density(b.points, _FINE, float(candidate), shift)
-        found = _best_shift(spectrum, density, square)
+        found = _best_shift(spectrum, _histogram(b.points, _FINE, float(candidate), shift),
+                            square)
         if found[0] > peak:
-            peak, best, best_density = found[0], (float(candidate), found[1], found[2]), density
+            peak, best = found[0], (float(candidate), found[1], found[2])
+    best_density = _density(b.points, _FINE, best[0], shift)
     moved = np.roll(best_density, (-best[1], -best[2]), axis=(0, 1))
     offset = (shift[0] - best[2] * width / _FINE, shift[1] - best[1] * width / _FINE)
     return (fine / max(fine.sum(), 1e-12), moved / max(moved.sum(), 1e-12), best[0],
@@ -247,7 +288,7 @@ def rough_likeness(a: InkPrint, b: InkPrint) -> RoughLook:
 
 def page_likeness(a: InkPrint, b: InkPrint, near_scale: float | None = None) -> PageLikeness:
     """How alike two pages look once aligned (1.0: the same ink everywhere). With
-    near_scale (a rough look's), the scales searched are those within 0.06 of it."""
+    near_scale (a rough look's), the scales searched are those within _NEAR_SCALE of it."""
     scales = _SCALES if near_scale is None else \
         _SCALES[np.abs(_SCALES - near_scale) <= _NEAR_SCALE + 1e-9]
     first, second, scale, offset = _align(a, b, scales)
