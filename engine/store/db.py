@@ -27,6 +27,7 @@ from engine.store.tags import Tags
 INDEX_FILE = "index.sqlite"
 BUSY_TIMEOUT_MS = 15_000
 _CHUNK_ID_FLOOR = "chunk_id_floor"  # meta: no chunk id at or below it is handed out again
+_DOCUMENTS_CHANGED = "documents_changed"  # meta: document rows changed or removed
 
 
 def now_iso() -> str:
@@ -169,6 +170,13 @@ class Store(DocumentPaths):
         )
         return int(rows.get("generation", 0)), int(rows.get("deletions", 0))
 
+    def document_changes(self) -> int:
+        """How often a document row was changed or removed (not added): a reader's map of
+        the documents takes up only new rows while this stays the same."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?",
+                              (_DOCUMENTS_CHANGED,)).fetchone()
+        return int(row[0]) if row else 0
+
     # -- files --------------------------------------------------------------
 
     def content_by_etag(self, etag: str, size: int) -> tuple[str, str] | None:
@@ -253,6 +261,8 @@ class Store(DocumentPaths):
         self, text: str, raw: bytes, kind: str | None, sha256: str | None,
         size: int, mtime_ns: int, state: str, error: str | None, etag: str | None = None,
     ) -> int:
+        if self.db.execute("SELECT 1 FROM documents WHERE raw_path = ?", (raw,)).fetchone():
+            self._bump(_DOCUMENTS_CHANGED)  # not an addition: readers' maps reload
         row = self.db.execute(
             "INSERT INTO documents (path, raw_path, kind, sha256, size, mtime_ns, state, error, "
             "indexed_at, etag) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -316,6 +326,8 @@ class Store(DocumentPaths):
             removed = sum(
                 db.execute("DELETE FROM documents WHERE id = ?", (i,)).rowcount for i in ids
             )
+            if removed:
+                self._bump(_DOCUMENTS_CHANGED)
             self._collect_garbage(shas, removed_at)
             self._bump("generation")
         return removed

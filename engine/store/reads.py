@@ -279,11 +279,11 @@ class IndexReads:
                 [*params, *batch]))
         return rows
 
-    def indexed_documents(self) -> list[DocumentRow]:
-        """Every indexed document, by id."""
+    def indexed_documents(self, after: int = 0) -> list[DocumentRow]:
+        """Every indexed document (with an id above after), by id."""
         return [(int(i), str(p), str(k), str(s)) for i, p, k, s in self.db.execute(
             "SELECT id, path, kind, sha256 FROM documents WHERE state = 'indexed' "
-            "AND sha256 IS NOT NULL ORDER BY id")]
+            "AND sha256 IS NOT NULL AND id > ? ORDER BY id", (after,))]
 
     def passages(self, chunk_ids: Sequence[int]) -> dict[int, Passage]:
         """Chunks' word ranges and their pages: id -> (start, end, width, height, words
