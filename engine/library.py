@@ -9,7 +9,6 @@ import os
 import sqlite3
 import stat
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -17,11 +16,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from engine.backends.factory import is_cluster_address, make_embedder, make_executor, make_ocr
 from engine.content import sha256_of_handle
 from engine.errors import LibraryError, OriginalUnavailable, UsageError
-from engine.ingest.items import IndexOptions
-from engine.ingest.readers.dispatch import load_page
-from engine.ingest.run import IndexRun
 from engine.layout import LibraryLayout, default_library_dir
 from engine.models import (
+    DocumentDetail,
     DocumentInfo,
     DocumentState,
     DuplicateGroup,
@@ -30,7 +27,6 @@ from engine.models import (
     IndexReport,
     LibraryStatus,
     LowConfidencePage,
-    PageText,
     SearchFilters,
     SearchMode,
 )
@@ -38,8 +34,6 @@ from engine.models import SearchHit as SearchHit
 from engine.progress import CancelToken, NullProgress, ProgressSink
 from engine.protocols import Embedder, OcrEngine, TaskExecutor
 from engine.search.searcher import Searcher
-from engine.search.suggest import Suggestion, TagModel
-from engine.search.vector_search import VectorSearch
 from engine.store.db import Store, now_iso
 from engine.store.tags import clean_tag
 
@@ -48,17 +42,11 @@ log = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from engine.backends.s3 import RemoteConfig
     from engine.search.library_map import MapPoint
+    from engine.search.suggest import Suggestion, TagModel
+    from engine.search.vector_search import VectorSearch
     from engine.sync.transfer import SyncReport, SyncStatus
 # OCR'd pages read below this mean confidence are listed by status as 'review these'.
 REVIEW_BELOW_CONFIDENCE = 60.0
-
-
-@dataclass(frozen=True)
-class DocumentDetail:
-    """A document with its pages (for `show` and previews)."""
-
-    info: DocumentInfo
-    pages: list[PageText]
 
 
 class Library:
@@ -81,7 +69,7 @@ class Library:
         self._ocr = ocr
         self._executor = executor
         self._searcher = Searcher(store, embedder)
-        self._tag_model = TagModel()
+        self._tag_model: TagModel | None = None  # made on first use: it needs numpy
         if vector_cache is not None:
             self._searcher.vectors = vector_cache
 
@@ -126,6 +114,8 @@ class Library:
     @staticmethod
     def new_vector_cache() -> VectorSearch:
         """A vector matrix cache to share between Library objects on one folder."""
+        from engine.search.vector_search import VectorSearch
+
         return VectorSearch()
 
     def generation(self) -> tuple[int, int]:
@@ -175,6 +165,8 @@ class Library:
             raise UsageError("give at least one file or folder to index")
         self.store.check_integrity()  # never write into a damaged index
         from engine.backends.s3 import is_s3_url
+        from engine.ingest.items import IndexOptions
+        from engine.ingest.run import IndexRun
 
         # s3://bucket/prefix is listed and read remotely; everything else is a local path.
         roots: list[Path | str] = [
@@ -264,6 +256,10 @@ class Library:
 
     def suggest_tags(self, ref: str | int, *, limit: int = 5) -> list[Suggestion]:
         """Tags for a document, learnt from the documents tagged so far, best first."""
+        if self._tag_model is None:
+            from engine.search.suggest import TagModel
+
+            self._tag_model = TagModel()
         return self._tag_model.suggest_for(self.store, self.embedder.model_id,
                                            self._indexed(ref), limit)
 
@@ -323,6 +319,8 @@ class Library:
         page = self.store.page(info.sha256, page_no) if info.sha256 else None
         if page is None:
             raise UsageError(f"document {info.id} has no page {page_no}")
+        from engine.ingest.readers.dispatch import load_page
+
         image = load_page(self.original_file(info.id), FileKind(info.kind), page_no)
         if page.rotation:
             image = image.rotate(-page.rotation, expand=True)

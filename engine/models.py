@@ -161,6 +161,14 @@ class DocumentInfo:
 
 
 @dataclass(frozen=True)
+class DocumentDetail:
+    """A document with its pages (for `show` and previews)."""
+
+    info: DocumentInfo
+    pages: list[PageText]
+
+
+@dataclass(frozen=True)
 class SearchHit:
     """One document that matches a query, with its best page."""
 

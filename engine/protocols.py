@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from engine.models import Word
+
+if TYPE_CHECKING:
+    import numpy as np  # loaded where used: keyword-only processes never need it
 
 T = TypeVar("T")
 R = TypeVar("R")

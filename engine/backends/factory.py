@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from engine.backends.pool import InlineExecutor, LocalPoolExecutor
 from engine.errors import UsageError
 from engine.protocols import Embedder, OcrEngine
 
@@ -67,6 +66,9 @@ def make_embedder(name: str | None = None) -> Embedder:
 
 def make_executor(spec: str | None = None, workers: int | None = None) -> Any:
     """An executor for a spec: None/'local' (pool), 'inline', 'local:N' or 'tcp://...' (Dask)."""
+    # The pool's module brings multiprocessing: a one-shot search never needs it.
+    from engine.backends.pool import InlineExecutor, LocalPoolExecutor
+
     if spec in (None, "", "local"):
         return LocalPoolExecutor(workers)
     if spec == "inline":

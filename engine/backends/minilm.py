@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import ModelUnavailable
+
+if TYPE_CHECKING:
+    import numpy as np  # loaded where used: keyword-only processes never need it
 
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
 MINILM_DIM = 384
@@ -43,6 +44,8 @@ class MiniLMEmbedder:
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Encode texts in batches; normalised, float32."""
+        import numpy as np
+
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         model = self.load()

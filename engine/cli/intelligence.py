@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.cli.output import shown
 from engine.errors import ExitCode
-from engine.library import Library
+
+if TYPE_CHECKING:
+    from engine.library import Library
 
 
 def add_intelligence_parsers(sub: Any, common: argparse.ArgumentParser, arg: Any) -> None:

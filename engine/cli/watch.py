@@ -12,12 +12,14 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.cli.output import shown
 from engine.errors import ExitCode, UsageError
-from engine.library import Library
-from engine.service.watch import FolderWatcher, WatchBatch
+
+if TYPE_CHECKING:
+    from engine.library import Library
+    from engine.service.watch import WatchBatch
 
 
 def add_watch_parser(sub: Any, common: argparse.ArgumentParser, arg: Any) -> None:
@@ -64,6 +66,8 @@ def run_watch(library: Library, args: argparse.Namespace) -> ExitCode:
             if batch.note:
                 print(f"{stamp} {shown(batch.note)}", file=sys.stderr)
         failed = failed or bool(batch.report and batch.report.failed)
+
+    from engine.service.watch import FolderWatcher
 
     watcher = FolderWatcher(library, roots, poll_s=args.poll, settle_s=args.settle,
                             lang=args.lang, on_batch=report)

@@ -11,13 +11,24 @@ from typing import Any
 from engine.models import Box, SearchHit, Word
 from engine.search.highlight import line_boxes, matching_texts, snippet_html
 from engine.search.query import ParsedQuery
-from engine.search.vectors import ChunkHit
 from engine.store.db import Store
 
+# Cosine below this is no match at all (unrelated texts score ~0 with MiniLM).
+MIN_SIMILARITY = 0.05
 # Found by meaning alone within this much of the floor: "related", not a real match.
 RELATED_MARGIN = 0.10
 # A hit's page: (word start, word end, width, height, its raw [text, x, y, w, h, conf]).
 DecodedPassage = tuple[int, int, int, int, list[Any]]
+
+
+@dataclass(frozen=True)
+class ChunkHit:
+    """A ranked chunk from one of the rankers."""
+
+    chunk_id: int
+    sha256: str
+    page_no: int
+    score: float
 
 
 @dataclass

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import gc
 import math
-from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from engine.errors import UsageError
 from engine.models import SearchFilters, SearchHit, SearchMode
 from engine.protocols import Embedder
+from engine.search.documents_map import DocumentsMap, by_content
 from engine.search.fusion import (
     FusionWeights,
     fuse,
@@ -21,7 +20,14 @@ from engine.search.fusion import (
     phrase_similarity,
 )
 from engine.search.fuzzy import MIN_LENGTH, Vocabulary, widen
-from engine.search.hits import DecodedPassage, DocRank, describe, read_passages
+from engine.search.hits import (
+    MIN_SIMILARITY,
+    ChunkHit,
+    DecodedPassage,
+    DocRank,
+    describe,
+    read_passages,
+)
 from engine.search.query import (
     _TOKEN,
     STOPWORDS,
@@ -30,9 +36,12 @@ from engine.search.query import (
     fold,
     parse_query,
 )
-from engine.search.vector_search import Scope, Shortlist, VectorSearch
-from engine.search.vectors import MIN_SIMILARITY, ChunkHit
 from engine.store.db import Store
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from engine.search.vector_search import Scope, Shortlist, VectorSearch
 
 _CANDIDATES = 400  # chunks each ranker hands to fusion
 QUERY_TIME_LIMIT_S = 10.0
@@ -63,7 +72,7 @@ class Searcher:
     def __init__(self, store: Store, embedder: Embedder) -> None:
         self.store = store
         self.embedder = embedder
-        self.vectors = VectorSearch()
+        self._vectors: VectorSearch | None = None
         self.fusion = FusionWeights()
         self.vocabulary = Vocabulary()
         # A query that runs longer is stopped (QueryTooSlow): it would hold the library.
@@ -73,11 +82,22 @@ class Searcher:
         self._df_generation: tuple[int, int] = (-1, -1)
         self._chunk_count = 0
         self._embedder_pool: ThreadPoolExecutor | None = None
-        self._docs_by_sha: dict[str, tuple[tuple[int, str, str], ...]] = {}
-        self._docs_generation: tuple[int, int] = (-1, -1)
-        self._docs_changes = -1  # Store.document_changes() when the map was made
-        self._docs_top_id = 0
+        self._documents = DocumentsMap()
         self._settled_generation: tuple[int, int] = (-1, -1)
+
+    @property
+    def vectors(self) -> VectorSearch:
+        """The vector side, made on first use: numpy and the vector modules stay unloaded
+        while a process only searches words (a one-shot `scandex search --mode keyword`)."""
+        if self._vectors is None:
+            from engine.search.vector_search import VectorSearch
+
+            self._vectors = VectorSearch()
+        return self._vectors
+
+    @vectors.setter
+    def vectors(self, shared: VectorSearch) -> None:
+        self._vectors = shared
 
     def search(
         self,
@@ -177,6 +197,8 @@ class Searcher:
         blobs = self.store.reads.content_vectors(sha256, model)
         if not blobs:
             return []
+        import numpy as np
+
         centroid = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1).mean(0)
         norm = float(np.linalg.norm(centroid))
         if norm == 0:
@@ -399,6 +421,10 @@ class Searcher:
     def _semantic(self, query: str, scope: Scope) -> Shortlist:
         """Runs on the query thread: no database access here."""
         if self.vectors.empty:
+            import numpy as np
+
+            from engine.search.vector_search import Shortlist
+
             return Shortlist(np.zeros(0, dtype=np.float32), _CANDIDATES, self._floor())
         return self.vectors.shortlist(self._query_vector(query), _CANDIDATES, scope,
                                       self._floor())
@@ -425,9 +451,9 @@ class Searcher:
             return []
         if filters.active:
             shas = sorted({h.sha256 for h in hits})
-            by_sha = _by_content(self.store.reads.documents_with(shas, filters))
+            by_sha = by_content(self.store.reads.documents_with(shas, filters))
         else:
-            by_sha = self._indexed_documents()
+            by_sha = self._documents.current(self.store)
         order: list[int] = []
         for hit in hits:
             for doc_id, path, kind in by_sha.get(hit.sha256, ()):
@@ -437,29 +463,6 @@ class Searcher:
                     rank.matched_by.append(ranker)
                     order.append(doc_id)
         return order
-
-    def _indexed_documents(self) -> dict[str, tuple[tuple[int, str, str], ...]]:
-        """content hash -> indexed documents (id, path, kind), kept until the index
-        changes: unfiltered searches map their candidates without a query."""
-        generation = self.store.generation()
-        if generation != self._docs_generation:
-            changes = self.store.document_changes()
-            # Only documents added since (a library being indexed commits every few
-            # seconds; reading all 100k documents again cost 0.5 s at 1M chunks).
-            after = self._docs_top_id if changes == self._docs_changes else 0
-            with self.store.reads.unbounded():  # once per change: not the query's cost
-                rows = self.store.reads.indexed_documents(after)
-            if after:
-                added = _by_content(rows)
-                self._docs_by_sha = {**self._docs_by_sha, **{
-                    sha: self._docs_by_sha.get(sha, ()) + documents
-                    for sha, documents in added.items()}}
-            else:
-                self._docs_by_sha = _by_content(rows)
-            self._docs_top_id = max(self._docs_top_id if after else 0,
-                                    rows[-1][0] if rows else 0)
-            self._docs_generation, self._docs_changes = generation, changes
-        return self._docs_by_sha
 
 
 def settle_heap() -> None:
@@ -471,15 +474,3 @@ def settle_heap() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
-
-
-def _by_content(rows: Iterable[tuple[int, str, str, str]]
-                ) -> dict[str, tuple[tuple[int, str, str], ...]]:
-    """(id, path, kind, sha) rows grouped by content hash. Tuples, not lists: the
-    garbage collector stops tracking tuples of plain values, and a list per document
-    made every full collection walk them all (100k documents: 24-31 ms pauses, the
-    whole p95 tail of meaning search at 1M chunks)."""
-    grouped: dict[str, list[tuple[int, str, str]]] = {}
-    for doc_id, path, kind, sha in rows:
-        grouped.setdefault(sha, []).append((doc_id, path, kind))
-    return {sha: tuple(documents) for sha, documents in grouped.items()}

@@ -6,25 +6,14 @@ import functools
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from engine.search.hits import MIN_SIMILARITY, ChunkHit
 from engine.store.db import Store
 
-# Cosine below this is no match at all (unrelated texts score ~0 with MiniLM).
-MIN_SIMILARITY = 0.05
-
-
-@dataclass(frozen=True)
-class ChunkHit:
-    """A ranked chunk from one of the rankers."""
-
-    chunk_id: int
-    sha256: str
-    page_no: int
-    score: float
+__all__ = ["MIN_SIMILARITY", "ChunkHit", "VectorCache"]
 
 
 @functools.lru_cache(maxsize=1)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from engine.models import Box, Word
+
+if TYPE_CHECKING:
+    import numpy as np  # loaded where used: keyword-only processes never need it
 
 
 def to_blob(vector: np.ndarray) -> bytes:
     """Little-endian float32 bytes, as stored in SQLite."""
+    import numpy as np
+
     return np.asarray(vector, dtype="<f4").tobytes()
 
 

@@ -8,9 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 import engine.store.integrity as integrity
 from engine.errors import LibraryError
@@ -23,6 +21,9 @@ from engine.store.pairs import DuplicateRecords
 from engine.store.paths import DocumentPaths, db_path_text
 from engine.store.reads import IndexReads
 from engine.store.tags import Tags
+
+if TYPE_CHECKING:
+    import numpy as np  # loaded where used: keyword-only processes never need it
 
 INDEX_FILE = "index.sqlite"
 BUSY_TIMEOUT_MS = 15_000

@@ -4,8 +4,11 @@ which contents were compared already, and the pairs judged the same paper."""
 from __future__ import annotations
 
 import sqlite3
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np  # loaded where used: keyword-only processes never need it
+
 
 _LIVE = "(SELECT sha256 FROM documents WHERE state = 'indexed' AND sha256 IS NOT NULL)"
 
@@ -26,6 +29,8 @@ class DuplicateRecords:
     def checked(self, model_id: str) -> tuple[list[str], np.ndarray, list[str]]:
         """Indexed contents compared already: those with a mean vector (and the vectors,
         one row each) and those without one."""
+        import numpy as np
+
         with_vectors: list[str] = []
         rows: list[np.ndarray] = []
         without: list[str] = []

@@ -11,12 +11,13 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import QueryTooSlow, UsageError
 from engine.models import SearchFilters
+
+if TYPE_CHECKING:
+    import numpy as np  # loaded where used: keyword-only processes never need it
 
 # SQLite calls the handler every this many virtual-machine steps (~0.1-1 ms of work).
 _HANDLER_EVERY = 10_000
@@ -188,6 +189,8 @@ class IndexReads:
         cursor = self.db.execute(
             "SELECT id FROM chunks WHERE model_id = ? AND vector IS NOT NULL AND id > ? "
             "ORDER BY id", (model_id, after))
+        import numpy as np
+
         return np.fromiter((r[0] for r in cursor), dtype=np.int64)
 
     def vectors_by_id(self, model_id: str,
@@ -257,6 +260,8 @@ class IndexReads:
             "SELECT id FROM chunks WHERE model_id = ? AND vector IS NOT NULL AND sha256 IN "
             f"(SELECT d.sha256 FROM documents d WHERE {where}) ORDER BY id",
             [model_id, *params])
+        import numpy as np
+
         return np.fromiter((r[0] for r in cursor), dtype=np.int64)
 
     # -- documents ----------------------------------------------------------------

@@ -32,6 +32,28 @@ def test_help_is_fast_and_light() -> None:
     assert "exit codes:" in out.stdout and "HEAVY []" in out.stdout
 
 
+def test_a_keyword_search_loads_no_vector_or_ingest_code(tmp_path: Path) -> None:
+    """A one-shot words search is SQLite and the ranking: numpy, the OCR side, the
+    process pool and the model's runtime would be most of its time (issue 15)."""
+    from engine import Library
+    from engine.backends.pool import InlineExecutor
+    from engine.testing import FakeOcr
+
+    with Library.open(tmp_path / "lib", ocr=FakeOcr(), executor=InlineExecutor()) as lib:
+        lib.add([write_fake_scan(tmp_path / "a.png", "monthly rent for the flat")])
+    code = (
+        "import sys, engine.cli.main as c\n"
+        f"code = c.main(['--library', {str(tmp_path / 'lib')!r}, 'search', 'rent', "
+        "'--mode', 'keyword'])\n"
+        "heavy = [m for m in ('numpy', 'PIL', 'multiprocessing', 'onnxruntime', 'tokenizers',"
+        " 'engine.ingest.run', 'engine.backends.s3', 'engine.search.vector_search')"
+        " if m in sys.modules]\nprint('HEAVY', heavy, code)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert "HEAVY [] 0" in out.stdout and "a.png" in out.stdout, out.stdout + out.stderr
+
+
 def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["frobnicate"]) == 2
     assert cli.main(["--library", str(tmp_path / "none"), "search", "x"]) == 2
