@@ -97,6 +97,41 @@ def test_a_stale_export_is_redone(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert stamp["model_id"] == "sentence-transformers/all-MiniLM-L6-v2"
 
 
+def test_an_export_unchanged_since_it_was_hashed_is_not_hashed_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import engine.backends.onnx_minilm as module
+
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    weights = model_dir / "model.safetensors"
+    weights.write_bytes(b"weights v1")
+    exports: list[Path] = []
+
+    def fake_export(_model_dir: Path, target: Path) -> None:
+        exports.append(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"onnx of " + (_model_dir / "model.safetensors").read_bytes())
+        os.utime(target, (1_600_000_000, 1_600_000_000))  # as if exported long ago
+
+    monkeypatch.setattr(module, "export", fake_export)
+    os.utime(weights, (1_600_000_000, 1_600_000_000))
+    target = module.exported_model(model_dir, tmp_path / "cache")
+    hashed: list[Path] = []
+    real_digest = module._file_digest
+    monkeypatch.setattr(module, "_file_digest", lambda p: hashed.append(p) or real_digest(p))
+    monkeypatch.setattr(module, "_weights_digest",
+                        lambda d: hashed.append(d) or real_digest(d / "model.safetensors"))
+    assert module.exported_model(model_dir, tmp_path / "cache") == target
+    assert hashed == [] and len(exports) == 1
+    # A new package version: its stat changed, so the digests are taken again.
+    weights.write_bytes(b"weights v2")
+    module.exported_model(model_dir, tmp_path / "cache")
+    assert hashed and len(exports) == 2
+    assert target.read_bytes() == b"onnx of weights v2"
+
+
 @pytest.mark.slow
 def test_one_shot_search_never_imports_torch(tmp_path: Path) -> None:
     from engine import Library
