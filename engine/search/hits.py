@@ -4,9 +4,10 @@ in batches, and may be read ahead while meaning still ranks (see Searcher._searc
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from engine.models import Box, SearchHit, Word
 from engine.search.highlight import line_boxes, matching_texts, snippet_html
@@ -53,7 +54,7 @@ class DocRank:
 def read_passages(store: Store, chunk_ids: list[int]) -> dict[int, DecodedPassage]:
     """The pages behind chunks, read in one query and decoded (raw rows, not Word
     objects: building those for a whole page would cost more than the query)."""
-    return {chunk_id: (start, end, width, height, json.loads(words))
+    return {chunk_id: (start, end, width, height, orjson.loads(words))
             for chunk_id, (start, end, width, height, words)
             in store.reads.passages(chunk_ids).items()}
 

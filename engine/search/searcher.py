@@ -166,11 +166,19 @@ class Searcher:
             ready = read_passages(self.store, [c.chunk_id for i in keyword_order[:limit]
                                                if (c := docs[i].keyword)])
         if semantic is not None:
-            candidates = self.vectors.resolve(self.store, semantic.result())
+            found = semantic.result()
+            # Meaning alone shows its best `limit` documents: the rest of the shortlist
+            # is looked up only when those could be among them (fusion needs it all).
+            enough = limit if mode is SearchMode.SEMANTIC else None
+            candidates = self.vectors.resolve(self.store, found, enough)
             if rescore:
                 keyword_order = self._assign(self._rescore(candidates, rescore), docs,
                                              filters, "keyword")
             semantic_order = self._assign(candidates, docs, filters, "semantic")
+            if enough and len(semantic_order) < enough:  # contents without live documents
+                docs.clear()
+                semantic_order = self._assign(self.vectors.resolve(self.store, found),
+                                              docs, filters, "semantic")
         if mode is SearchMode.HYBRID:
             self._fuse(query, parsed, filters, docs)
         if mode is SearchMode.KEYWORD:

@@ -193,3 +193,41 @@ def test_only_the_best_candidates_are_rescored_and_the_rest_stay_close(tmp_path:
     assert all(by_id[i] == pytest.approx(exact[i], abs=1e-6) for i in rescored)
     assert max(abs(h.score - exact[h.chunk_id]) for h in hits) < 0.05
     store.close()
+
+
+def _contents(hits: list, count: int) -> list[str]:
+    """The first `count` distinct contents of hits, in rank order."""
+    return list(dict.fromkeys(h.sha256 for h in hits))[:count]
+
+
+@pytest.mark.usefixtures("small_thresholds")
+def test_meaning_alone_looks_up_the_rest_only_when_it_could_still_place(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.search.vector_search import Scope
+
+    store = Store(tmp_path)
+    _add_documents(store, 0, 150, seed=11)  # 600 chunks
+    ann.AnnFile(tmp_path, MODEL, DIM).update(store)
+    search = VectorSearch()
+    search.refresh(store, MODEL, DIM)
+    lookups: list[int] = []
+    places = store.reads.chunk_places
+    monkeypatch.setattr(store.reads, "chunk_places",
+                        lambda model, ids: lookups.append(len(ids)) or places(model, ids))
+    rows = store.reads.vectors_by_id(MODEL, [1, 50, 333])
+    stored = [np.frombuffer(r[3], dtype="<f4") for r in rows]
+    for query in [*stored, *_far_queries(DIM, 5)]:
+        found = search.shortlist(query, 400, Scope(), -1.0)
+        assert found.approx is not None
+        full = search.resolve(store, found)
+        for enough in (1, 3, 10, 120):
+            lookups.clear()
+            shown = search.resolve(store, found, enough)
+            assert _contents(shown, enough) == _contents(full, enough)
+    # A chunk's own vector is far above everything past the exact 100: no lookup.
+    lookups.clear()
+    search.resolve(store, search.shortlist(stored[0], 400, Scope(), -1.0), 1)
+    assert lookups == []
+    search.resolve(store, search.shortlist(stored[0], 400, Scope(), -1.0))
+    assert lookups == [300]  # fusion (no `enough`) gets the whole shortlist
+    store.close()
