@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import math
+from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -333,17 +334,24 @@ class Searcher:
         total = max(1, self._chunk_count)
         idf = {t.text: math.log(1 + (total - self._df.get(t.text, 0) + 0.5)
                                 / (self._df.get(t.text, 0) + 0.5)) for t in terms}
-        tokenized = {i: _TOKEN.findall(fold(text)) for i, text in texts.items()}
+        # Counted in C (a Counter per chunk): a Python loop over every token of 400
+        # chunks per term cost 17-31 ms of a hybrid search at 1M chunks.
+        counted = {i: Counter(_TOKEN.findall(fold(text))) for i, text in texts.items()}
+        lengths = {i: counts.total() for i, counts in counted.items()}
         # The candidates' mean length stands in for the index's (a full scan to get it).
-        average = max(1.0, sum(map(len, tokenized.values())) / max(1, len(tokenized)))
+        average = max(1.0, sum(lengths.values()) / max(1, len(lengths)))
         scored = []
         for hit in candidates:
-            tokens = tokenized.get(hit.chunk_id, [])
-            norm = 1.2 * (0.25 + 0.75 * len(tokens) / average)
+            counts = counted.get(hit.chunk_id)
+            if not counts:
+                continue
+            norm = 1.2 * (0.25 + 0.75 * lengths[hit.chunk_id] / average)
             score = 0.0
             for term in terms:
-                tf = sum(1 for tok in tokens
-                         if tok == term.text or (term.prefix and tok.startswith(term.text)))
+                tf = counts[term.text]
+                if term.prefix:
+                    tf = sum(n for tok, n in counts.items()
+                             if tok.startswith(term.text))
                 if tf:
                     score += idf[term.text] * tf * 2.2 / (tf + norm)
             if score > 0:
