@@ -24,6 +24,19 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+# ASCII characters that are no part of a word token, as spaces: translate + split tokenizes
+# ASCII text as _TOKEN does, in half the time.
+_ASCII_BREAKS = {i: " " for i in range(128) if not (chr(i).isalnum() or chr(i) == "_")}
+
+
+def tokens(folded: str) -> list[str]:
+    """_TOKEN's tokens of folded text (its word-character runs)."""
+    if folded.isascii():
+        return folded.translate(_ASCII_BREAKS).split()
+    found: list[str] = _TOKEN.findall(folded)
+    return found
+
+
 _INDEX_WORD = re.compile(r"[^\W_]+")
 
 

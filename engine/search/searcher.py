@@ -30,12 +30,12 @@ from engine.search.hits import (
     read_passages,
 )
 from engine.search.query import (
-    _TOKEN,
     STOPWORDS,
     ParsedQuery,
     Term,
     fold,
     parse_query,
+    tokens,
 )
 from engine.store.db import Store
 
@@ -336,7 +336,7 @@ class Searcher:
                                 / (self._df.get(t.text, 0) + 0.5)) for t in terms}
         # Counted in C (a Counter per chunk): a Python loop over every token of 400
         # chunks per term cost 17-31 ms of a hybrid search at 1M chunks.
-        counted = {i: Counter(_TOKEN.findall(fold(text))) for i, text in texts.items()}
+        counted = {i: Counter(tokens(fold(text))) for i, text in texts.items()}
         lengths = {i: counts.total() for i, counts in counted.items()}
         # The candidates' mean length stands in for the index's (a full scan to get it).
         average = max(1.0, sum(lengths.values()) / max(1, len(lengths)))

@@ -55,3 +55,17 @@ def test_rescored_chunks_get_bm25_of_the_common_words(tmp_path: Path, terms: lis
     assert scored.keys() == expected.keys() and expected
     for i, score in expected.items():
         assert scored[i] == pytest.approx(score)
+
+
+def test_the_quick_tokenizer_splits_as_the_word_pattern() -> None:
+    import random
+    import string
+
+    from engine.search.query import _TOKEN, tokens
+
+    rng = random.Random(1)
+    samples = ["", "rent_roll 2024-03-11 #12,50 €", "naïve café déjà", "a\tb\nc\x0bd\x1ce"]
+    samples += ["".join(rng.choice(string.printable) for _ in range(rng.randint(0, 60)))
+                for _ in range(3000)]
+    for text in samples:
+        assert tokens(text) == _TOKEN.findall(text), text
