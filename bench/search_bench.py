@@ -193,7 +193,8 @@ def _recall(lib: Any, queries: list[str]) -> float:
     matrix = np.vstack([lib.embedder.embed([q])[0] for q in queries]).astype(np.float32)
     # As search asks: its 400 candidates, rescored exactly, then the best 10.
     found = [[h.chunk_id for h in searcher.vectors.resolve(
-        lib.store, searcher.vectors.shortlist(row, 400, Scope(), -1.0))][:10] for row in matrix]
+        lib.store.reads, searcher.vectors.shortlist(row, 400, Scope(), -1.0))][:10]
+        for row in matrix]
     ids = lib.store.reads.vector_ids(model)
     best_scores = np.full((len(queries), 10), -np.inf, dtype=np.float32)
     best_ids = np.zeros((len(queries), 10), dtype=np.int64)

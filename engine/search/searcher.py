@@ -4,9 +4,7 @@ the rankers and their fusion into one hit per document."""
 from __future__ import annotations
 
 import gc
-import math
-from collections import Counter
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
 from engine.errors import UsageError
@@ -33,10 +31,9 @@ from engine.search.query import (
     STOPWORDS,
     ParsedQuery,
     Term,
-    fold,
     parse_query,
-    tokens,
 )
+from engine.search.rescore import rescore
 from engine.store.db import Store
 
 if TYPE_CHECKING:
@@ -135,16 +132,29 @@ class Searcher:
                 filters: SearchFilters) -> list[SearchHit]:
         if mode is not SearchMode.SEMANTIC:
             parsed = self._widen_unknown_words(parsed)
+        # Meaning alone shows its best `limit` documents: the rest of the shortlist is
+        # looked up only when those could be among them (fusion needs it all).
+        enough = limit if mode is SearchMode.SEMANTIC else None
+        semantic: Future[tuple[Shortlist, list[ChunkHit]]] | None = None
+        if mode is not SearchMode.KEYWORD:
+            # Embed the query, rank the vectors and confirm them on another core while
+            # SQLite ranks the words; what needs this connection is read here first.
+            semantic = self._embedding_thread().submit(
+                self._meaning, query, self.vectors.scope(self.store, filters), enough)
+        try:
+            return self._ranked(query, parsed, mode, limit, filters, semantic, enough)
+        finally:
+            if semantic is not None:
+                wait([semantic])  # never left running on the store after an error here
+
+    def _ranked(self, query: str, parsed: ParsedQuery, mode: SearchMode, limit: int,
+                filters: SearchFilters,
+                semantic: Future[tuple[Shortlist, list[ChunkHit]]] | None,
+                enough: int | None) -> list[SearchHit]:
         docs: dict[int, DocRank] = {}
         rescore: list[Term] = []
         keyword_order: list[int] = []
         semantic_order: list[int] = []
-        semantic: Future[Shortlist] | None = None
-        if mode is not SearchMode.KEYWORD:
-            # Embed the query and rank the vectors on another core while SQLite ranks
-            # the words; what needs the database is read here first.
-            semantic = self._embedding_thread().submit(
-                self._semantic, query, self.vectors.scope(self.store, filters))
         if mode is not SearchMode.SEMANTIC and parsed.groups:
             # Words mode wants every word (AND), falling back to any word; for fusion
             # the any-word ranking alone is enough: bm25 already favours pages with all.
@@ -167,18 +177,14 @@ class Searcher:
             ready = read_passages(self.store, [c.chunk_id for i in keyword_order[:limit]
                                                if (c := docs[i].keyword)])
         if semantic is not None:
-            found = semantic.result()
-            # Meaning alone shows its best `limit` documents: the rest of the shortlist
-            # is looked up only when those could be among them (fusion needs it all).
-            enough = limit if mode is SearchMode.SEMANTIC else None
-            candidates = self.vectors.resolve(self.store, found, enough)
+            found, candidates = semantic.result()
             if rescore:
                 keyword_order = self._assign(self._rescore(candidates, rescore), docs,
                                              filters, "keyword")
             semantic_order = self._assign(candidates, docs, filters, "semantic")
             if enough and len(semantic_order) < enough:  # contents without live documents
                 docs.clear()
-                semantic_order = self._assign(self.vectors.resolve(self.store, found),
+                semantic_order = self._assign(self.vectors.resolve(self.store.reads, found),
                                               docs, filters, "semantic")
         if mode is SearchMode.HYBRID:
             self._fuse(query, parsed, filters, docs)
@@ -217,7 +223,7 @@ class Searcher:
             scope = self.vectors.scope(self.store, filters)
             found = self.vectors.shortlist((centroid / norm).astype(np.float32), _CANDIDATES,
                                            scope, self._floor())
-            candidates = [h for h in self.vectors.resolve(self.store, found)
+            candidates = [h for h in self.vectors.resolve(self.store.reads, found)
                           if h.sha256 != sha256]
             docs: dict[int, DocRank] = {}
             ranked = [docs[i] for i in self._assign(candidates, docs, filters, "semantic")]
@@ -321,43 +327,9 @@ class Searcher:
         return ParsedQuery(tuple(keep))
 
     def _rescore(self, candidates: list[ChunkHit], terms: list[Term]) -> list[ChunkHit]:
-        """BM25 of common words over meaning's candidate chunks, best first.
-
-        Used in hybrid search when every word is too common to rank the whole index in
-        time: the words still reorder what meaning found, without a scan of every row.
-        """
-        terms = [t for t in terms if t.text not in STOPWORDS] or terms
-        if not candidates or not terms:
-            return []
-        ids = [h.chunk_id for h in candidates]
-        texts = self.store.reads.chunk_texts(ids)
-        total = max(1, self._chunk_count)
-        idf = {t.text: math.log(1 + (total - self._df.get(t.text, 0) + 0.5)
-                                / (self._df.get(t.text, 0) + 0.5)) for t in terms}
-        # Counted in C (a Counter per chunk): a Python loop over every token of 400
-        # chunks per term cost 17-31 ms of a hybrid search at 1M chunks.
-        counted = {i: Counter(tokens(fold(text))) for i, text in texts.items()}
-        lengths = {i: counts.total() for i, counts in counted.items()}
-        # The candidates' mean length stands in for the index's (a full scan to get it).
-        average = max(1.0, sum(lengths.values()) / max(1, len(lengths)))
-        scored = []
-        for hit in candidates:
-            counts = counted.get(hit.chunk_id)
-            if not counts:
-                continue
-            norm = 1.2 * (0.25 + 0.75 * lengths[hit.chunk_id] / average)
-            score = 0.0
-            for term in terms:
-                tf = counts[term.text]
-                if term.prefix:
-                    tf = sum(n for tok, n in counts.items()
-                             if tok.startswith(term.text))
-                if tf:
-                    score += idf[term.text] * tf * 2.2 / (tf + norm)
-            if score > 0:
-                # FTS5's convention: lower is better.
-                scored.append(ChunkHit(hit.chunk_id, hit.sha256, hit.page_no, -score))
-        return sorted(scored, key=lambda h: h.score)
+        """BM25 of common words over meaning's candidate chunks, best first (see
+        engine/search/rescore.py)."""
+        return rescore(self.store.reads, candidates, terms, self._chunk_count, self._df)
 
     def _keyword(self, parsed: ParsedQuery, filters: SearchFilters, op: str) -> list[ChunkHit]:
         """bm25 over the words; near spellings (OCR errors) count half as much as the word.
@@ -434,8 +406,18 @@ class Searcher:
             self._embedder_pool = ThreadPoolExecutor(1, thread_name_prefix="scandex-query")
         return self._embedder_pool
 
+    def _meaning(self, query: str, scope: Scope, enough: int | None
+                 ) -> tuple[Shortlist, list[ChunkHit]]:
+        """Runs on the query thread: the shortlist, confirmed through the store's second
+        connection while the words rank on the first (at 1M chunks its ~5 ms of random
+        reads came after the words' 20-50 ms; now they run beside them)."""
+        found = self._semantic(query, scope)
+        if not len(found.keys):
+            return found, found.hits  # an exact scan's hits: nothing to confirm
+        return found, self.vectors.resolve(self.store.side_reads(), found, enough)
+
     def _semantic(self, query: str, scope: Scope) -> Shortlist:
-        """Runs on the query thread: no database access here."""
+        """The vectors' best candidates (no database access)."""
         if self.vectors.empty:
             import numpy as np
 

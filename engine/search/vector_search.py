@@ -20,6 +20,7 @@ import engine.search.ann as ann
 from engine.models import SearchFilters
 from engine.search.vectors import MIN_SIMILARITY, ChunkHit, VectorCache
 from engine.store.db import Store
+from engine.store.reads import IndexReads
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +247,7 @@ class VectorSearch:
         chosen: np.ndarray = keys[best]
         return chosen
 
-    def resolve(self, store: Store, found: Shortlist, enough: int | None = None
+    def resolve(self, reads: IndexReads, found: Shortlist, enough: int | None = None
                 ) -> list[ChunkHit]:
         """The shortlist confirmed by the database, scored, best first: an ANN key whose
         chunk is gone is dropped here, so no removed chunk is ever returned. Scores are
@@ -261,7 +262,7 @@ class VectorSearch:
         exact_keys, rest = found.keys, found.keys[:0]
         if found.approx is not None and len(found.keys) > EXACT_RESCORE:
             exact_keys, rest = found.keys[:EXACT_RESCORE], found.keys[EXACT_RESCORE:]
-        rows = store.reads.vectors_by_id(self._model_id, np.sort(exact_keys).tolist())
+        rows = reads.vectors_by_id(self._model_id, np.sort(exact_keys).tolist())
         hits: list[ChunkHit] = []
         if rows:
             matrix = np.frombuffer(b"".join(r[3] for r in rows), dtype="<f4")
@@ -273,7 +274,7 @@ class VectorSearch:
                                  enough)):
             approx = dict(zip(rest.tolist(), found.approx[EXACT_RESCORE:].tolist(), strict=True))
             hits += [ChunkHit(i, sha, page, approx[i])
-                     for i, sha, page in store.reads.chunk_places(self._model_id, rest.tolist())
+                     for i, sha, page in reads.chunk_places(self._model_id, rest.tolist())
                      if approx[i] >= found.floor]
         merged = {h.chunk_id: h for h in [*hits, *found.hits]}
         return sorted(merged.values(), key=lambda h: -h.score)[: found.k]

@@ -49,6 +49,7 @@ class Store(DocumentPaths):
     def __init__(self, library_dir: Path, *, read_only: bool = False) -> None:
         self.path = library_dir / INDEX_FILE
         self.read_only = read_only
+        self._side: IndexReads | None = None
         try:
             if read_only:
                 self.db = self._open_read_only(library_dir)
@@ -119,9 +120,23 @@ class Store(DocumentPaths):
         self._vouched = True
         integrity.stamp(self.path)
 
+    def side_reads(self) -> IndexReads:
+        """Reads on a second, read-only connection, opened on first use: a search's
+        meaning side confirms its candidates there while its words side holds the first
+        (SQLite runs one statement at a time per connection). It sees what is committed.
+        One thread at a time uses it."""
+        if self._side is None:
+            side = self._open_read_only(self.path.parent)
+            side.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._side = IndexReads(side)
+        return self._side
+
     def close(self) -> None:
-        """Close the connection; a writer that found the index sound vouches for the
+        """Close the connections; a writer that found the index sound vouches for the
         state it leaves (closing checkpoints the WAL into the file)."""
+        if self._side is not None:
+            self._side.db.close()
+            self._side = None
         self.db.close()
         if self._vouched and not self.read_only:
             integrity.stamp(self.path)

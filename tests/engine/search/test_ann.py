@@ -80,7 +80,7 @@ def _approx(search: VectorSearch, store: Store, query: np.ndarray, k: int,
             filters: SearchFilters | None = None) -> list[int]:
     search.refresh(store, MODEL, DIM)
     scope = search.scope(store, filters or SearchFilters())
-    found = search.resolve(store, search.shortlist(query, k, scope, floor=-1.0))
+    found = search.resolve(store.reads, search.shortlist(query, k, scope, floor=-1.0))
     return [h.chunk_id for h in found]
 
 
@@ -103,7 +103,7 @@ def test_ann_agrees_with_exact_search(tmp_path: Path) -> None:
     cache = VectorCache()
     cache.refresh(store, MODEL, DIM)
     exact = {h.chunk_id: h.score for h in cache.top(query, 600, None, floor=-1.0)}
-    found = search.resolve(store, search.shortlist(query, 10, vector_search.Scope(), -1.0))
+    found = search.resolve(store.reads, search.shortlist(query, 10, vector_search.Scope(), -1.0))
     for hit in found:
         assert hit.score == pytest.approx(exact[hit.chunk_id], abs=1e-6)
     store.close()

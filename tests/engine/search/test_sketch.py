@@ -186,7 +186,7 @@ def test_only_the_best_candidates_are_rescored_and_the_rest_stay_close(tmp_path:
     exact = {h.chunk_id: h.score for h in cache.top(query, 600, None, floor=-1.0)}
     found = search.shortlist(query, 300, Scope(), -1.0)
     assert found.approx is not None and len(found.keys) == 300
-    hits = search.resolve(store, found)
+    hits = search.resolve(store.reads, found)
     assert len(hits) == 300 and all(h.chunk_id in exact for h in hits)  # none removed
     by_id = {h.chunk_id: h.score for h in hits}
     rescored = found.keys[:EXACT_RESCORE].tolist()
@@ -219,15 +219,15 @@ def test_meaning_alone_looks_up_the_rest_only_when_it_could_still_place(
     for query in [*stored, *_far_queries(DIM, 5)]:
         found = search.shortlist(query, 400, Scope(), -1.0)
         assert found.approx is not None
-        full = search.resolve(store, found)
+        full = search.resolve(store.reads, found)
         for enough in (1, 3, 10, 120):
             lookups.clear()
-            shown = search.resolve(store, found, enough)
+            shown = search.resolve(store.reads, found, enough)
             assert _contents(shown, enough) == _contents(full, enough)
     # A chunk's own vector is far above everything past the exact 100: no lookup.
     lookups.clear()
-    search.resolve(store, search.shortlist(stored[0], 400, Scope(), -1.0), 1)
+    search.resolve(store.reads, search.shortlist(stored[0], 400, Scope(), -1.0), 1)
     assert lookups == []
-    search.resolve(store, search.shortlist(stored[0], 400, Scope(), -1.0))
+    search.resolve(store.reads, search.shortlist(stored[0], 400, Scope(), -1.0))
     assert lookups == [300]  # fusion (no `enough`) gets the whole shortlist
     store.close()
