@@ -51,8 +51,10 @@ _PRUNE_FROM_CHUNKS = 5000
 # postings it scores; this keeps it flat per query as a library grows.
 _HYBRID_POSTINGS_SHARE = 0.10
 # ... and never more than this many postings, so that the cost stays flat past 100k chunks
-# (bm25 over 100k postings took ~150 ms at a million chunks).
-_HYBRID_POSTINGS_MAX = 20_000
+# (bm25 over 100k postings took ~150 ms at a million chunks). No more than the words
+# budget: with 20k, _fts cut such queries again and re-scored their hits in Python (26-35
+# ms); at 10k hybrid p95 at 1M fell 85 -> 76 ms, for 0.0016 nDCG@10 (docs/benchmarks.md).
+_HYBRID_POSTINGS_MAX = 10_000
 # ... on libraries this big. Below it a full any-word query is fast enough, and the budget
 # would cost a little quality (SciFact, 6k chunks: 0.764 -> 0.755 nDCG@10 when forced).
 _BUDGET_FROM_CHUNKS = 50_000
