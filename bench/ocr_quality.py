@@ -26,8 +26,8 @@ def recall(truth: Counter[str], found: Counter[str]) -> tuple[int, int]:
     return hit, sum(truth.values())
 
 
-def datasets(quick: bool) -> dict[str, list[tuple[Path, Counter[str]]]]:
-    """Image -> ground-truth words, per data set."""
+def datasets(quick: bool, work: Path | None = None) -> dict[str, list[tuple[Path, Counter[str]]]]:
+    """Image -> ground-truth words, per data set (with work, photos are made there too)."""
     out: dict[str, list[tuple[Path, Counter[str]]]] = {}
     funsd = CORPUS / "funsd" / "training_data"
     notes = sorted((funsd / "annotations").glob("*.json"))[: 12 if quick else None]
@@ -36,6 +36,9 @@ def datasets(quick: bool) -> dict[str, list[tuple[Path, Counter[str]]]]:
          words(" ".join(w["text"] for block in json.loads(a.read_text())["form"]
                         for w in block["words"])))
         for a in notes]
+    if work is not None:
+        out["FUNSD forms photographed on a desk"] = _photos(out["FUNSD forms (~100 dpi)"][::3],
+                                                            work / "photos")
     tt = CORPUS / "tesseract-test"
     out["UNLV pages (300 dpi)"] = [(tt / f"{n}.tif", words((tt / f"{n}.txt").read_text()))
                                    for n in ("8071_093.3B", "8087_054.3B")]
@@ -44,12 +47,29 @@ def datasets(quick: bool) -> dict[str, list[tuple[Path, Counter[str]]]]:
     return out
 
 
+def _photos(scans: list[tuple[Path, Counter[str]]],
+            folder: Path) -> list[tuple[Path, Counter[str]]]:
+    """Each scan photographed with a phone (perspective, a desk around it, uneven light)."""
+    from PIL import Image
+
+    from bench.photos import photographed
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, (scan, truth) in enumerate(scans):
+        photo = folder / f"{scan.stem}-photo.jpg"
+        if not photo.exists():
+            photographed(Image.open(scan), 9000 + i).save(photo)
+        out.append((photo, truth))
+    return out
+
+
 def bench_ocr_quality(work: Path, quick: bool = False) -> str:
     """Print and return the table (markdown)."""
     from engine import Library
     from engine.testing import HashingEmbedder
 
-    sets = datasets(quick)
+    sets = datasets(quick, work)
     rows = ["| data set | pages | bare `tesseract` CLI | Scandex | difference |",
             "|---|---|---|---|---|"]
     started = time.monotonic()

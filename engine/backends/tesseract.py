@@ -12,6 +12,7 @@ from typing import Any
 from PIL import Image
 
 from engine.backends.fields import reread_date_fields
+from engine.backends.paper import find_sheet
 from engine.errors import MissingLanguage, OcrFailed, TesseractMissing
 from engine.models import Box, Word
 from engine.protocols import OcrOptions, OcrResult
@@ -173,6 +174,23 @@ class TesseractOcr:
                 raise MissingLanguage(code, [x for x in installed if x != "osd"])
 
     def ocr(self, image: Image.Image, options: OcrOptions) -> OcrResult:
+        """OCR image; a photographed sheet is found on its background and read flattened
+        (engine.backends.paper), its words' boxes put back onto the photo."""
+        sheet = find_sheet(image)
+        if sheet is None:
+            return self._read(image, options)
+        flat = self._read(sheet.flatten(image), options)
+        if not flat.rotation:
+            return OcrResult(sheet.onto_photo(flat.words, image.size), image.width,
+                             image.height)
+        upright = _turn_words(flat.words, (flat.width, flat.height), -flat.rotation)
+        on_photo = sheet.onto_photo(upright, image.size)
+        width, height = (image.height, image.width) if flat.rotation in (90, 270) \
+            else image.size
+        return OcrResult(_turn_words(on_photo, image.size, flat.rotation), width, height,
+                         flat.rotation)
+
+    def _read(self, image: Image.Image, options: OcrOptions) -> OcrResult:
         """OCR image, adapting to it: text read too small is read again larger (the real
         resolution estimated from the text's height, whatever the file's DPI tag says),
         a page read with low confidence is read again binarised as sparse text (the two
@@ -312,3 +330,16 @@ class TesseractOcr:
         return int(match.group(1)) % 360 if match else 0
 
 
+def _turn_words(words: list[Word], size: tuple[int, int], degrees: int) -> list[Word]:
+    """Words on an image of size, their boxes moved to where they lie once the image is
+    turned clockwise by degrees (a multiple of 90; negative turns back)."""
+    turns = (degrees // 90) % 4
+    out = words
+    width, height = size
+    for _ in range(turns):
+        # A quarter turn clockwise: (x, y) on a width x height image goes to
+        # (height - y, x) on a height x width one.
+        out = [Word(w.text, Box(height - (w.box.y + w.box.h), w.box.x, w.box.h, w.box.w),
+                    w.conf) for w in out]
+        width, height = height, width
+    return out

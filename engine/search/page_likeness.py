@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from PIL import Image
 
+from engine.backends.paper import otsu_threshold
 from engine.models import Word
 
 # Pages are looked at no bigger than this (pixels, long side): FUNSD's 100-dpi forms are
@@ -81,16 +82,6 @@ class PageLikeness:
     offset: tuple[float, float] = (0.0, 0.0)
 
 
-def _otsu(gray: np.ndarray) -> int:
-    counts = np.bincount(gray.ravel(), minlength=256).astype(np.float64)
-    share = counts / max(counts.sum(), 1.0)
-    below = np.cumsum(share)
-    mean_below = np.cumsum(share * np.arange(256))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        between = (mean_below[-1] * below - mean_below) ** 2 / (below * (1 - below))
-    return int(np.nanargmax(between)) if np.isfinite(between).any() else 128
-
-
 def _sharpness(x: np.ndarray, y: np.ndarray, degrees: float) -> float:
     """How sharp the rows of ink are when the page is turned by degrees (text lines
     upright give the peakiest row profile)."""
@@ -110,7 +101,7 @@ def ink_print(image: Any) -> InkPrint | None:
     gray = np.asarray(page)
     if gray.size == 0:
         return None
-    ys, xs = np.nonzero(gray < _otsu(gray))
+    ys, xs = np.nonzero(gray < otsu_threshold(gray))
     if len(xs) < 100:
         return None
     if len(xs) > _MAX_POINTS:

@@ -30,13 +30,14 @@ def test_quality_smoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_ocr_quality_smoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = ocr_quality.datasets
 
-    def small(quick: bool) -> dict:  # type: ignore[type-arg]
-        sets = real(True)
+    def small(quick: bool, work: Path | None = None) -> dict:  # type: ignore[type-arg]
+        sets = real(True, work)
         return {name: items[:2] for name, items in sets.items()}
 
     monkeypatch.setattr(ocr_quality, "datasets", small)
     table = ocr_quality.bench_ocr_quality(tmp_path, quick=True)
-    assert table.count("| FUNSD") == 1 and "%" in table
+    assert table.count("| FUNSD") == 2 and "%" in table
+    assert "photographed on a desk | 2 |" in table
 
 
 def test_metrics() -> None:
