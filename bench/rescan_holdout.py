@@ -1,9 +1,10 @@
 """Rescans judged on scans made after the rescan thresholds were set: real FUNSD forms
 not used anywhere else (80-99 and 112-148), each rescanned with new seeds, ten of them
-also sent through a fax-like copy (3/4 resolution, blur, noise, harsh JPEG), and
-look-alikes whose reads are poor on purpose: two filled copies of one blank form and two
-receipts of one shop, both sides copied down to a third of their resolution, so their
-reads fall to 20-85 % confidence and the judge's image evidence is what is tested.
+also sent through a fax-like copy (3/4 resolution, blur, noise, harsh JPEG), 112-148
+also photographed on a desk with a phone (bench/photos.py), and look-alikes whose reads
+are poor on purpose: two filled copies of one blank form and two receipts of one shop,
+both sides copied down to a third of their resolution, so their reads fall to 20-85 %
+confidence and the judge's image evidence is what is tested.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from bench.intelligence_bench import CACHE, FORMS, FUNSD, SHOPS, filled_form, receipt, rescan
+from bench.photos import photographed
 
 HELD_OUT_FORMS = [*range(80, 100), *range(112, 149)]
+PHOTOGRAPHED_FORMS = range(112, 149)
 
 
 def fax_copy(image: Image.Image, seed: int, factor: float = 0.75) -> Image.Image:
@@ -55,6 +58,9 @@ def build_holdout(folder: Path) -> dict[str, set[frozenset[str]]]:
         if i < 90:
             names.append(f"held-{i:03}-fax")
             save(fax_copy(original, 5500 + i), names[2])
+        if i in PHOTOGRAPHED_FORMS:
+            names.append(f"held-{i:03}-photo")
+            save(photographed(original, 5800 + i), names[-1])
         same.update(frozenset(p) for p in itertools.combinations(names, 2))
     for f, title in enumerate(FORMS):
         save(fax_copy(filled_form(title, 7000 + 10 * f), 7100 + f, 0.35), f"faxform-{f}-a")
@@ -85,6 +91,11 @@ def bench_rescan_holdout() -> list[str]:
     precision = len(right) / len(found) if found else 1.0
     recall = len(right) / len(truth["same"])
     fax_same = {p for p in truth["same"] if any(s.endswith("-fax") for s in p)}
+    photo_same = {p for p in truth["same"] if any(s.endswith("-photo") for s in p)}
+    # The figures without the photos: the set as it was before they joined it.
+    scans_same = truth["same"] - photo_same
+    scans_found = {p for p in found if not any(s.endswith("-photo") for s in p)}
+    scans_precision = len(scans_found & scans_same) / len(scans_found) if scans_found else 1.0
     missed = sorted(" + ".join(sorted(p)) for p in truth["same"] - found)
     wrong = sorted(" + ".join(sorted(p)) for p in found - truth["same"])
     if missed:
@@ -92,10 +103,14 @@ def bench_rescan_holdout() -> list[str]:
     if wrong:
         print("held-out wrongly grouped:", ", ".join(wrong))
     return [f"| held-out same-paper pairs ({len(HELD_OUT_FORMS)} other FUNSD forms; 10 also "
-            f"fax-copied) | {len(truth['same'])} |",
+            f"fax-copied, {len(PHOTOGRAPHED_FORMS)} also photographed) | {len(truth['same'])} |",
             f"| held-out look-alikes, both sides fax-copied (poor reads: {len(poor)} pages "
             f"below 86 % confidence) | {len(truth['alike'])} |",
             f"| **held-out precision** | **{precision:.3f}** |",
             f"| **held-out recall** | **{recall:.3f}** |",
             f"| held-out recall on fax copies | {len(fax_same & found) / len(fax_same):.3f} |",
+            f"| held-out recall on phone photos | "
+            f"{len(photo_same & found) / len(photo_same):.3f} |",
+            f"| held-out without the photos: precision / recall | {scans_precision:.3f} / "
+            f"{len(scans_found & scans_same) / len(scans_same):.3f} |",
             f"| held-out look-alikes grouped | {len(found & truth['alike'])} |"]

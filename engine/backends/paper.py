@@ -64,6 +64,13 @@ def _perspective(source: list[tuple[float, float]],
     return tuple(float(c) for c in solved)
 
 
+def _apply(coefficients: tuple[float, ...], xs: np.ndarray, ys: np.ndarray,
+           ) -> tuple[np.ndarray, np.ndarray]:
+    a, b, c, d, e, f, g, h = coefficients
+    scale = g * xs + h * ys + 1.0
+    return (a * xs + b * ys + c) / scale, (d * xs + e * ys + f) / scale
+
+
 @dataclass(frozen=True)
 class Sheet:
     """Where the sheet lies on the photo (corners clockwise from top-left, photo pixels)
@@ -73,10 +80,18 @@ class Sheet:
     size: tuple[int, int]
 
     @property
-    def _coefficients(self) -> tuple[float, ...]:
+    def _flat_corners(self) -> list[tuple[float, float]]:
         width, height = self.size
-        return _perspective(list(self.corners),
-                            [(0, 0), (width, 0), (width, height), (0, height)])
+        return [(0, 0), (width, 0), (width, height), (0, height)]
+
+    @property
+    def _coefficients(self) -> tuple[float, ...]:
+        return _perspective(list(self.corners), self._flat_corners)
+
+    def onto_sheet(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where photo pixels (xs, ys) lie on the flattened sheet."""
+        return _apply(_perspective(self._flat_corners, list(self.corners)),
+                      np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64))
 
     def flatten(self, photo: Image.Image) -> Image.Image:
         """The sheet alone, upright and rectangular."""
@@ -85,16 +100,14 @@ class Sheet:
 
     def onto_photo(self, words: list[Word], photo_size: tuple[int, int]) -> list[Word]:
         """Words read on the flattened sheet, their boxes moved onto the photo."""
-        a, b, c, d, e, f, g, h = self._coefficients
+        coefficients = self._coefficients
         width, height = photo_size
         out = []
         for word in words:
             box = word.box
             xs = np.array([box.x, box.x + box.w, box.x, box.x + box.w], dtype=np.float64)
             ys = np.array([box.y, box.y, box.y + box.h, box.y + box.h], dtype=np.float64)
-            scale = g * xs + h * ys + 1.0
-            px = (a * xs + b * ys + c) / scale
-            py = (d * xs + e * ys + f) / scale
+            px, py = _apply(coefficients, xs, ys)
             left = int(np.clip(np.floor(px.min()), 0, width))
             top = int(np.clip(np.floor(py.min()), 0, height))
             right = int(np.clip(np.ceil(px.max()), 0, width))

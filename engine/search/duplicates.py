@@ -195,7 +195,7 @@ class PageJudge:
         page = self.store.page(sha256, 1)
         if page is None or not page.words:
             return []
-        return sure_words(page.words, ink.long_side / max(page.width, page.height, 1))
+        return sure_words(page.words, ink.image_side / max(page.width, page.height, 1))
 
     def same_paper(self, a: ContentProfile, b: ContentProfile) -> float | None:
         """The pages' likeness if they are the same paper by their look, else None."""

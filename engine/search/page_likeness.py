@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from PIL import Image
 
-from engine.backends.paper import otsu_threshold
+from engine.backends.paper import Sheet, find_sheet, otsu_threshold
 from engine.models import Word
 
 # Pages are looked at no bigger than this (pixels, long side): FUNSD's 100-dpi forms are
@@ -56,17 +56,29 @@ _TILE_INK = 0.004
 @dataclass(frozen=True)
 class InkPrint:
     """A page's dark pixels, upright (turned by angle, radians), in units of its long
-    side (x, y per row)."""
+    side (x, y per row). A phone photo's print is of its sheet, flattened (sheet); the
+    page was looked at factor times the size it was given (image_side: that image's long
+    side)."""
 
     points: np.ndarray
     angle: float = 0.0
     long_side: float = 1.0
+    factor: float = 1.0
+    image_side: float = 1.0
+    sheet: Sheet | None = None
 
     def place(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Where pixels (x, y) of the page image lie on this print."""
+        """Where pixels (x, y) of the image given to ink_print lie on this print."""
+        if self.sheet is not None:
+            x, y = self.sheet.onto_sheet(x, y)
         cos, sin = np.cos(self.angle), np.sin(self.angle)
-        x, y = x / self.long_side, y / self.long_side
+        x, y = x * self.factor / self.long_side, y * self.factor / self.long_side
         return x * cos + y * sin, -x * sin + y * cos
+
+    def units(self, pixels: Any) -> Any:
+        """A length in pixels of the image given, in print units (a flattened sheet keeps
+        the size it had on the photo, near enough for a word's width)."""
+        return pixels * self.factor / self.long_side
 
 
 @dataclass(frozen=True)
@@ -92,8 +104,15 @@ def _sharpness(x: np.ndarray, y: np.ndarray, degrees: float) -> float:
 
 
 def ink_print(image: Any) -> InkPrint | None:
-    """The page's ink (None for a blank page)."""
+    """The page's ink (None for a blank page); of a photographed sheet, the sheet's alone,
+    flattened: the desk around it would be ink, and its perspective is more than the
+    tiles' reach absorbs."""
     page = image.convert("L")
+    image_side = float(max(page.size))
+    sheet = find_sheet(page)
+    if sheet is not None:
+        page = sheet.flatten(page)
+    factor = 1.0
     if max(page.size) > _MAX_SIDE:  # a 300-dpi PDF page: the same ink, a tenth the work
         factor = _MAX_SIDE / max(page.size)
         page = page.resize((max(1, round(page.width * factor)),
@@ -114,7 +133,8 @@ def ink_print(image: Any) -> InkPrint | None:
                key=lambda degrees: _sharpness(x, y, degrees))
     cos, sin = np.cos(np.radians(best)), np.sin(np.radians(best))
     upright = np.stack([x * cos + y * sin, -x * sin + y * cos], axis=1)
-    return InkPrint(upright.astype(np.float32), float(np.radians(best)), long_side)
+    return InkPrint(upright.astype(np.float32), float(np.radians(best)), long_side, factor,
+                    image_side, sheet)
 
 
 def _sigma(cells: int) -> float:
@@ -318,7 +338,8 @@ def _near_enough(a: str, b: str) -> bool:
 def sure_words(words: Sequence[Word], scale: float, min_conf: float = 85.0,
                ) -> list[tuple[str, float, float, float, float]]:
     """(letters, centre x, centre y, half width, half height) in image pixels of the words
-    OCR was sure of (3+ letters or digits), scale turning OCR boxes into image pixels."""
+    OCR was sure of (3+ letters or digits), scale turning OCR boxes into pixels of the
+    image given to ink_print."""
     out = []
     for word in words:
         letters = _letters(word.text)
@@ -341,13 +362,13 @@ def word_agreement(a: InkPrint, a_words: list[tuple[str, float, float, float, fl
     bx, by = b.place(np.array([w[1] for w in b_words]), np.array([w[2] for w in b_words]))
     bx = bx * likeness.scale + likeness.offset[0]
     by = by * likeness.scale + likeness.offset[1]
-    b_half_widths = np.array([w[3] for w in b_words]) / b.long_side * likeness.scale
+    b_half_widths = b.units(np.array([w[3] for w in b_words])) * likeness.scale
     agree = disagree = 0
     for i, (text, _, _, half_w, half_h) in enumerate(a_words):
         dx = np.abs(bx - ax[i])
         dy = np.abs(by - ay[i])
-        reach_x = np.maximum(half_w / a.long_side, b_half_widths)
-        close = (dx <= reach_x) & (dy <= half_h / a.long_side)
+        reach_x = np.maximum(a.units(half_w), b_half_widths)
+        close = (dx <= reach_x) & (dy <= a.units(half_h))
         if not close.any():
             continue
         nearest = int(np.argmin(np.where(close, dx + dy, np.inf)))

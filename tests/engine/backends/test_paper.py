@@ -137,3 +137,15 @@ def test_real_ocr_reads_a_photographed_sheet_and_boxes_fit_the_photo(turn: int) 
             assert box.y >= 0 and box.y + box.h <= upright.height
             dark_inside.append((ink[box.y:box.y + box.h, box.x:box.x + box.w] < 100).any())
     assert dark_inside and all(dark_inside)
+
+
+def test_photo_pixels_go_back_onto_the_flat_sheet() -> None:
+    sheet = Sheet(tuple(CORNERS), (1000, 1300))
+    xs, ys = sheet.onto_sheet(np.array([c[0] for c in CORNERS]), np.array([c[1] for c in CORNERS]))
+    assert np.allclose(xs, [0, 1000, 1000, 0], atol=1e-6)
+    assert np.allclose(ys, [0, 0, 1300, 1300], atol=1e-6)
+    # And back: a word placed on the photo lands where it was read on the sheet.
+    (word,) = sheet.onto_photo([Word("x", Box(400, 500, 2, 2))], PHOTO_SIZE)
+    x, y = sheet.onto_sheet(np.array([word.box.x + word.box.w / 2]),
+                            np.array([word.box.y + word.box.h / 2]))
+    assert abs(float(x[0]) - 401) <= 1.5 and abs(float(y[0]) - 501) <= 1.5

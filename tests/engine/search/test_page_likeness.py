@@ -1,6 +1,7 @@
 """Pages compared as images, for rescans whose OCR reads are too poor to tell: another
 scan of the same page (tilt, crop, resolution, blur, recompression) looks the same in
-every inked tile; another hand in the fields does not; sure words agree or disagree."""
+every inked tile; another hand in the fields does not; sure words agree or disagree; a
+phone photo is compared by its sheet, flattened."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from io import BytesIO
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from bench.photos import phone_photo
+from engine.backends.paper import Sheet
 from engine.models import Box, Word
 from engine.search.page_likeness import ink_print, page_likeness, sure_words, word_agreement
 
@@ -111,5 +114,24 @@ def test_a_big_page_is_compared_at_a_working_size_and_its_words_still_land() -> 
     big_words = [Word(w.text, Box(w.box.x * 3, w.box.y * 3, w.box.w * 3, w.box.h * 3), w.conf)
                  for w in _words(words)]
     assert word_agreement(print_small, sure_words(_words(words), 1.0), print_big,
-                          sure_words(big_words, print_big.long_side / max(big.size)),
+                          sure_words(big_words, print_big.image_side / max(big.size)),
+                          likeness) == (10, 0)
+
+
+def test_a_phone_photo_is_compared_by_its_sheet_and_its_words_land_there() -> None:
+    # Photographed from a slant on a dark desk: in perspective, the desk all around.
+    form = _form(1)
+    corners = [(120.0, 150.0), (1010.0, 95.0), (1060.0, 1330.0), (70.0, 1290.0)]
+    photo = phone_photo(form, corners, (1130, 1420), desk=70)
+    scan, photographed = ink_print(form), ink_print(photo)
+    assert scan is not None and photographed is not None and photographed.sheet is not None
+    likeness = page_likeness(scan, photographed)
+    assert likeness.typical_tile >= 0.7 and likeness.worst_tile >= 0.6
+    # The photo's OCR boxes are in photo pixels (read flat, mapped back): placed on the
+    # print they meet the scan's words.
+    words = ["vendor", "microbiological", "associates", "research", "quantity", "description",
+             "terms", "wanted", "budget", "approved"]
+    on_photo = Sheet(tuple(corners), form.size).onto_photo(_words(words), photo.size)
+    assert word_agreement(scan, sure_words(_words(words), 1.0), photographed,
+                          sure_words(on_photo, photographed.image_side / max(photo.size)),
                           likeness) == (10, 0)
