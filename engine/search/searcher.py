@@ -172,6 +172,11 @@ class Searcher:
                     # words re-rank meaning's candidates instead (below).
                     rescore = [g[0] for g in parsed.groups if len(g) == 1]
             keyword_order = self._assign(hits, docs, filters, "keyword")
+        every_word: set[str] | None = set()
+        if mode is SearchMode.HYBRID and keyword_order:
+            # Which contents hold every word is fusion's to know, but it needs only the
+            # query: asked now, it runs while meaning still ranks on the other core.
+            every_word = self._with_every_word(parsed, filters)
         ready: dict[int, DecodedPassage] = {}
         if semantic is not None and keyword_order and not semantic.done():
             # Meaning still ranks on the other core (ONNX and BLAS let go of the GIL):
@@ -189,7 +194,7 @@ class Searcher:
                 semantic_order = self._assign(self.vectors.resolve(self.store.reads, found),
                                               docs, filters, "semantic")
         if mode is SearchMode.HYBRID:
-            self._fuse(query, parsed, filters, docs)
+            self._fuse(query, docs, every_word)
         if mode is SearchMode.KEYWORD:
             ranked = [docs[i] for i in keyword_order]
         elif mode is SearchMode.SEMANTIC:
@@ -258,19 +263,25 @@ class Searcher:
                 self._chunk_count = self.store.reads.chunk_count()
         return self._chunk_count
 
-    def _fuse(self, query: str, parsed: ParsedQuery, filters: SearchFilters,
-              docs: dict[int, DocRank]) -> None:
+    def _with_every_word(self, parsed: ParsedQuery, filters: SearchFilters) -> set[str] | None:
+        """The contents whose best all-words matches hold every informative word of the
+        query (None: there is one such word, so every word match has them all)."""
+        informative = self._informative(parsed, hybrid=True)
+        if not informative.groups:
+            return set()  # every word too common: no bonus for having them all
+        if len(informative.groups) == 1:
+            return None
+        return {h.sha256 for h in self._keyword(informative, filters, "AND")}
+
+    def _fuse(self, query: str, docs: dict[int, DocRank], every_word: set[str] | None) -> None:
         """Score every candidate document by the query-weighted convex combination."""
         keyword = {i: -d.keyword.score for i, d in docs.items() if d.keyword is not None}
         semantic = {i: d.semantic.score for i, d in docs.items() if d.semantic is not None}
         all_terms: set[int] = set()
         if keyword:
-            informative = self._informative(parsed, hybrid=True)
-            if len(informative.groups) > 1:
-                every = self._keyword(informative, filters, "AND")
-                shas = {h.sha256 for h in every}
-                all_terms = {i for i, d in docs.items() if d.sha256 in shas}
-            elif informative.groups:
+            if every_word is not None:
+                all_terms = {i for i, d in docs.items() if d.sha256 in every_word}
+            else:
                 all_terms = set(keyword)
         weights = self.fusion
         weight = keyword_weight(query, weights)

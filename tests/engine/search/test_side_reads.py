@@ -89,3 +89,37 @@ def test_an_error_on_the_words_side_waits_for_the_meaning_side(
         searcher.search("text", mode="hybrid")
     assert finished.is_set()  # the store may be closed now: nothing uses it any more
     indexed.close()
+
+
+class _GatedEmbedder(_FixedEmbedder):
+    """Embeds only once the gate opens (or after 2 s): the meaning side is still busy
+    until the test says otherwise."""
+
+    def __init__(self, vector: np.ndarray) -> None:
+        super().__init__(vector)
+        self.gate = threading.Event()
+        self.embedded = threading.Event()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.gate.wait(2.0)
+        self.embedded.set()
+        return super().embed(texts)
+
+
+def test_hybrid_asks_which_contents_hold_every_word_while_meaning_still_ranks(
+        indexed: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    vector, _ = _stored_vector(indexed, 5)
+    embedder = _GatedEmbedder(vector)
+    searcher = Searcher(indexed, embedder)
+    meaning_busy: list[bool] = []
+    real = searcher._with_every_word
+
+    def asked(*args: Any) -> Any:
+        meaning_busy.append(not embedder.embedded.is_set())
+        found = real(*args)
+        embedder.gate.set()
+        return found
+
+    monkeypatch.setattr(searcher, "_with_every_word", asked)
+    hits = searcher.search("text 2", mode="hybrid", limit=5)
+    assert hits and meaning_busy == [True]
