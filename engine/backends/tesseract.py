@@ -12,7 +12,7 @@ from typing import Any
 from PIL import Image
 
 from engine.backends.fields import reread_date_fields
-from engine.backends.paper import find_sheet
+from engine.backends.paper import even_light, find_sheet
 from engine.errors import MissingLanguage, OcrFailed, TesseractMissing
 from engine.models import Box, Word
 from engine.protocols import OcrOptions, OcrResult
@@ -175,11 +175,12 @@ class TesseractOcr:
 
     def ocr(self, image: Image.Image, options: OcrOptions) -> OcrResult:
         """OCR image; a photographed sheet is found on its background and read flattened
-        (engine.backends.paper), its words' boxes put back onto the photo."""
+        and evenly lit (engine.backends.paper), its words' boxes put back onto the photo."""
         sheet = find_sheet(image)
         if sheet is None:
             return self._read(image, options)
-        flat = self._read(sheet.flatten(image), options)
+        # Evened too: a photo's light falls off across the sheet, or a shadow lies on it.
+        flat = self._read(even_light(sheet.flatten(image)), options)
         if not flat.rotation:
             return OcrResult(sheet.onto_photo(flat.words, image.size), image.width,
                              image.height)

@@ -7,10 +7,10 @@ import random
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 from bench.photos import phone_photo
-from engine.backends.paper import Sheet, find_sheet
+from engine.backends.paper import Sheet, even_light, find_sheet
 from engine.models import Box, Word
 from tests.scans import text_page
 
@@ -149,3 +149,60 @@ def test_photo_pixels_go_back_onto_the_flat_sheet() -> None:
     x, y = sheet.onto_sheet(np.array([word.box.x + word.box.w / 2]),
                             np.array([word.box.y + word.box.h / 2]))
     assert abs(float(x[0]) - 401) <= 1.5 and abs(float(y[0]) - 501) <= 1.5
+
+
+def _shadowed(page: Image.Image, darkest: float = 0.5) -> Image.Image:
+    """page with the light falling off towards its bottom-right corner, to darkest."""
+    pixels = np.asarray(page.convert("L"), dtype=np.float64)
+    height, width = pixels.shape
+    rows, columns = np.mgrid[0:height, 0:width]
+    light = 1.0 - (1.0 - darkest) * (columns / width * 0.5 + rows / height * 0.5)
+    return Image.fromarray(np.clip(pixels * light, 0, 255).astype(np.uint8))
+
+
+def test_an_evenly_lit_page_is_left_as_it_is() -> None:
+    for kind in ("plain", "band", "two borders", "picture", "banner"):
+        page = _scan_with(kind)
+        assert even_light(page) is page, kind
+
+
+def test_the_light_is_evened_and_the_text_stays_dark() -> None:
+    shadowed = _shadowed(text_page(_lines()), darkest=0.5)
+    evened = np.asarray(even_light(shadowed))
+    # Paper: the top-left corner and the shadowed bottom-right now match.
+    assert np.asarray(shadowed)[-40:, -40:].mean() < 140
+    assert abs(float(evened[:40, :40].mean()) - float(evened[-40:, -40:].mean())) < 20
+    # Ink: the darkest pixels of the text are still dark.
+    assert np.percentile(evened[100:700, 100:1100], 1) < 60
+
+
+def test_a_black_band_in_shadow_stays_black() -> None:
+    page = _scan_with("band")
+    evened = np.asarray(even_light(_shadowed(page, darkest=0.6)))
+    band = evened[int(page.height * 0.75):, : page.width // 2]
+    assert band.mean() < 40  # lightened at most by the floor's share, never to paper
+
+
+def test_the_flattened_sheet_has_no_desk_at_its_edge() -> None:
+    # Corners found a little outside the sheet: a sliver of desk inside the flat image.
+    photo = phone_photo(text_page(_lines()), CORNERS, PHOTO_SIZE, desk=30)
+    outside = tuple((x + dx, y + dy) for (x, y), (dx, dy) in
+                    zip(CORNERS, [(-8, -8), (8, -8), (8, 8), (-8, 8)], strict=True))
+    flat = np.asarray(Sheet(outside, (1040, 1330)).flatten(photo))
+    assert min(flat[0].min(), flat[-1].min(), flat[:, 0].min(), flat[:, -1].min()) > 150
+
+
+@pytest.mark.slow
+def test_real_ocr_keeps_a_faint_print_on_a_dim_sheet() -> None:
+    from engine.backends.factory import make_ocr
+    from engine.protocols import OcrOptions
+
+    # Grey ink, the light falling to 70 %: evened with a desk sliver at its edge,
+    # Tesseract read nothing of this page (its threshold fell between desk and paper).
+    lines = _lines(count=14)
+    page = np.asarray(text_page(lines, font_px=24, ink=160, paper=235), dtype=np.float64)
+    rows, columns = np.mgrid[0 : page.shape[0], 0 : page.shape[1]]
+    light = 1.0 - 0.3 * (columns / page.shape[1] * 0.6 + rows / page.shape[0] * 0.4)
+    dim = Image.fromarray(np.clip(page * light, 0, 255).astype(np.uint8))
+    photo = phone_photo(dim, CORNERS, PHOTO_SIZE, desk=40).filter(ImageFilter.GaussianBlur(0.8))
+    assert _recall(make_ocr().ocr(photo, OcrOptions()).words, lines) >= 0.9
