@@ -75,6 +75,10 @@ WORST_TILE_MIN = 0.60
 # rescans measured 0-12 % (8-84 places); two filled copies of one typed form 14-100 %.
 SURE_AGREE_MIN = 8
 SURE_DISAGREE_MAX = 0.125
+# A pair the text accepts is turned down when over this share of at least SURE_AGREE_MIN
+# sure places disagree: every pair the text accepted in both bench libraries measured
+# at most 0.17 (188 rescans, photos among them), the typed look-alikes 0.38-0.40.
+CONTRADICTION = 0.2
 _DIGITS = re.compile(r"\d{2,}")
 _NOT_ALNUM = re.compile(r"[\W_]+")
 
@@ -197,6 +201,21 @@ class PageJudge:
             return []
         return sure_words(page.words, ink.image_side / max(page.width, page.height, 1))
 
+    def words_contradict(self, a: str, b: str) -> bool:
+        """Whether two contents the text took for one paper say other words, surely, in
+        too many of the same places: two copies of one printed form filled in by typing
+        share their printed text (and, with few numbers, nothing else tells them apart),
+        a rescan does not read other words where both reads are sure. False when either
+        page cannot be read (its file gone or changed): the text's verdict stands."""
+        first, second = self._print(a), self._print(b)
+        if first is None or second is None:
+            return False
+        rough = rough_likeness(first, second)
+        likeness = page_likeness(first, second, near_scale=rough.scale)
+        agree, disagree = word_agreement(first, self._sure_words(a, first), second,
+                                         self._sure_words(b, second), likeness)
+        return agree + disagree >= SURE_AGREE_MIN and disagree > CONTRADICTION * (agree + disagree)
+
     def same_paper(self, a: ContentProfile, b: ContentProfile) -> float | None:
         """The pages' likeness if they are the same paper by their look, else None."""
         if a.pages != b.pages or not a.grams.size or not b.grams.size:
@@ -298,8 +317,11 @@ def pair_contents(store: Store, model_id: str, *, batch: int = 200, record: bool
             for other in near:
                 if other in by_sha and (min(sha, other), max(sha, other)) not in judged:
                     similarity = same_paper(by_sha[sha], by_sha[other])
-                    if similarity is None and judge is not None:
-                        similarity = judge.same_paper(by_sha[sha], by_sha[other])
+                    if judge is not None:
+                        if similarity is None:
+                            similarity = judge.same_paper(by_sha[sha], by_sha[other])
+                        elif judge.words_contradict(sha, other):
+                            similarity = None  # one printed form, filled twice
                     if similarity is not None:
                         judged[(min(sha, other), max(sha, other))] = similarity
         vectorless += [sha for sha in shas if sha in new and new[sha].vector is None]

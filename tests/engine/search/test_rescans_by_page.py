@@ -17,7 +17,7 @@ from engine.backends.pool import InlineExecutor
 from engine.ingest.first_pages import first_page_reader
 from engine.models import PageText, Word
 from engine.protocols import OcrOptions, OcrResult
-from engine.search.duplicates import POOR_READ, profile, same_paper
+from engine.search.duplicates import POOR_READ, pair_contents, profile, same_paper
 from engine.testing import FAKE_TEXT_KEY, FakeOcr, HashingEmbedder
 
 FORM = ("PURCHASE REQUISITION vendor microbiological associates bethesda ship research "
@@ -132,3 +132,28 @@ def test_without_its_file_a_poorly_read_rescan_is_judged_by_its_text(
     library.store.db.commit()
     library.add([scans])
     assert _groups(library) == []
+
+
+def test_one_typed_form_filled_twice_is_not_taken_for_a_rescan(tmp_path: Path) -> None:
+    # Few numbers, the printed half the same: the text alone would call them one paper.
+    printed = [w for w in FORM if not w.isdigit()]
+    typed = "dermal absorption patch trial rabbits twelve weeks protocol".split()
+    other = printed[:30] + [typed[i % len(typed)] + "x" * (i % 3) for i in range(len(printed) - 30)]
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    _scan(folder / "filled-once.png", _page(1), printed)
+    _scan(folder / "filled-twice.png", _page(1), other)
+    _scan(folder / "filled-once-rescan.png",
+          _page(1).filter(ImageFilter.GaussianBlur(0.6)), printed[:-2])
+    by_text = same_paper(profile("a", 1, [" ".join(printed)], []),
+                         profile("b", 1, [" ".join(other)], []))
+    assert by_text is not None
+    library = _library(tmp_path)
+    library.add([folder])
+    assert _groups(library) == [{"filled-once", "filled-once-rescan"}]
+    # Without the pages to look at (files gone or changed), the text's verdict stands.
+    library.store.db.execute("DELETE FROM content_profiles")
+    library.store.db.execute("DELETE FROM duplicate_pairs")
+    library.store.db.commit()
+    pair_contents(library.store, library.embedder.model_id, read_page=lambda sha256: None)
+    assert _groups(library) == [{"filled-once", "filled-twice", "filled-once-rescan"}]
