@@ -4,7 +4,9 @@ libraries. FTS5's vocabulary table counts them by reading every posting list (0.
 query holding a word the index never saw (a typo, an OCR-mangled name). The writer
 refreshes the file after each run. A reader uses it when it belongs to the index state it
 sees, or to an earlier one that only lacks chunks added since (their words are read from
-them: engine/search/fuzzy.py), and otherwise counts the words itself."""
+them: engine/search/fuzzy.py), and otherwise counts the words itself. Beside it, the
+common words alone (common-words.cache), which a searching process reads at its first
+query to plan queries without counting their words (Searcher._df_of)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,12 @@ from engine.store.db import Store
 VOCABULARY_FILE = "vocabulary.cache"
 # Below this many chunks counting the words takes well under a second: no file.
 CACHE_FROM_CHUNKS = 50_000
+# The words at least this many chunks hold, kept apart with their counts: a searching
+# process needs the counts of a query's words to plan it, and FTS5 counts a word by
+# reading its whole posting list (40-55 ms for a common word at 1M chunks, ~1 ms below
+# this), while the whole list is too big to load for that alone.
+COMMON_WORDS_FILE = "common-words.cache"
+COMMON_FROM = 1_000
 _FORMAT = "scandex-vocabulary 2"
 _END = "\x00end"  # no indexed word holds a NUL
 
@@ -25,6 +33,11 @@ _END = "\x00end"  # no indexed word holds a NUL
 def vocabulary_path(store: Store) -> Path:
     """Where the word list of this store's index is kept."""
     return store.path.with_name(VOCABULARY_FILE)
+
+
+def common_words_path(store: Store) -> Path:
+    """Where the index's common words are kept with their counts."""
+    return store.path.with_name(COMMON_WORDS_FILE)
 
 
 def _header(generation: tuple[int, int], top_chunk: int) -> str:
@@ -42,21 +55,38 @@ class KeptWords:
 
 
 def write_vocabulary(store: Store) -> bool:
-    """(The writer, holding the library's lock.) Refresh the file of a big library if it
-    is stale; drop it from a small one. True when it was written."""
-    path = vocabulary_path(store)
+    """(The writer, holding the library's lock.) Refresh the files of a big library if
+    they are stale; drop them from a small one. True when the word list was written."""
+    path, common = vocabulary_path(store), common_words_path(store)
     if store.reads.chunk_count() < CACHE_FROM_CHUNKS:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+        for stale in (path, common):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
         return False
     generation = store.generation()
-    if read_vocabulary(store, generation) is not None:
-        return False  # up to date (a damaged or stale file is written again)
-    staging = path.with_name(f".{VOCABULARY_FILE}.{os.getpid()}")
+    kept = _read_list(path)
+    if kept is not None and kept.generation == generation:
+        # Up to date (a damaged or stale file is written again); the common words too.
+        held = _read_list(common)
+        if held is None or held.generation != generation:
+            _write_list(common, generation, kept.top_chunk, _common(kept.words))
+        return False
+    top_chunk = store.reads.chunk_id_range()[1]  # the writer holds the lock
+    words = store.reads.vocabulary()
+    _write_list(common, generation, top_chunk, _common(words))
+    return _write_list(path, generation, top_chunk, words)
+
+
+def _common(words: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    return [(word, count) for word, count in words if count >= COMMON_FROM]
+
+
+def _write_list(path: Path, generation: tuple[int, int], top_chunk: int,
+                words: list[tuple[str, int]]) -> bool:
+    """Words and counts into path, whole or not at all (False: not written)."""
+    staging = path.with_name(f".{path.name}.{os.getpid()}")
     try:
         with staging.open("w", encoding="utf-8") as handle:
-            top_chunk = store.reads.chunk_id_range()[1]  # the writer holds the lock
-            words = store.reads.vocabulary()
             handle.write(_header(generation, top_chunk))
             handle.writelines(f"{word}\t{count}\n" for word, count in words)
             handle.write(f"{_END}\t{len(words)}\n")  # a file cut short lacks it
@@ -66,6 +96,13 @@ def write_vocabulary(store: Store) -> bool:
             staging.unlink()
         return False  # a derived cache: readers count the words themselves
     return True
+
+
+def read_common_words(store: Store, generation: tuple[int, int]) -> dict[str, int] | None:
+    """The words held by at least COMMON_FROM chunks, with their counts, of the index at
+    exactly generation; None when the file is missing, damaged or of another state."""
+    kept = _read_list(common_words_path(store))
+    return dict(kept.words) if kept is not None and kept.generation == generation else None
 
 
 def read_vocabulary(store: Store, generation: tuple[int, int]) -> list[tuple[str, int]] | None:
@@ -78,8 +115,13 @@ def read_vocabulary(store: Store, generation: tuple[int, int]) -> list[tuple[str
 def read_kept_words(store: Store) -> KeptWords | None:
     """The file's words and the state they were counted at, or None when it is missing,
     damaged or cut short."""
+    return _read_list(vocabulary_path(store))
+
+
+def _read_list(path: Path) -> KeptWords | None:
+    """A words file as written by _write_list, or None (missing, damaged, cut short)."""
     try:
-        with vocabulary_path(store).open(encoding="utf-8") as handle:
+        with path.open(encoding="utf-8") as handle:
             fields = handle.readline().rstrip("\n").split("\t")
             if len(fields) != 4 or fields[0] != _FORMAT:
                 return None
