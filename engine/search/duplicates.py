@@ -34,6 +34,8 @@ import numpy as np
 from engine.models import DocumentInfo, DocumentState, DuplicateGroup
 from engine.search.page_likeness import (
     InkPrint,
+    PageLikeness,
+    content_difference,
     ink_print,
     page_likeness,
     rough_likeness,
@@ -79,6 +81,14 @@ SURE_DISAGREE_MAX = 0.125
 # sure places disagree: every pair the text accepted in both bench libraries measured
 # at most 0.17 (188 rescans, photos among them), the typed look-alikes 0.38-0.40.
 CONTRADICTION = 0.2
+# Two copies of one printed form whose fills are few words among many printed ones pass
+# every check above. What the pages still show: sure words of one copy where the other,
+# aligned, has blank paper (a blank form against its filled copy: 8-11 words; rescans and
+# photos of one paper at most 3, over 226 pairs in both bench libraries), or two sure
+# long words in one place, neither anywhere on the other page (two names in one field;
+# no rescan pair had one). Either turns a pair down.
+FILLED_WHERE_BLANK = 8
+NAME_CLASHES = 1
 _DIGITS = re.compile(r"\d{2,}")
 _NOT_ALNUM = re.compile(r"[\W_]+")
 
@@ -201,12 +211,35 @@ class PageJudge:
             return []
         return sure_words(page.words, ink.image_side / max(page.width, page.height, 1))
 
+    def _page_words(self, sha256: str) -> set[str]:
+        page = self.store.page(sha256, 1)
+        return {w for w in (_NOT_ALNUM.sub("", x.text.lower()) for x in page.words) if w} \
+            if page is not None else set()
+
+    def _differ(self, a: str, first: InkPrint, b: str, second: InkPrint,
+                likeness: PageLikeness) -> bool:
+        """Whether the aligned pages say different things (see FILLED_WHERE_BLANK)."""
+        if likeness.typical_tile < TYPICAL_TILE_MIN:
+            # Aligning one page onto the other can fail where the other way round works
+            # (a photo: 0.28 against 0.86): what lies on blank paper is only seen on
+            # pages that lie on each other, so the better way is looked at.
+            reverse = page_likeness(second, first,
+                                    near_scale=rough_likeness(second, first).scale)
+            if reverse.typical_tile > likeness.typical_tile:
+                a, first, b, second, likeness = b, second, a, first, reverse
+        a_words, b_words = self._sure_words(a, first), self._sure_words(b, second)
+        difference = content_difference(first, a_words, self._page_words(a), second,
+                                        b_words, self._page_words(b), likeness)
+        return max(difference.on_blank) >= FILLED_WHERE_BLANK \
+            or difference.clashes >= NAME_CLASHES
+
     def words_contradict(self, a: str, b: str) -> bool:
-        """Whether two contents the text took for one paper say other words, surely, in
-        too many of the same places: two copies of one printed form filled in by typing
-        share their printed text (and, with few numbers, nothing else tells them apart),
-        a rescan does not read other words where both reads are sure. False when either
-        page cannot be read (its file gone or changed): the text's verdict stands."""
+        """Whether two contents the text took for one paper say other things, surely, in
+        the same places: two copies of one printed form filled in share their printed
+        text (and, with few numbers, nothing else tells them apart), a rescan does not
+        read other words where both reads are sure, nor words where the other page is
+        blank. False when either page cannot be read (its file gone or changed): the
+        text's verdict stands."""
         first, second = self._print(a), self._print(b)
         if first is None or second is None:
             return False
@@ -214,7 +247,9 @@ class PageJudge:
         likeness = page_likeness(first, second, near_scale=rough.scale)
         agree, disagree = word_agreement(first, self._sure_words(a, first), second,
                                          self._sure_words(b, second), likeness)
-        return agree + disagree >= SURE_AGREE_MIN and disagree > CONTRADICTION * (agree + disagree)
+        if agree + disagree >= SURE_AGREE_MIN and disagree > CONTRADICTION * (agree + disagree):
+            return True
+        return self._differ(a, first, b, second, likeness)
 
     def same_paper(self, a: ContentProfile, b: ContentProfile) -> float | None:
         """The pages' likeness if they are the same paper by their look, else None."""
@@ -237,6 +272,8 @@ class PageJudge:
         agree, disagree = word_agreement(first, self._sure_words(a.sha256, first), second,
                                          self._sure_words(b.sha256, second), likeness)
         if agree < SURE_AGREE_MIN or disagree > SURE_DISAGREE_MAX * (agree + disagree):
+            return None
+        if self._differ(a.sha256, first, b.sha256, second, likeness):
             return None
         return likeness.typical_tile
 

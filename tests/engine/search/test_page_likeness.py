@@ -14,7 +14,13 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from bench.photos import phone_photo
 from engine.backends.paper import Sheet
 from engine.models import Box, Word
-from engine.search.page_likeness import ink_print, page_likeness, sure_words, word_agreement
+from engine.search.page_likeness import (
+    content_difference,
+    ink_print,
+    page_likeness,
+    sure_words,
+    word_agreement,
+)
 
 LABELS = ["PURCHASE REQUISITION", "Vendor: Microbiological Associates", "Ship to: Research Centre",
           "Quantity    Code    Description    Unit price", "Terms: 15 Net   F.O.B.: N/A",
@@ -81,6 +87,11 @@ def test_a_blank_page_has_no_ink_to_compare() -> None:
     assert ink_print(Image.new("L", (600, 800), 255)) is None
 
 
+# Words of the labels, as a read sure of them gives them (one per _words box).
+LABEL_WORDS = ["vendor", "microbiological", "associates", "research", "quantity",
+               "description", "terms", "wanted", "budget", "approved", "follow", "requisition"]
+
+
 def _words(texts: list[str], confidence: float = 95.0) -> list[Word]:
     return [Word(text, Box(60 + 200 * (i % 4), 60 + 105 * (i // 4), 150, 24), confidence)
             for i, text in enumerate(texts)]
@@ -90,8 +101,7 @@ def test_sure_words_agree_where_both_reads_say_them_and_disagree_where_they_diff
     page = ink_print(_form(1))
     assert page is not None
     likeness = page_likeness(page, page)
-    same = ["vendor", "microbiological", "associates", "research", "quantity", "description",
-            "terms", "wanted", "budget", "approved", "follow", "requisition"]
+    same = LABEL_WORDS
     slips = same[:10] + ["folow", "requisitlon"]  # one letter off: still the same word
     other = same[:6] + ["smith", "jones", "4450", "9911", "harbour", "supplies"]
     sure = sure_words(_words(same), 1.0)
@@ -135,3 +145,34 @@ def test_a_phone_photo_is_compared_by_its_sheet_and_its_words_land_there() -> No
     assert word_agreement(scan, sure_words(_words(words), 1.0), photographed,
                           sure_words(on_photo, photographed.image_side / max(photo.size)),
                           likeness) == (10, 0)
+
+
+def test_two_names_in_one_field_clash_where_a_misread_does_not() -> None:
+    # Two copies of one typed form: where both reads are sure, a field says "madison" on
+    # one and "spring" on the other, and neither word is anywhere on the other page.
+    page = ink_print(_form(1))
+    assert page is not None
+    likeness = page_likeness(page, page)
+    same = LABEL_WORDS
+    named = same[:10] + ["madison", "avenue"]
+    other = same[:10] + ["spring", "harbour"]
+    misread = same[:10] + ["madisom", "avenve"]  # one read's slips
+    merged = same[:10] + ["madisonavenue", "madisonavenue"]  # two words read as one
+
+    def clashes(first: list[str], second: list[str]) -> int:
+        return content_difference(page, sure_words(_words(first), 1.0), set(first), page,
+                                  sure_words(_words(second), 1.0), set(second),
+                                  likeness).clashes
+
+    assert clashes(named, other) == 2
+    assert clashes(named, misread) == 0 and clashes(named, merged) == 0
+    # Short words and numbers are too often misread to count as another name.
+    assert clashes(same[:10] + ["4450", "tom"], same[:10] + ["9911", "jim"]) == 0
+    # A word the other page holds elsewhere is a misplaced word, not another name.
+    assert content_difference(page, sure_words(_words(named), 1.0), set(named), page,
+                              sure_words(_words(other), 1.0), {*other, "madison"},
+                              likeness).clashes == 1
+    # On one paper compared with itself nothing lies on blank paper.
+    assert content_difference(page, sure_words(_words(same), 1.0), set(same), page,
+                              sure_words(_words(same), 1.0), set(same),
+                              likeness).on_blank == (0, 0)
