@@ -57,7 +57,11 @@ EVIDENCE_MIN = 0.75
 # must then clear EVIDENCE_MIN / 2 plus a margin.
 _FEW_NUMBERS = 3
 _TEXT_ALONE_MIN = 0.45
-_NEIGHBOURS = 10
+# A new content's candidates are its 2 x _NEIGHBOURS nearest. A poorly read rescan's
+# mean vector can sit far from its original's (cosine 0.46 measured) while many forms
+# of one kind crowd nearer (0.53-0.60): the held-out bench's one non-fax miss was its
+# original's 32nd nearest. 40 cost +1 s of CPU per 200 new contents on a 10k library.
+_NEIGHBOURS = 20
 # Where one read was poor (lowest page confidence below POOR_READ: missed rescans
 # measured 31-85, clean typed pages 88-96), a pair sharing at least IMAGE_TEXT_MIN of its
 # text (missed rescans 0.12-0.41; unrelated pages below 0.05) is judged by its pages.
