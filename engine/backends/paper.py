@@ -49,6 +49,13 @@ _UNEVEN = 0.9
 # ... but an area darker than this share of the paper is not paper in shadow (a black
 # band, a dark picture): it is lightened no further than this would.
 _SHADOW_FLOOR = 0.35
+# Thresholds tried between Otsu's and the desk's shade when a shadow may cut the sheet.
+_SHADOW_STEPS = 6
+# ... and a larger region is taken only if it is this close to as good a quadrilateral,
+# and this much larger: a lower threshold also widens the sheet by the blurred rim of its
+# edge (~2 %), which is desk, while paper in shadow is a large part of the sheet.
+_SHAPE_SLACK = 0.002
+_SHADOW_GROWTH = 1.05
 
 
 def otsu_threshold(values: np.ndarray) -> int:
@@ -183,9 +190,12 @@ def even_light(page: Image.Image) -> Image.Image:
 
 
 def find_sheet(photo: Any) -> Sheet | None:
-    """The photographed sheet, or None when the image is a scan (or no sheet is sure)."""
-    from scipy import ndimage
+    """The photographed sheet, or None when the image is a scan (or no sheet is sure).
 
+    The sheet is the brightest region at Otsu's threshold of the paper's light; a shadow
+    cast across the photo makes the lit part of the sheet that region, so where the
+    photo has a dark frame lower thresholds are tried too, down towards the desk's
+    shade, and the largest region that still looks like a sheet wins."""
     gray = photo.convert("L")
     width, height = gray.size
     if min(width, height) < 32:
@@ -194,7 +204,47 @@ def find_sheet(photo: Any) -> Sheet | None:
     light = _paper_light(look).astype(np.uint8)
     if int(light.max()) - int(light.min()) < _MIN_CONTRAST:
         return None
-    bright = light > otsu_threshold(light)
+    threshold = otsu_threshold(light)
+    found = _sheet_region(light, threshold)
+    frame = np.concatenate([light[0, :], light[-1, :], light[:, 0], light[:, -1]])
+    desk = float(np.median(frame))
+    if desk < threshold - _MIN_CONTRAST:  # a dark frame: a desk, perhaps a shadow on it
+        for lower in np.linspace(threshold, desk, _SHADOW_STEPS + 2)[1:-1]:
+            larger = _sheet_region(light, int(lower))
+            # Larger, and no less a quadrilateral: paper in shadow joined the sheet (a
+            # bright stretch of desk joined to it bends its outline).
+            if larger is not None and (found is None or (
+                    larger[0] > _SHADOW_GROWTH * found[0]
+                    and larger[2] >= found[2] - _SHAPE_SLACK)):
+                found = larger
+    if found is None:
+        return None
+    corners = found[1]
+    # Corners in photo pixels (a look pixel's centre), the sheet's size from its edges.
+    photo_corners = tuple(((float(x) + 0.5) / factor, (float(y) + 0.5) / factor)
+                          for x, y in corners)
+    tl, tr, br, bl = (np.array(c) for c in photo_corners)
+    sheet_width = (np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / 2
+    sheet_height = (np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2
+    if sheet_width < 16 or sheet_height < 16:
+        return None
+    photo_frame = [(0.0, 0.0), (float(width), 0.0), (float(width), float(height)),
+                   (0.0, float(height))]
+    if all(abs(cx - fx) <= _FRAME_TOLERANCE * width and abs(cy - fy) <= _FRAME_TOLERANCE * height
+           for (cx, cy), (fx, fy) in zip(photo_corners, photo_frame, strict=True)):
+        return None
+    return Sheet(photo_corners, (round(sheet_width), round(sheet_height)))
+
+
+def _sheet_region(light: np.ndarray, threshold: int
+                  ) -> tuple[int, list[tuple[int, int]], float] | None:
+    """(pixels, corners clockwise from top-left, how well it fills them, less what spills
+    out) of the largest region of the look
+    brighter than threshold, if it looks like a photographed sheet: clearly brighter
+    than its surround, a convex quadrilateral, background along three photo edges."""
+    from scipy import ndimage
+
+    bright = light > threshold
     labels, count = ndimage.label(bright)
     if count == 0:
         return None
@@ -212,25 +262,15 @@ def find_sheet(photo: Any) -> Sheet | None:
         return None
     ys, xs = np.nonzero(sheet)
     along, across = xs + ys, xs - ys
-    corners = [(xs[along.argmin()], ys[along.argmin()]), (xs[across.argmax()], ys[across.argmax()]),
-               (xs[along.argmax()], ys[along.argmax()]), (xs[across.argmin()], ys[across.argmin()])]
-    outline = Image.new("L", (look.shape[1], look.shape[0]), 0)
+    corners = [(int(xs[along.argmin()]), int(ys[along.argmin()])),
+               (int(xs[across.argmax()]), int(ys[across.argmax()])),
+               (int(xs[along.argmax()]), int(ys[along.argmax()])),
+               (int(xs[across.argmin()]), int(ys[across.argmin()]))]
+    outline = Image.new("L", (light.shape[1], light.shape[0]), 0)
     ImageDraw.Draw(outline).polygon([(float(x), float(y)) for x, y in corners], fill=1)
     quad = np.asarray(outline, dtype=bool)
     fill = float((sheet & quad).sum()) / max(1.0, float(quad.sum()))
     spill = float((sheet & ~quad).sum()) / max(1.0, float(sheet.sum()))
     if fill < _MIN_FILL or spill > _MAX_SPILL:
         return None
-    # Corners in photo pixels (a look pixel's centre), the sheet's size from its edges.
-    photo_corners = tuple(((float(x) + 0.5) / factor, (float(y) + 0.5) / factor)
-                          for x, y in corners)
-    tl, tr, br, bl = (np.array(c) for c in photo_corners)
-    sheet_width = (np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / 2
-    sheet_height = (np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2
-    if sheet_width < 16 or sheet_height < 16:
-        return None
-    frame = [(0.0, 0.0), (float(width), 0.0), (float(width), float(height)), (0.0, float(height))]
-    if all(abs(cx - fx) <= _FRAME_TOLERANCE * width and abs(cy - fy) <= _FRAME_TOLERANCE * height
-           for (cx, cy), (fx, fy) in zip(photo_corners, frame, strict=True)):
-        return None
-    return Sheet(photo_corners, (round(sheet_width), round(sheet_height)))
+    return int(sheet.sum()), corners, fill - spill
