@@ -54,3 +54,17 @@ def photographed(page: Image.Image, seed: int, tilt: float = 0.04) -> Image.Imag
     out = BytesIO()
     photo.save(out, format="JPEG", quality=rng.randint(70, 88))
     return Image.open(BytesIO(out.getvalue()))
+
+
+def cast_shadow(photo: Image.Image, angle: float, through: tuple[float, float],
+                darkest: float, softness: float) -> Image.Image:
+    """A shadow cast across the photo (desk and sheet alike): the side of a line through
+    `through` (shares of the photo), at `angle` radians, darkened to `darkest` with an
+    edge `softness` pixels wide."""
+    pixels = np.asarray(photo.convert("L"), dtype=np.float64)
+    height, width = pixels.shape
+    rows, columns = np.mgrid[0:height, 0:width]
+    side = (columns - through[0] * width) * np.cos(angle) + \
+        (rows - through[1] * height) * np.sin(angle)
+    light = darkest + (1 - darkest) / (1 + np.exp(-side / softness))
+    return Image.fromarray(np.clip(pixels * light, 0, 255).astype(np.uint8))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from bench.photos import phone_photo
+from bench.photos import cast_shadow, phone_photo
 from engine.backends.paper import Sheet, even_light, find_sheet
 from engine.models import Box, Word
 from tests.scans import text_page
@@ -40,19 +40,6 @@ def test_a_sheet_on_a_desk_is_found_at_its_corners() -> None:
     assert abs(sheet.size[1] - height) < 0.02 * height
 
 
-def _cast_shadow(photo: Image.Image, angle: float, through: tuple[float, float],
-                 darkest: float, softness: float) -> Image.Image:
-    """A shadow cast across the photo (desk and sheet alike): the side of a line through
-    `through` (shares of the photo) darkened to `darkest`, with a soft edge."""
-    pixels = np.asarray(photo.convert("L"), dtype=np.float64)
-    height, width = pixels.shape
-    rows, columns = np.mgrid[0:height, 0:width]
-    side = (columns - through[0] * width) * np.cos(angle) + \
-        (rows - through[1] * height) * np.sin(angle)
-    light = darkest + (1 - darkest) / (1 + np.exp(-side / softness))
-    return Image.fromarray(np.clip(pixels * light, 0, 255).astype(np.uint8))
-
-
 @pytest.mark.parametrize(("angle", "through", "darkest"), [
     (0.3, (0.5, 0.5), 0.5),  # across the middle, nearly upright
     (2.2, (0.4, 0.6), 0.45),  # a corner's worth, slanted
@@ -62,7 +49,7 @@ def test_a_sheet_half_in_shadow_is_found_whole(angle: float, through: tuple[floa
                                                 darkest: float) -> None:
     # The lit part alone is a bright quadrilateral on a dark surround too: it used to be
     # taken for the sheet, and its OCR lost the shadowed half.
-    photo = _cast_shadow(phone_photo(text_page(_lines()), CORNERS, PHOTO_SIZE), angle,
+    photo = cast_shadow(phone_photo(text_page(_lines()), CORNERS, PHOTO_SIZE), angle,
                          through, darkest, softness=8.0)
     sheet = find_sheet(photo)
     assert sheet is not None
@@ -72,7 +59,7 @@ def test_a_sheet_half_in_shadow_is_found_whole(angle: float, through: tuple[floa
 
 def test_a_scan_with_a_shadow_across_it_is_still_a_scan() -> None:
     for kind in ("plain", "band", "two borders", "picture", "banner"):
-        assert find_sheet(_cast_shadow(_scan_with(kind), 0.7, (0.5, 0.5), 0.5, 8.0)) is None
+        assert find_sheet(cast_shadow(_scan_with(kind), 0.7, (0.5, 0.5), 0.5, 8.0)) is None
 
 
 def test_the_flattened_sheet_is_upright_and_has_no_desk() -> None:

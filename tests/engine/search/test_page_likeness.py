@@ -11,7 +11,7 @@ from io import BytesIO
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from bench.photos import phone_photo
+from bench.photos import cast_shadow, phone_photo
 from engine.backends.paper import Sheet
 from engine.models import Box, Word
 from engine.search.page_likeness import (
@@ -176,3 +176,16 @@ def test_two_names_in_one_field_clash_where_a_misread_does_not() -> None:
     assert content_difference(page, sure_words(_words(same), 1.0), set(same), page,
                               sure_words(_words(same), 1.0), set(same),
                               likeness).on_blank == (0, 0)
+
+
+def test_a_phone_photo_half_in_shadow_is_still_compared_by_its_sheet() -> None:
+    # Otsu's threshold on the flattened sheet took the shadowed half for ink: the pages
+    # no longer aligned. The sheet's light is evened first, as OCR reads it.
+    form = _form(1)
+    corners = [(120.0, 150.0), (1010.0, 95.0), (1060.0, 1330.0), (70.0, 1290.0)]
+    photo = cast_shadow(phone_photo(form, corners, (1130, 1420), desk=70), 0.4, (0.5, 0.55),
+                        0.45, 8.0)
+    scan, photographed = ink_print(form), ink_print(photo)
+    assert scan is not None and photographed is not None and photographed.sheet is not None
+    likeness = page_likeness(scan, photographed)
+    assert likeness.typical_tile >= 0.7 and likeness.worst_tile >= 0.5
