@@ -98,8 +98,10 @@ def _quality(name: str, args: argparse.Namespace, work: Path) -> None:
     marker = f"## {section}"
     if marker in text:
         head, _, rest = text.partition(marker)
-        tail = rest.split("\n## ", 1)
-        text = head + block + ("\n## " + tail[1] if len(tail) > 1 else "")
+        # Only the section's own figures are replaced: its ### notes (what each session
+        # measured and why) stay, as does the next section.
+        ends = [i for i in (rest.find("\n## "), rest.find("\n### ")) if i >= 0]
+        text = head + block + (rest[min(ends):] if ends else "")
     else:
         text = text.rstrip() + "\n\n" + block
     docs.write_text(text)

@@ -39,6 +39,8 @@ def datasets(quick: bool, work: Path | None = None) -> dict[str, list[tuple[Path
     if work is not None:
         out["FUNSD forms photographed on a desk"] = _photos(out["FUNSD forms (~100 dpi)"][::3],
                                                             work / "photos")
+        out["FUNSD forms photographed under a shadow"] = _photos(
+            out["FUNSD forms (~100 dpi)"][::3], work / "photos", shadow=True)
     tt = CORPUS / "tesseract-test"
     out["UNLV pages (300 dpi)"] = [(tt / f"{n}.tif", words((tt / f"{n}.txt").read_text()))
                                    for n in ("8071_093.3B", "8087_054.3B")]
@@ -47,19 +49,29 @@ def datasets(quick: bool, work: Path | None = None) -> dict[str, list[tuple[Path
     return out
 
 
-def _photos(scans: list[tuple[Path, Counter[str]]],
-            folder: Path) -> list[tuple[Path, Counter[str]]]:
-    """Each scan photographed with a phone (perspective, a desk around it, uneven light)."""
+def _photos(scans: list[tuple[Path, Counter[str]]], folder: Path,
+            shadow: bool = False) -> list[tuple[Path, Counter[str]]]:
+    """Each scan photographed with a phone (perspective, a desk around it, uneven light);
+    with shadow, a shadow cast across the photo too (a half-plane through a point near
+    the middle, darkened to 40-65 %, its edge 3-25 px soft)."""
+    import random
+
     from PIL import Image
 
-    from bench.photos import photographed
+    from bench.photos import cast_shadow, photographed
 
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for i, (scan, truth) in enumerate(scans):
-        photo = folder / f"{scan.stem}-photo.jpg"
+        photo = folder / f"{scan.stem}-photo{'-shadow' if shadow else ''}.jpg"
         if not photo.exists():
-            photographed(Image.open(scan), 9000 + i).save(photo)
+            image = photographed(Image.open(scan), 9000 + i)
+            if shadow:
+                rng = random.Random(9500 + i)
+                image = cast_shadow(image, rng.uniform(0, 6.2832),
+                                    (rng.uniform(0.3, 0.7), rng.uniform(0.3, 0.7)),
+                                    rng.uniform(0.4, 0.65), rng.uniform(3, 25))
+            image.save(photo)
         out.append((photo, truth))
     return out
 

@@ -36,8 +36,9 @@ def test_ocr_quality_smoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
     monkeypatch.setattr(ocr_quality, "datasets", small)
     table = ocr_quality.bench_ocr_quality(tmp_path, quick=True)
-    assert table.count("| FUNSD") == 2 and "%" in table
+    assert table.count("| FUNSD") == 3 and "%" in table
     assert "photographed on a desk | 2 |" in table
+    assert "photographed under a shadow | 2 |" in table
 
 
 def test_metrics() -> None:
