@@ -100,8 +100,17 @@ def _write_list(path: Path, generation: tuple[int, int], top_chunk: int,
 
 def read_common_words(store: Store, generation: tuple[int, int]) -> dict[str, int] | None:
     """The words held by at least COMMON_FROM chunks, with their counts, of the index at
-    exactly generation; None when the file is missing, damaged or of another state."""
-    kept = _read_list(common_words_path(store))
+    exactly generation; None when the file is missing, damaged or of another state (a
+    library being indexed changes state at every commit: only the header is read then)."""
+    path = common_words_path(store)
+    try:
+        with path.open(encoding="utf-8") as handle:
+            fields = handle.readline().rstrip("\n").split("\t")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if len(fields) != 4 or fields[1:3] != [str(generation[0]), str(generation[1])]:
+        return None
+    kept = _read_list(path)
     return dict(kept.words) if kept is not None and kept.generation == generation else None
 
 
