@@ -163,3 +163,43 @@ def test_a_page_that_reads_as_nothing_upscaled_is_read_at_its_own_size() -> None
 def test_binarizing_a_page_of_one_shade_keeps_it() -> None:
     blank = Image.new("L", (40, 30), 255)
     assert _binarized(blank).getextrema() == (255, 255)
+
+
+class _TurnedWorse:
+    """TesseractOcr over scripted reads of a page upright (portrait) or turned by OSD's
+    angle (landscape): `upright` and `turned` are (words, confidence) per read."""
+
+    def __init__(self, upright: list[tuple[int, float]], turned: list[tuple[int, float]]
+                 ) -> None:
+        from engine.backends.tesseract import TesseractOcr
+
+        def words(spec: list[tuple[int, float]]) -> list[Word]:
+            out, i = [], 0
+            for count, conf in spec:
+                for _ in range(count):
+                    out.append(Word(f"word{i:03}", Box(20 + 90 * (i % 8), 30 * (i // 8), 80, 20),
+                                    conf))
+                    i += 1
+            return out
+
+        class Scripted(TesseractOcr):
+            def _words(self, image, options, scale):  # type: ignore[no-untyped-def]
+                return words(turned if image.width > image.height else upright)
+
+            def _osd_rotation(self, image, options):  # type: ignore[no-untyped-def]
+                return 90
+
+        self.ocr = Scripted(binary="tesseract")
+
+
+def test_a_poor_copy_is_not_turned_for_a_higher_mean_over_fewer_sure_words() -> None:
+    from engine.protocols import OcrOptions
+
+    page = Image.new("L", (800, 1000), 255)
+    # A fax of a form (measured): upright, 164 words of which 34 fairly sure, mean 25;
+    # turned by OSD's 90, 30 words, 12 sure, mean 44.
+    fax = _TurnedWorse(upright=[(34, 65.0), (130, 15.0)], turned=[(12, 70.0), (18, 28.0)])
+    assert fax.ocr.ocr(page, OcrOptions()).rotation == 0
+    # A page really on its side reads more, and more surely, turned.
+    sideways = _TurnedWorse(upright=[(6, 30.0)], turned=[(40, 91.0)])
+    assert sideways.ocr.ocr(page, OcrOptions()).rotation == 90
