@@ -42,6 +42,7 @@ from engine.search.page_likeness import (
     sure_words,
     word_agreement,
 )
+from engine.search.word_pictures import word_pictures
 from engine.store.db import Store
 
 # Mean chunk vectors closer than this (cosine) are compared at all (noisy 100-dpi
@@ -93,6 +94,28 @@ CONTRADICTION = 0.2
 # no rescan pair had one). Either turns a pair down.
 FILLED_WHERE_BLANK = 8
 NAME_CLASHES = 1
+# A read so poor (a fax, a copy of a copy) that both reads are sure of a word in fewer
+# than SURE_AGREE_MIN places cannot be checked word by word; its pages are then compared
+# word by word as pictures (page_likeness.word_pictures): every word the other read is
+# sure of must look alike on it, and every word box it found, however misread, must look
+# alike on the other page. Measured on fax copies of real forms against their originals
+# (docs/intelligence.md): the sure words' 10th-percentile correlation 0.81-0.90 and the
+# boxes' 0.54-0.80; another filling of one typed form, both at any resolution down to a
+# third, 0.30-0.64 and 0.25-0.46; a blank form against a fax of its filled copy, the
+# boxes' 0.06. Such pairs share as little as 2 % of their 5-grams (unrelated forms
+# against a fax: at most 6 %, which the pages then turn down).
+PICTURE_TEXT_MIN = 0.02
+# ... where one read is this poor (the fax copies that needed it read at 24-58 %
+# confidence; reads at 60-86 % share 10 % of their 5-grams with their originals). Such a
+# read's mean vector strays too (a fax against its original: cosine 0.25-0.45, ranked
+# 1st-2nd among the library's for most), so its candidates are its nearest from
+# UNREADABLE_COSINE up.
+UNREADABLE = 60.0
+UNREADABLE_COSINE = 0.30
+PICTURE_SURE_WORDS = 20
+SURE_PICTURES_MIN = 0.55
+BOX_PICTURES_MIN = 0.45
+BOX_PICTURES_COUNT = 5
 _DIGITS = re.compile(r"\d{2,}")
 _NOT_ALNUM = re.compile(r"[\W_]+")
 
@@ -208,12 +231,36 @@ class PageJudge:
             self.prints[sha256] = ink_print(image) if image is not None else None
         return self.prints[sha256]
 
-    def _sure_words(self, sha256: str, ink: InkPrint) -> list[tuple[str, float, float, float,
-                                                                    float]]:
+    def _sure_words(self, sha256: str, ink: InkPrint, min_conf: float = 85.0,
+                    ) -> list[tuple[str, float, float, float, float]]:
         page = self.store.page(sha256, 1)
         if page is None or not page.words:
             return []
-        return sure_words(page.words, ink.image_side / max(page.width, page.height, 1))
+        return sure_words(page.words, ink.image_side / max(page.width, page.height, 1),
+                          min_conf)
+
+    def _pictures_agree(self, a: str, first: InkPrint, b: str, second: InkPrint,
+                        likeness: PageLikeness) -> bool:
+        """Whether every word of either page looks alike on the other (PICTURE_*): a
+        page whose read is sure of PICTURE_SURE_WORDS words is looked at by those, a
+        poorer one by every word box its read found."""
+        first_image, second_image = self.read_page(a), self.read_page(b)
+        if first_image is None or second_image is None:
+            return False
+        looked_at = []
+        for sha, ink in ((a, first), (b, second)):
+            sure = self._sure_words(sha, ink)
+            looked_at.append((sure, SURE_PICTURES_MIN) if len(sure) >= PICTURE_SURE_WORDS
+                             else (self._sure_words(sha, ink, min_conf=0.0), BOX_PICTURES_MIN))
+        if all(bar == BOX_PICTURES_MIN for _, bar in looked_at):
+            return False  # neither read is sure of enough to go by
+        scores = word_pictures(first_image, first, looked_at[0][0], second_image, second,
+                               looked_at[1][0], likeness,
+                               (looked_at[0][1] == SURE_PICTURES_MIN,
+                                looked_at[1][1] == SURE_PICTURES_MIN))
+        return all(len(found) >= BOX_PICTURES_COUNT and
+                   float(np.percentile(found, 10)) >= bar
+                   for found, (_, bar) in zip(scores, looked_at, strict=True))
 
     def _page_words(self, sha256: str) -> set[str]:
         page = self.store.page(sha256, 1)
@@ -259,10 +306,11 @@ class PageJudge:
         """The pages' likeness if they are the same paper by their look, else None."""
         if a.pages != b.pages or not a.grams.size or not b.grams.size:
             return None
-        if _gram_jaccard(a.grams, b.grams) < IMAGE_TEXT_MIN:
-            return None
-        weakest = self.store.pairs.weakest_reads([a.sha256, b.sha256])
-        if min(weakest.values(), default=100.0) >= POOR_READ:
+        text = _gram_jaccard(a.grams, b.grams)
+        weakest = min(self.store.pairs.weakest_reads([a.sha256, b.sha256]).values(),
+                      default=100.0)
+        if weakest >= POOR_READ or text < (PICTURE_TEXT_MIN if weakest < UNREADABLE
+                                           else IMAGE_TEXT_MIN):
             return None
         first, second = self._print(a.sha256), self._print(b.sha256)
         if first is None or second is None:
@@ -275,7 +323,14 @@ class PageJudge:
             return None
         agree, disagree = word_agreement(first, self._sure_words(a.sha256, first), second,
                                          self._sure_words(b.sha256, second), likeness)
-        if agree < SURE_AGREE_MIN or disagree > SURE_DISAGREE_MAX * (agree + disagree):
+        if agree + disagree >= SURE_AGREE_MIN:  # the sure words can tell
+            if agree < SURE_AGREE_MIN or disagree > SURE_DISAGREE_MAX * (agree + disagree):
+                return None
+            # Below the usual text floor, a few sure words are not enough alone.
+            if text < IMAGE_TEXT_MIN and not self._pictures_agree(a.sha256, first, b.sha256,
+                                                                   second, likeness):
+                return None
+        elif not self._pictures_agree(a.sha256, first, b.sha256, second, likeness):
             return None
         if self._differ(a.sha256, first, b.sha256, second, likeness):
             return None
@@ -306,16 +361,19 @@ def groups(pairs: list[DuplicatePair]) -> list[tuple[list[str], float]]:
     return sorted(out, key=lambda g: (-len(g[0]), -g[1], g[0]))
 
 
-def _neighbours(vector: np.ndarray, shas: list[str], matrix: np.ndarray) -> list[str]:
-    """The contents whose mean vectors are nearest vector (cosine >= CANDIDATE_COSINE).
-    Twice as many as a whole-library pass takes: a new content must find the old ones
-    that would have counted it among their own nearest."""
+def _neighbours(vector: np.ndarray, shas: list[str], matrix: np.ndarray,
+                unreadable: set[str], mine_unreadable: bool) -> list[str]:
+    """The contents whose mean vectors are nearest vector (cosine >= CANDIDATE_COSINE,
+    or UNREADABLE_COSINE where either read is that poor). Twice as many as a
+    whole-library pass takes: a new content must find the old ones that would have
+    counted it among their own nearest."""
     if not shas:
         return []
     similarity = matrix @ vector
     wanted = min(2 * _NEIGHBOURS, len(shas))
     nearest = np.argpartition(-similarity, wanted - 1)[:wanted]
-    return [shas[i] for i in nearest if similarity[i] >= CANDIDATE_COSINE]
+    return [shas[i] for i in nearest if similarity[i] >= CANDIDATE_COSINE or (
+        similarity[i] >= UNREADABLE_COSINE and (mine_unreadable or shas[i] in unreadable))]
 
 
 def pair_contents(store: Store, model_id: str, *, batch: int = 200, record: bool = True,
@@ -334,6 +392,7 @@ def pair_contents(store: Store, model_id: str, *, batch: int = 200, record: bool
     if not todo:
         return []
     known, matrix, vectorless = store.pairs.checked(model_id)
+    unreadable = store.pairs.poor_reads(UNREADABLE) if judge is not None else set()
     found: list[DuplicatePair] = []
     for start in range(0, len(todo), batch):
         shas = todo[start : start + batch]
@@ -348,7 +407,8 @@ def pair_contents(store: Store, model_id: str, *, batch: int = 200, record: bool
             mine = new.get(sha)
             if mine is None:
                 continue  # no text at all: nothing to compare
-            others = _neighbours(mine.vector, known, matrix) if mine.vector is not None \
+            others = _neighbours(mine.vector, known, matrix, unreadable, sha in unreadable) \
+                if mine.vector is not None \
                 else vectorless + [s for s in shas if s in new and new[s].vector is None]
             asked[sha] = {o for o in others if o != sha}
         wanted = sorted({o for others in asked.values() for o in others} - set(new))

@@ -107,12 +107,11 @@ def _sharpness(x: np.ndarray, y: np.ndarray, degrees: float) -> float:
     return float((profile * profile).sum())
 
 
-def ink_print(image: Any) -> InkPrint | None:
-    """The page's ink (None for a blank page); of a photographed sheet, the sheet's alone,
-    flattened: the desk around it would be ink, and its perspective is more than the
-    tiles' reach absorbs."""
+def page_gray(image: Any) -> tuple[np.ndarray, Sheet | None, float]:
+    """The page as its print is taken of it: gray, a photographed sheet flattened and its
+    light evened, at most _MAX_SIDE pixels long (the sheet, and the factor it was resized
+    by)."""
     page = image.convert("L")
-    image_side = float(max(page.size))
     sheet = find_sheet(page)
     if sheet is not None:
         # Evened as OCR reads it: under a shadow, Otsu's threshold takes the shadowed
@@ -123,7 +122,15 @@ def ink_print(image: Any) -> InkPrint | None:
         factor = _MAX_SIDE / max(page.size)
         page = page.resize((max(1, round(page.width * factor)),
                             max(1, round(page.height * factor))), Image.Resampling.BILINEAR)
-    gray = np.asarray(page)
+    return np.asarray(page), sheet, factor
+
+
+def ink_print(image: Any) -> InkPrint | None:
+    """The page's ink (None for a blank page); of a photographed sheet, the sheet's alone,
+    flattened: the desk around it would be ink, and its perspective is more than the
+    tiles' reach absorbs."""
+    gray, sheet, factor = page_gray(image)
+    image_side = float(max(image.size))
     if gray.size == 0:
         return None
     ys, xs = np.nonzero(gray < otsu_threshold(gray))
@@ -480,3 +487,4 @@ def content_difference(a: InkPrint, a_words: list[tuple[str, float, float, float
                                              np.inf)))
             clashes += _unrelated(text, b_words[nearest][0], a_page, b_page)
     return ContentDifference(on_blank, clashes)
+

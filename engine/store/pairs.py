@@ -81,6 +81,12 @@ class DuplicateRecords:
                 found[sha] = float(row[0])
         return found
 
+    def poor_reads(self, below: float) -> set[str]:
+        """The contents with a page OCR read at less than below confidence."""
+        return {str(r[0]) for r in self.db.execute(
+            "SELECT sha256 FROM pages WHERE source = 'ocr' GROUP BY sha256 "
+            "HAVING MIN(confidence) < ?", (below,))}
+
     def first_page_source(self, sha256: str) -> tuple[bytes, str, int, int] | None:
         """Where an indexed document of this content lies on disk (raw path, kind, the
         file's mtime when it was read, the first page's rotation), or None."""

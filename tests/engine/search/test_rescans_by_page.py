@@ -5,10 +5,12 @@ read as poorly, is not; nor is anything whose file is no longer on this machine.
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, PngImagePlugin
 
@@ -17,7 +19,15 @@ from engine.backends.pool import InlineExecutor
 from engine.ingest.first_pages import first_page_reader
 from engine.models import PageText, Word
 from engine.protocols import OcrOptions, OcrResult
-from engine.search.duplicates import POOR_READ, pair_contents, profile, same_paper
+from engine.search.duplicates import (
+    IMAGE_TEXT_MIN,
+    POOR_READ,
+    UNREADABLE,
+    _gram_jaccard,
+    pair_contents,
+    profile,
+    same_paper,
+)
 from engine.testing import FAKE_TEXT_KEY, FakeOcr, HashingEmbedder
 
 FORM = ("PURCHASE REQUISITION vendor microbiological associates bethesda ship research "
@@ -205,3 +215,78 @@ def test_a_blank_form_and_its_filled_copy_are_not_one_paper(tmp_path: Path) -> N
     # Without the pages to look at (files gone or changed), the text's verdict stands.
     _pair_again_without_pages(library)
     assert _groups(library) == [{"blank", "filled", "filled-rescan"}]
+
+
+def _fax(page: Image.Image, seed: int) -> Image.Image:
+    """A poor copy at the page's size: three quarters of the detail, blurred, grainy,
+    JPEG."""
+    small = page.resize((page.width * 3 // 4, page.height * 3 // 4), Image.Resampling.BILINEAR)
+    blurred = small.filter(ImageFilter.GaussianBlur(0.6)).resize(page.size,
+                                                                 Image.Resampling.BILINEAR)
+    grain = np.random.default_rng(seed).normal(0, 12, (page.height, page.width))
+    noisy = Image.fromarray(np.clip(np.asarray(blurred, dtype=np.float64) + grain, 0, 255)
+                            .astype(np.uint8))
+    out = io.BytesIO()
+    noisy.save(out, format="JPEG", quality=30)
+    return Image.open(io.BytesIO(out.getvalue())).convert("L")
+
+
+def _form_page(words: list[str], lined: range) -> Image.Image:
+    """As _typed_page, in a plainer, larger type (a typewriter's, not a bold 13 px one
+    whose words are bars alike at any resolution)."""
+    page = Image.new("L", (850, 1100), 250)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=17)
+    for i, word in enumerate(words):
+        row, column = divmod(i, 10)
+        x, y = 40 + column * 80, 40 + row * 30
+        if row in lined:
+            draw.line((x, y + 23, x + 70, y + 23), fill=15, width=1)
+        draw.text((x + 1, y + 2), word[:7], font=font, fill=15)
+    return page
+
+
+def _unreadable(words: list[str], seed: int, right_every: int = 4) -> list[str]:
+    """A read too poor to say anything surely: a few words right but unsure, the rest
+    misread as short scraps (what OCR makes of a fax)."""
+    rng = random.Random(seed)
+    return ["?" + w if i % right_every == 0 else "?" + "".join(rng.sample("xqzjkvw", 2))
+            for i, w in enumerate(words)]
+
+
+def test_a_fax_read_as_scraps_is_grouped_by_its_word_pictures_and_another_filling_is_not(
+        tmp_path: Path) -> None:
+    # Two rows of fields among five rows of print: a third of the words, as on the
+    # bench's forms (a fill of a few words among many printed ones is another matter:
+    # docs/intelligence.md).
+    printed = [w for w in FORM if not w.isdigit()]
+    fill = ("harold goldfarb elm street springfield warranty carton dermal absorption "
+            "rabbits march twelfth hamilton county ohio invoice pending signed copy "
+            "attached").split()
+    other_fill = ("maria santos oak avenue riverside monthly invoice coupons trial shelves "
+                  "april second jefferson parish texas receipt overdue unsigned draft "
+                  "enclosed").split()
+    filled = printed[:30] + fill + printed[30:]
+    other = printed[:30] + other_fill + printed[30:]
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    _scan(folder / "form.png", _form_page(filled, range(3, 5)), filled)
+    _scan(folder / "form-fax.png", _fax(_form_page(filled, range(3, 5)), 1),
+          _unreadable(filled, 2))
+    # Another filling of the same form, faxed and read as poorly: the printed words it
+    # reads, and the layout, are the form's; only the pictures of its fill differ.
+    _scan(folder / "other-fax.png", _fax(_form_page(other, range(3, 5)), 3),
+          _unreadable(other, 4, right_every=3))
+    library = _library(tmp_path)
+    library.add([folder])
+    pages = _pages(library)
+    fax = pages["form-fax"][1]
+    assert fax.confidence is not None and fax.confidence < UNREADABLE
+    clean = profile(pages["form"][0], 1, [pages["form"][1].text], [])
+    scraps = profile(pages["form-fax"][0], 1, [fax.text], [])
+    # The text alone cannot tell, not even by the floor poorly read pairs had before.
+    assert same_paper(clean, scraps) is None
+    assert _gram_jaccard(clean.grams, scraps.grams) < IMAGE_TEXT_MIN
+    assert _groups(library) == [{"form", "form-fax"}]
+    _pair_again_without_pages(library)
+    assert _groups(library) == []
