@@ -265,16 +265,29 @@ def _tile_agreement(second: np.ndarray, here: np.ndarray, row: int, column: int)
     moved by up to _REACH cells each way: what a similarity transform leaves locally (a
     phone's perspective, a lens, a slightly different skew) is not a difference of
     content, while other words or other handwriting in that place match nowhere near."""
+    top, left = max(row - _REACH, 0), max(column - _REACH, 0)
+    return best_window_correlation(
+        here, second[top : row + _TILE + _REACH, left : column + _TILE + _REACH])
+
+
+def best_window_correlation(patch: np.ndarray, area: np.ndarray, shapes: bool = False,
+                            ) -> float:
+    """The best correlation of patch with any same-sized window of area. With shapes,
+    each row's mean is taken away first: what is left is the letters' shapes along a
+    line, not the band of ink any word makes, nor a field's underline across it."""
     from numpy.lib.stride_tricks import sliding_window_view
 
-    top, left = max(row - _REACH, 0), max(column - _REACH, 0)
-    area = second[top : row + _TILE + _REACH, left : column + _TILE + _REACH]
-    windows = sliding_window_view(area, (_TILE, _TILE)).reshape(-1, _TILE * _TILE)
-    windows = windows - windows.mean(axis=1, keepdims=True)
-    tile = (here - here.mean()).ravel()
-    norms = np.sqrt((windows * windows).sum(axis=1) * float(tile @ tile))
+    views = sliding_window_view(area, patch.shape)
+    if shapes:
+        windows = (views - views.mean(axis=-1, keepdims=True)).reshape(-1, patch.size)
+        centred = (patch - patch.mean(axis=1, keepdims=True)).ravel()
+    else:
+        windows = views.reshape(-1, patch.size)
+        windows = windows - windows.mean(axis=1, keepdims=True)
+        centred = (patch - patch.mean()).ravel()
+    norms = np.sqrt((windows * windows).sum(axis=1) * float(centred @ centred))
     with np.errstate(divide="ignore", invalid="ignore"):
-        scores = np.where(norms > 0, windows @ tile / norms, 0.0)
+        scores = np.where(norms > 0, windows @ centred / norms, 0.0)
     return float(scores.max())
 
 

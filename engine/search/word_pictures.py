@@ -12,7 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from engine.search.page_likeness import InkPrint, PageLikeness, page_gray
+from engine.search.page_likeness import (
+    InkPrint,
+    PageLikeness,
+    best_window_correlation,
+    page_gray,
+)
 
 # A word's picture is compared with the other page within this many pixels of where the
 # alignment puts it (what is left of a tilt or a crop over a word's length).
@@ -31,26 +36,6 @@ def _units_gray(ink: InkPrint, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray
     """Where points of the print lie on the page's gray (page_gray's pixels)."""
     cos, sin = np.cos(ink.angle), np.sin(ink.angle)
     return (u * cos - v * sin) * ink.long_side, (u * sin + v * cos) * ink.long_side
-
-
-def _normalised_correlations(patch: np.ndarray, area: np.ndarray, shapes: bool) -> float:
-    """The best correlation of patch with any same-sized window of area. With shapes,
-    each row's mean is taken away first: what is left is the letters' shapes along the
-    line, not the band of ink any word makes, nor a field's underline across it."""
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    views = sliding_window_view(area, patch.shape)
-    if shapes:
-        windows = (views - views.mean(axis=-1, keepdims=True)).reshape(-1, patch.size)
-        centred = (patch - patch.mean(axis=1, keepdims=True)).ravel()
-    else:
-        windows = views.reshape(-1, patch.size)
-        windows = windows - windows.mean(axis=1, keepdims=True)
-        centred = (patch - patch.mean()).ravel()
-    norms = np.sqrt((windows * windows).sum(axis=1) * float(centred @ centred))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scores = np.where(norms > 0, windows @ centred / norms, 0.0)
-    return float(scores.max())
 
 
 def _pictures_on(src_gray: np.ndarray, src: InkPrint,
@@ -93,8 +78,8 @@ def _pictures_on(src_gray: np.ndarray, src: InkPrint,
         sx, sy = _units_gray(src, su, sv)
         picture = ndimage.map_coordinates(src_pixels, [sy, sx], order=1, mode="nearest")
         picture = ndimage.gaussian_filter(picture.reshape(gy.shape), _PICTURE_BLUR)
-        out.append(_normalised_correlations(picture, dst_pixels[top:bottom, left:right],
-                                            shapes))
+        out.append(best_window_correlation(picture, dst_pixels[top:bottom, left:right],
+                                           shapes))
     return np.array(out)
 
 

@@ -174,19 +174,23 @@ def test_one_typed_form_filled_twice_is_not_taken_for_a_rescan(tmp_path: Path) -
     assert _groups(library) == [{"filled-once", "filled-twice", "filled-once-rescan"}]
 
 
-def _typed_page(words: list[str], lined: range) -> Image.Image:
+def _typed_page(words: list[str], lined: range, size: int = 13, bold: bool = True
+                ) -> Image.Image:
     """A page with each word typed where FakeOcr reads it, and a line under the words
-    of rows `lined` (a form's fields), typed in or left blank ('___')."""
+    of rows `lined` (a form's fields), typed in or left blank ('___'). Not bold and
+    larger: a typewriter's type, not a bold 13 px one whose words are bars alike at any
+    resolution."""
     page = Image.new("L", (850, 1100), 250)
     draw = ImageDraw.Draw(page)
-    font = ImageFont.load_default(size=13)
+    font = ImageFont.load_default(size=size)
     for i, word in enumerate(words):
         row, column = divmod(i, 10)
         x, y = 40 + column * 80, 40 + row * 30
         if row in lined:
             draw.line((x, y + 22, x + 70, y + 22), fill=15, width=1)
         if not word.startswith("_"):
-            draw.text((x + 2, y + 3), word[:8], font=font, fill=15, stroke_width=1, stroke_fill=15)
+            draw.text((x + 2, y + 3) if bold else (x + 1, y + 2), word[:8 if bold else 7],
+                      font=font, fill=15, stroke_width=int(bold), stroke_fill=15)
     return page
 
 
@@ -231,21 +235,6 @@ def _fax(page: Image.Image, seed: int) -> Image.Image:
     return Image.open(io.BytesIO(out.getvalue())).convert("L")
 
 
-def _form_page(words: list[str], lined: range) -> Image.Image:
-    """As _typed_page, in a plainer, larger type (a typewriter's, not a bold 13 px one
-    whose words are bars alike at any resolution)."""
-    page = Image.new("L", (850, 1100), 250)
-    draw = ImageDraw.Draw(page)
-    font = ImageFont.load_default(size=17)
-    for i, word in enumerate(words):
-        row, column = divmod(i, 10)
-        x, y = 40 + column * 80, 40 + row * 30
-        if row in lined:
-            draw.line((x, y + 23, x + 70, y + 23), fill=15, width=1)
-        draw.text((x + 1, y + 2), word[:7], font=font, fill=15)
-    return page
-
-
 def _unreadable(words: list[str], seed: int, right_every: int = 4) -> list[str]:
     """A read too poor to say anything surely: a few words right but unsure, the rest
     misread as short scraps (what OCR makes of a fax)."""
@@ -270,12 +259,12 @@ def test_a_fax_read_as_scraps_is_grouped_by_its_word_pictures_and_another_fillin
     other = printed[:30] + other_fill + printed[30:]
     folder = tmp_path / "scans"
     folder.mkdir()
-    _scan(folder / "form.png", _form_page(filled, range(3, 5)), filled)
-    _scan(folder / "form-fax.png", _fax(_form_page(filled, range(3, 5)), 1),
+    _scan(folder / "form.png", _typed_page(filled, range(3, 5), 17, bold=False), filled)
+    _scan(folder / "form-fax.png", _fax(_typed_page(filled, range(3, 5), 17, bold=False), 1),
           _unreadable(filled, 2))
     # Another filling of the same form, faxed and read as poorly: the printed words it
     # reads, and the layout, are the form's; only the pictures of its fill differ.
-    _scan(folder / "other-fax.png", _fax(_form_page(other, range(3, 5)), 3),
+    _scan(folder / "other-fax.png", _fax(_typed_page(other, range(3, 5), 17, bold=False), 3),
           _unreadable(other, 4, right_every=3))
     library = _library(tmp_path)
     library.add([folder])
