@@ -14,8 +14,8 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from bench.photos import cast_shadow, phone_photo
 from engine.backends.paper import Sheet
 from engine.models import Box, Word
+from engine.search.page_content import content_difference
 from engine.search.page_likeness import (
-    content_difference,
     ink_print,
     page_likeness,
     sure_words,
