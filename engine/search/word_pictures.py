@@ -72,6 +72,8 @@ def _pictures_on(src_gray: np.ndarray, src: InkPrint,
         bottom, right = row + down + _PICTURE_REACH + 1, column + across + _PICTURE_REACH + 1
         if top < 0 or left < 0 or bottom > dst_pixels.shape[0] or right > dst_pixels.shape[1]:
             continue  # off the other page (a crop took it): says nothing
+        if 2 * across > dst_pixels.shape[1] // 3 or 2 * down > dst_pixels.shape[0] // 10:
+            continue  # a box that big is a picture or a misread block, not a word
         gy, gx = np.mgrid[row - down : row + down + 1, column - across : column + across + 1]
         su, sv = onto_src(*_gray_units(dst, gx.ravel().astype(np.float64),
                                        gy.ravel().astype(np.float64)))

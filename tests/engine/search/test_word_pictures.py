@@ -83,3 +83,10 @@ def test_a_filled_field_over_blank_paper_does_not_look_alike() -> None:
     written = [i for i, w in enumerate(words) if w[0] in FILL]
     assert np.max(on_blank[written]) < 0.5
     assert np.percentile(on_blank, 10) < 0.45
+
+
+def test_a_box_the_size_of_a_block_is_not_taken_for_a_word() -> None:
+    filled, words = _page(FILL)
+    block = [("garbage", 425.0, 550.0, 200.0, 150.0)]  # a poor read's box over a block
+    on_copy, _ = _pictures(filled, words + block, _fax(filled), [])
+    assert len(on_copy) == len(words)
