@@ -29,8 +29,8 @@ DATE_ORDER_ENV = "SCANDEX_DATE_ORDER"
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 _MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
 _MONTHS["sept"] = 9
-# Any word may be a month: _month() takes the names and their abbreviations, and a full
-# name OCR misspelled by one letter ("Ocotber", "Febuary").
+# Any word may be a month: _month() takes the names and their abbreviations, a full name
+# OCR misspelled by one letter ("Ocotber", "Febuary") or cut short ("Apri 27, 1981").
 _MONTH = r"(?P<month_name>[A-Za-z]{3,10})\.?"
 _YEAR = r"(?P<year>(?:1[89]|20)\d{2}|'?\d{2})"
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
@@ -91,6 +91,10 @@ def _month(word: str) -> int | None:
     word = word.lower()
     if word in _MONTHS:
         return _MONTHS[word]
+    if len(word) >= 4:
+        for i, name in enumerate(calendar.month_name):
+            if name.lower().startswith(word):
+                return i
     if len(word) < 5:
         return None
     from rapidfuzz.distance import DamerauLevenshtein
