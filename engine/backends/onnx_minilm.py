@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 import time
@@ -29,6 +30,7 @@ MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
 CACHE_ENV = "SCANDEX_MODEL_CACHE"
 _ONNX_NAME = "all-MiniLM-L6-v2.onnx"
 _OPSET = 17
+PRECISIONS = ("int8", "float")  # int8: the default (engine/backends/onnx_int8.py)
 
 
 def packaged_model_dir() -> Path:
@@ -58,11 +60,13 @@ def cache_dir() -> Path:
     return Path(user_cache_dir("scandex", appauthor=False)) / "models"
 
 
-def shipped_export(folder: Path | None = None) -> tuple[Path, Path] | None:
+def shipped_export(folder: Path | None = None, precision: str = "float"
+                   ) -> tuple[Path, Path] | None:
     """(model, tokenizer) of an export shipped without the weights it came from (the
     bundle, and the slim image, carry no torch and no PyTorch weights: the export is the
-    model): in folder, else beside the frozen app. None when there is none there, or it
-    is for another model."""
+    model): in folder, else beside the frozen app. For precision "int8", its int8 file
+    when it has one, else its float file (the bundle ships only the int8 one). None when
+    there is none there, or it is for another model."""
     from engine.backends.bundle import bundle_root
 
     if folder is None:
@@ -74,10 +78,16 @@ def shipped_export(folder: Path | None = None) -> tuple[Path, Path] | None:
         stamp = json.loads((folder / "source.json").read_text())
     except (OSError, ValueError):
         return None
-    model = folder / _ONNX_NAME
-    if stamp.get("model_id") != MINILM_ID or not model.is_file():
+    if stamp.get("model_id") != MINILM_ID:
         return None
-    return model, folder / "tokenizer.json"
+    if precision == "int8":
+        from engine.backends.onnx_int8 import shipped_int8
+
+        int8 = shipped_int8(folder)
+        if int8 is not None:
+            return int8, folder / "tokenizer.json"
+    model = folder / _ONNX_NAME
+    return (model, folder / "tokenizer.json") if model.is_file() else None
 
 
 def _weights_installed() -> bool:
@@ -215,7 +225,7 @@ def export(model_dir: Path, target: Path) -> None:
     partial.replace(target)
 
 
-def store_weights_as_float16(path: Path) -> None:
+def store_weights_as_float16(path: Path, min_size: int = 1024) -> None:
     """Keep the big weight tensors as float16 with a Cast to float32 in front of each:
     half the file (87 -> 43 MiB, what a bundle or image carries), while ONNX Runtime
     folds the casts at load and computes in float32 as before. Vectors stay within
@@ -229,7 +239,7 @@ def store_weights_as_float16(path: Path) -> None:
     casts = []
     for weight in list(graph.initializer):
         values = numpy_helper.to_array(weight)
-        if values.dtype != np.float32 or values.size < 1024:
+        if values.dtype != np.float32 or values.size < min_size:
             continue  # small tensors (biases, norms) stay exact
         graph.initializer.remove(weight)
         graph.initializer.append(numpy_helper.from_array(values.astype(np.float16),
@@ -242,22 +252,40 @@ def store_weights_as_float16(path: Path) -> None:
     onnx.save(model, str(path))
 
 
+def _int8_beside(float_model: Path) -> Path:
+    """The int8 variant of a float model exported here, made once beside it. Where it
+    cannot be made, the float model: its vectors are comparable (docs/benchmarks.md), so
+    a library stays searchable."""
+    from engine.backends.onnx_int8 import quantized_model
+
+    try:
+        return quantized_model(float_model)
+    except ModelUnavailable as e:
+        logging.getLogger(__name__).warning("%s; embedding with the float model", e)
+        return float_model
+
+
 class OnnxMiniLMEmbedder:
     """The embedder the engine uses by default: ONNX Runtime on the CPU, lazily loaded."""
 
     model_id = MINILM_ID
     dim = MINILM_DIM
     relevance_floor = RELEVANCE_FLOOR
-    backend = "onnx"  # what make_embedder calls it
 
     # One text per run is fastest here: 64 OCR chunks embed in 1.6 s one by one, 2.8 s in
     # batches of 16, 3.6 s in batches of 32 (padding and cache misses cost more than the
     # per-call overhead saves). One thread: ORT's default pool (one thread a core, spinning
     # while idle) took 4.6 s of CPU for 64 chunks against 2.3 s on one thread, for the same
     # wall time while the OCR workers hold the cores; a query embeds in ~4-5 ms either way.
-    def __init__(self, *, batch_size: int = 1, threads: int | None = 1) -> None:
+    def __init__(self, *, batch_size: int = 1, threads: int | None = 1,
+                 precision: str = "int8") -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}")
         self.batch_size = batch_size
         self.threads = threads
+        self.precision = precision  # asked for; `loaded` says which file runs
+        self.backend = "onnx" if precision == "int8" else "onnx-float"
+        self.loaded: Path | None = None
         self._session: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
@@ -284,14 +312,20 @@ class OnnxMiniLMEmbedder:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         try:
-            shipped = shipped_export()
+            shipped = shipped_export(precision=self.precision)
             if shipped is None and not _weights_installed():
-                shipped = shipped_export(cache_dir() / "minilm-onnx")
+                shipped = shipped_export(cache_dir() / "minilm-onnx", self.precision)
+                if shipped is None and self.precision == "float" and \
+                        shipped_export(cache_dir() / "minilm-onnx", "int8"):
+                    raise ModelUnavailable("this install ships the int8 model only; use "
+                                           "--embedder onnx")
             if shipped is not None:
                 model, tokenizer_file = shipped
             else:
                 model_dir = packaged_model_dir()
                 model, tokenizer_file = exported_model(model_dir), model_dir / "tokenizer.json"
+                if self.precision == "int8":
+                    model = _int8_beside(model)
             session = onnxruntime.InferenceSession(
                 str(model), options, providers=["CPUExecutionProvider"])
             tokenizer = Tokenizer.from_file(str(tokenizer_file))
@@ -302,6 +336,7 @@ class OnnxMiniLMEmbedder:
                                    f"{cache_dir()} to export it again") from e
         tokenizer.enable_truncation(max_length=MAX_TOKENS)
         tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self.loaded = model
         return session, tokenizer
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -336,9 +371,12 @@ class OnnxMiniLMEmbedder:
 
 
 def main() -> int:
-    """Export now (make install, the Dockerfile and make package call this)."""
+    """Export and quantise now (make install, the Dockerfile and make package call this)."""
+    from engine.backends.onnx_int8 import quantized_model
+
     path = exported_model()
     print(f"ONNX model ready: {path}")
+    print(f"int8 ONNX model ready: {quantized_model(path)}")
     return 0
 
 

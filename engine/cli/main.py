@@ -54,9 +54,10 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"scandex {__version__}")
-    parser.add_argument("--embedder", choices=["onnx", "torch"],
-                        help="how the model runs: onnx (ONNX Runtime, the default) or torch "
-                             "(sentence-transformers, the reference); the vectors are the same")
+    parser.add_argument("--embedder", choices=["onnx", "onnx-float", "torch"],
+                        help="how the model runs: onnx (ONNX Runtime, int8: the default), "
+                             "onnx-float (ONNX Runtime, float) or torch (sentence-transformers, "
+                             "the reference); their vectors are comparable: no re-index")
     parser.add_argument("--ocr", choices=["tesserocr", "tesseract"],
                         help="how Tesseract runs: tesserocr (in-process, the default when "
                              "installed) or tesseract (the command-line program)")
