@@ -79,7 +79,8 @@ def bench_e2e(work: Path, pages: int) -> None:
     ratio = bare / ours
     print(f"pages: {pages} mixed (forms, UNLV scans, A4 letters), workers: {workers}")
     print(f"tesseract CLI (tsv, OMP_THREAD_LIMIT=1, {workers} at a time): {bare:.1f} s")
-    print(f"scandex index, whole process (default embedder):           {ours:.1f} s "
+    embedder = os.environ.get("SCANDEX_EMBEDDER") or "default"
+    print(f"scandex index, whole process ({embedder} embedder):           {ours:.1f} s "
           f"(indexed {report.get('indexed')}, failed {len(report.get('failed', []))})")
     print(f"ratio: {ratio:.2f}x bare tesseract (target >= 0.90x at 20 pages, 0.95x at 200)")
     print(json.dumps({"pages": pages, "tesseract_s": round(bare, 2),
