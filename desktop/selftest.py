@@ -70,6 +70,12 @@ class WindowDriver:
         (report,) = _wait(bridge.indexFinished, bridge.indexFailed, "indexing")
         return report
 
+    @property
+    def model_file(self) -> str | None:
+        """The model file the window's embedder runs, once a query was embedded."""
+        loaded = getattr(self.window.bridge.config.embedder, "loaded", None)
+        return loaded.name if loaded is not None else None
+
     def search(self, query: str, mode: str) -> list[Any]:
         window = self.window
         window.search_mode.setCurrentIndex(window.search_mode.findData(mode))

@@ -111,6 +111,12 @@ class LibraryDriver:
     def index(self, paths: list[Path]) -> Any:
         return self.library.add(paths)
 
+    @property
+    def model_file(self) -> str | None:
+        """The model file the embedder runs (the int8 or the float export), once loaded."""
+        loaded = getattr(self.library.embedder, "loaded", None)
+        return loaded.name if loaded is not None else None
+
     def search(self, query: str, mode: str) -> list[Any]:
         return self.library.search(query, mode=mode, limit=5)
 
@@ -153,6 +159,7 @@ def run_self_test(frontend: str = "cli",
                 hits[name] = {"query": query, "top": Path(top.path).name if top else None,
                               "snippet": top.snippet if top else None}
             report["search"] = hits
+            report["model_file"] = getattr(driver, "model_file", None)
             report["ok"] = (report["tesseract"]["path"] is not None
                             and added.indexed == 1 and not added.failed
                             and all(h["top"] == SAMPLE for h in hits.values()))

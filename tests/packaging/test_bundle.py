@@ -64,6 +64,7 @@ def check_report(report: dict, bundle: Path) -> None:  # type: ignore[type-arg]
     assert report["indexed"] == {"documents": 1, "pages": 1, "failed": []}
     assert {hit["top"] for hit in report["search"].values()} == {"invoice-acme.png"}
     assert report["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert report["model_file"] == "all-MiniLM-L6-v2.int8.onnx"  # the default variant
     # Embedded with ONNX Runtime from the export the bundle ships: no torch inside.
     assert report["versions"]["onnxruntime"] and report["versions"]["torch"] is None
 
