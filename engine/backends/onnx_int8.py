@@ -7,10 +7,10 @@ float export, cosine >= 0.985 to its vectors, and SciFact nDCG@10 0.6502 against
 so the variants stay comparable and a library needs no re-index.
 
 The scheme: per-channel scales (one per output column: MiniLM's columns differ by orders
-of magnitude) and 7-bit weights (`reduce_range`), so that CPUs without VNNI, whose 8-bit
-products can saturate, compute the same vectors as those with it. Only MatMul nodes are
-quantised; the token embedding table stays float (stored as float16, like the float
-export's weights).
+of magnitude) and 7-bit weights (`reduce_range`): ONNX Runtime's advice for CPUs without
+VNNI, whose 8-bit products can saturate (this machine has VNNI; none without it was
+measured). Only MatMul nodes are quantised; the token embedding table stays float
+(stored as float16, like the float export's weights).
 """
 
 from __future__ import annotations
