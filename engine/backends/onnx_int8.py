@@ -16,6 +16,7 @@ measured). Only MatMul nodes are quantised; the token embedding table stays floa
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -105,7 +106,9 @@ def quantize(float_model: Path, target: Path) -> None:
         raise ModelUnavailable(
             f"making the int8 embedding model needs the onnx package ({e.name}); install "
             "it, or use the float model (--embedder onnx-float)") from e
-    partial = target.with_name(f".{target.stem}.part.onnx")
+    # One partial file per process: the desktop, a CLI run and Dask workers may all
+    # find the int8 file missing at once; each writes its own and the renames agree.
+    partial = target.with_name(f".{target.stem}.{os.getpid()}.part.onnx")
     try:
         model = _as_float32(onnx.load(str(float_model)))
         # The quantiser logs advice for image models to the root logger: not for users.

@@ -208,7 +208,7 @@ def export(model_dir: Path, target: Path) -> None:
     encoder = Encoder().eval()
     sample = torch.ones((1, 8), dtype=torch.int64)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
+    partial = target.with_name(f"{target.name}.{os.getpid()}.part")  # one per process
     # The TorchScript exporter is deprecated in favour of torch.export, which cannot
     # trace this model offline yet: its warning says nothing the user can act on.
     with torch.no_grad(), warnings.catch_warnings():

@@ -272,3 +272,38 @@ def test_the_real_quantiser_writes_a_model_that_runs(tmp_path: Path) -> None:
     out = session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
                              "token_type_ids": np.zeros_like(ids)})[0]
     assert out.shape == (1, 3, 384) and np.isfinite(out).all()
+
+
+@pytest.mark.slow
+def test_processes_making_the_int8_model_at_once_agree(tmp_path: Path) -> None:
+    """The desktop, a CLI run and Dask workers may all find the int8 file missing at once."""
+    import shutil
+
+    from engine.backends.onnx_int8 import INT8_NAME
+    from engine.backends.onnx_minilm import exported_model
+
+    source = exported_model()
+    folder = tmp_path / "minilm-onnx"
+    folder.mkdir()
+    for name in (source.name, "source.json", "tokenizer.json"):
+        shutil.copyfile(source.parent / name, folder / name)
+    code = ("import sys\nfrom pathlib import Path\n"
+            "from engine.backends.onnx_int8 import quantized_model\n"
+            "print(quantized_model(Path(sys.argv[1])))")
+    runs = [subprocess.Popen([sys.executable, "-c", code, str(folder / source.name)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(3)]
+    for run in runs:
+        out, err = run.communicate(timeout=300)
+        assert run.returncode == 0, err
+        assert out.strip().endswith(INT8_NAME)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [source.name, "source.json", "tokenizer.json", INT8_NAME, "int8.json"])
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(folder / INT8_NAME),
+                                           providers=["CPUExecutionProvider"])
+    ids = np.array([[101, 7592, 102]], dtype=np.int64)
+    out = session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                             "token_type_ids": np.zeros_like(ids)})[0]
+    assert out.shape == (1, 3, 384) and np.isfinite(out).all()
