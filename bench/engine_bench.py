@@ -93,6 +93,34 @@ def bench_embed(chunks: int = 256) -> None:
     print(f"bare SentenceTransformer.encode: {chunks / raw:.1f} chunks/s")
     print(f"MiniLMEmbedder.embed:            {chunks / mine:.1f} chunks/s")
     print(f"ratio: {raw / mine:.2f}x (target >= 0.95x)")
+    variants = onnx_variants(texts)
+    for name, figures in variants.items():
+        print(f"ONNX {name:5}: {figures['chunks_per_s']:.1f} chunks/s, "
+              f"{figures['cpu_ms_per_chunk']:.1f} ms of CPU a chunk (one thread)")
+    less = variants["float"]["cpu_ms_per_chunk"] / variants["int8"]["cpu_ms_per_chunk"]
+    print(f"int8 vs float: {less:.2f}x less CPU; cosine min {variants['int8']['cosine_min']:.4f}, "
+          f"median {variants['int8']['cosine_median']:.4f}")
+
+
+def onnx_variants(texts: list[str]) -> dict[str, dict[str, float]]:
+    """The default embedder's two model files on the same texts: speed, and the int8
+    vectors' cosine to the float ones (docs/benchmarks.md, "The int8 embedder")."""
+    from engine.backends.onnx_minilm import OnnxMiniLMEmbedder
+
+    out: dict[str, dict[str, float]] = {}
+    vectors = {}
+    for precision in ("float", "int8"):
+        embedder = OnnxMiniLMEmbedder(precision=precision)
+        embedder.embed(texts[:2])  # load the session outside the timing
+        wall, cpu = time.perf_counter(), time.process_time()
+        vectors[precision] = embedder.embed(texts)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        out[precision] = {"chunks_per_s": len(texts) / wall,
+                          "cpu_ms_per_chunk": cpu * 1000 / len(texts)}
+    cosines = (vectors["int8"] * vectors["float"]).sum(axis=1)
+    out["int8"]["cosine_min"] = float(cosines.min())
+    out["int8"]["cosine_median"] = float(np.median(cosines))
+    return out
 
 
 def bench_incremental(work: Path, files: int = 1000) -> None:

@@ -45,3 +45,13 @@ def test_metrics() -> None:
     assert quality.ndcg_at_10(["a", "b"], {"a"}) == 1.0
     assert quality.ndcg_at_10(["b", "a"], {"a"}) == pytest.approx(1 / 1.5849625, rel=1e-6)
     assert quality.recall_at_100(["x"] * 5 + ["a"], {"a", "b"}) == 0.5
+
+
+def test_onnx_variants_bench() -> None:
+    from bench.engine_bench import onnx_variants
+
+    figures = onnx_variants(["invoice for printer paper and toner"] * 3 +
+                            ["the landlord may raise the rent once a year"] * 3)
+    assert set(figures) == {"float", "int8"}
+    assert all(f["chunks_per_s"] > 0 and f["cpu_ms_per_chunk"] > 0 for f in figures.values())
+    assert 0.97 <= figures["int8"]["cosine_min"] <= figures["int8"]["cosine_median"] <= 1.0001
