@@ -24,8 +24,11 @@ MIN_OCR_DPI = 200
 _SMALL_PAGE_PX = 1400
 # Text whose median word height is under this (in the pixels Tesseract reads) is read
 # again, scaled so that it is about _TARGET_TEXT_PX tall: Tesseract reads best with
-# capitals of 20-40 px, which ~100-dpi scans without a DPI tag do not have.
-_SMALL_TEXT_PX = 20
+# capitals of 20-40 px, which ~100-dpi scans without a DPI tag do not have. Measured per
+# page (FUNSD's 149 forms read at 2x, 100 phone photos of them): re-reads of 12-14 px
+# text found +22 words, of 16-18 px text -11 words for 16 s of CPU (15 % of the forms'
+# OCR), so only text under 15 px is read again (docs/benchmarks.md).
+_SMALL_TEXT_PX = 15
 _TARGET_TEXT_PX = 30
 _MAX_SCALE = 4.0
 # A date field is read again at least this much larger (FUNSD: 3x reads its digits).
@@ -151,7 +154,8 @@ def keep_word(text: str, confidence: float) -> bool:
     return confidence >= 30 or any(ch.isalnum() for ch in text)
 
 
-def _ocr_scale(image: Image.Image) -> float:
+def ocr_scale(image: Image.Image) -> float:
+    """The factor a page is first read at: small, low-resolution scans are scaled up."""
     dpi = image.info.get("dpi")
     try:
         x_dpi = float(dpi[0]) if dpi else 0.0
@@ -202,7 +206,7 @@ class TesseractOcr:
         a page read with low confidence is read again binarised as sparse text (the two
         reads merged), and a page that still reads poorly is checked for being sideways.
         The best read by confidence wins."""
-        scale = _ocr_scale(image)
+        scale = ocr_scale(image)
         work = _scaled(image, scale)
         words = self._words(work, options, scale)
         if scale != 1.0 and not words:
