@@ -35,6 +35,7 @@ from engine.ingest.items import (
     well_formed_page,
     where,
 )
+from engine.ingest.order import balanced_tail
 from engine.ingest.readers.dispatch import plan_pages
 from engine.ingest.sources import BucketRoots, FolderRoots, SourceRoots, key_of
 from engine.ingest.tasks import OcrTask, run_ocr_task
@@ -115,7 +116,7 @@ class IndexRun:
         todo: deque[Source] = deque()
         for source in sources:
             todo.extend(self._new_or_changed(source, seen))
-        self._process(todo)
+        self._process(deque(balanced_tail(todo, self.executor.workers)))
         if not self.cancel.cancelled:
             # After processing, so a renamed file reuses its content before the old
             # path's document (and, with it, the content) is forgotten.
