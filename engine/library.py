@@ -167,6 +167,7 @@ class Library:
         from engine.backends.s3 import is_s3_url
         from engine.ingest.items import IndexOptions
         from engine.ingest.run import IndexRun
+        from engine.search.page_likeness import import_in_background
 
         # s3://bucket/prefix is listed and read remotely; everything else is a local path.
         roots: list[Path | str] = [
@@ -182,6 +183,7 @@ class Library:
         try:
             token = cancel or CancelToken()
             with self.layout.writer_lock(wait_s, lambda: token.cancelled):
+                import_in_background()  # for the pairing after the run
                 run = IndexRun(
                     store=self.store,
                     ocr=self.ocr,
