@@ -95,14 +95,9 @@ class Library:
         if read_only and not LibraryLayout(path).index.exists():
             raise LibraryError(f"no library at {path}; index something first with 'scandex index'")
         store = Store(path, read_only=read_only)
-        return cls(
-            path,
-            store,
-            embedder=embedder or make_embedder(),
-            ocr=ocr,  # chosen on first use: a search-only open never needs it
-            executor=executor,
-            vector_cache=vector_cache,
-        )
+        # The OCR engine is chosen on first use: a search-only open never needs it.
+        return cls(path, store, embedder=embedder or make_embedder(), ocr=ocr,
+                   executor=executor, vector_cache=vector_cache)
 
     @property
     def ocr(self) -> OcrEngine:
@@ -183,7 +178,7 @@ class Library:
         try:
             token = cancel or CancelToken()
             with self.layout.writer_lock(wait_s, lambda: token.cancelled):
-                import_in_background()  # for the pairing after the run
+                import_in_background()  # for comparing pages during and after the run
                 run = IndexRun(
                     store=self.store,
                     ocr=self.ocr,
@@ -198,6 +193,7 @@ class Library:
                     library_dir=self.directory,
                     progress=progress or NullProgress(),
                     cancel=token,
+                    after_commits=self._date_and_pair,
                 )
                 report = run.run(roots)
                 self._update_derived()
@@ -410,14 +406,17 @@ class Library:
 
     def _update_derived(self) -> None:
         """New contents' dates and rescan pairs, the word list, the vector index."""
+        from engine.store.vocabulary import write_vocabulary
+        self._date_and_pair()
+        write_vocabulary(self.store)
+        self._update_vector_index()
+
+    def _date_and_pair(self) -> None:
         from engine.ingest.dates import date_contents
         from engine.ingest.first_pages import first_page_reader
         from engine.search.duplicates import pair_contents
-        from engine.store.vocabulary import write_vocabulary
         date_contents(self.store)
         pair_contents(self.store, self.embedder.model_id, read_page=first_page_reader(self.store))
-        write_vocabulary(self.store)
-        self._update_vector_index()
 
     def _update_vector_index(self) -> None:
         """Fold what was added or removed into the ANN file of a big library (a derived

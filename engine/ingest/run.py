@@ -7,9 +7,11 @@ as all their pages are through, progress reported and cancellation honoured.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -20,7 +22,13 @@ import numpy as np
 
 from engine.backends.s3 import S3Access, S3Location, S3Object, is_s3_url
 from engine.content import SCAN_EXTENSIONS, sha256_file, sniff_path
-from engine.errors import ClusterLost, EmptyDocument, ScanError, UnsupportedFile
+from engine.errors import (
+    ClusterLost,
+    EmptyDocument,
+    ScandexError,
+    ScanError,
+    UnsupportedFile,
+)
 from engine.ingest.bucket import S3DocumentResult, S3DocumentTask, read_s3_document
 from engine.ingest.chunking import chunk_document
 from engine.ingest.discover import Candidate, WalkProblem
@@ -45,10 +53,15 @@ from engine.protocols import Embedder, OcrEngine, OcrOptions, TaskExecutor
 from engine.store.db import Store
 from engine.store.paths import db_path_text
 
+log = logging.getLogger(__name__)
+
 _MAX_ATTEMPTS = 2  # a page whose worker died is tried once more
 _FLUSH_CHUNKS = 64  # embed ready documents together once they hold this many chunks
 _FLUSH_AGE_S = 2.0  # ... or once the oldest has waited this long
 _CRASHED_TWICE = "the worker crashed twice reading it (out of memory?); try the file alone"
+# after_commits runs while pages are still being read at most this share of the time
+# (it blocks the loop that hands out pages; the workers go on with those queued).
+_AFTER_COMMITS_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -81,9 +94,14 @@ class IndexRun:
     progress: ProgressSink = field(default_factory=NullProgress)
     cancel: CancelToken = field(default_factory=CancelToken)
     s3_access: S3Access = field(default_factory=S3Access.from_environment)
+    # Called between commits while pages are still being read (the rescans' pairing:
+    # done then on cores OCR leaves free, not alone after the last page), paced by
+    # _AFTER_COMMITS_SHARE; what it leaves is the caller's to finish after the run.
+    after_commits: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         self.report = IndexReport()
+        self._after_commits_next = 0.0
         self.tracker = ProgressTracker(self.progress)
         # Work on the executor: a page of a file, or a whole bucket object.
         self._pending: dict[Future[Any], _PageWork | _ObjectWork] = {}
@@ -164,6 +182,8 @@ class IndexRun:
                         self._start(item)
                 if self._ready and self._should_flush(bool(todo)):
                     self._flush()
+                    if self._pending:
+                        self._between_commits()
                 if self._pending:
                     done, _ = wait(list(self._pending), timeout=0.25,
                                    return_when=FIRST_COMPLETED)
@@ -175,6 +195,20 @@ class IndexRun:
                 self._pending.clear()
             # Documents whose pages are all through are kept, even on cancel.
             self._flush()
+
+    def _between_commits(self) -> None:
+        if self.after_commits is None or time.monotonic() < self._after_commits_next:
+            return
+        started = time.monotonic()
+        try:
+            self.after_commits()
+        except (ScandexError, sqlite3.Error, OSError, ValueError, MemoryError) as e:
+            # Derived work only: the pages go on, and the caller tries it after the run.
+            log.warning("left for after the run: %s", e)
+            self._after_commits_next = float("inf")
+            return
+        took = time.monotonic() - started
+        self._after_commits_next = time.monotonic() + took / _AFTER_COMMITS_SHARE - took
 
     # -- work on the executor --------------------------------------------------------
 
