@@ -29,6 +29,10 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # a test (or the API fuzzer) reaches without its own endpoint goes nowhere.
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("SCANDEX_S3_ENDPOINT", "http://127.0.0.1:9")
+    # Each test starts as a fresh process would: no page print made by an earlier one.
+    from engine.search.page_likeness import RECENT_PRINTS
+
+    RECENT_PRINTS.clear()
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ import numpy as np
 from engine.models import DocumentInfo, DocumentState, DuplicateGroup
 from engine.search.page_content import content_difference
 from engine.search.page_likeness import (
+    RECENT_PRINTS,
     InkPrint,
     PageLikeness,
     ink_print,
@@ -223,7 +224,8 @@ def same_paper(a: ContentProfile, b: ContentProfile) -> float | None:
 class PageJudge:
     """The image evidence for poorly read pairs the text turned down: each content's
     first page is read once per pairing run (read_page: sha256 -> PIL image, or None when
-    its file is not on this machine, in which case the text's verdict stands)."""
+    its file is not on this machine, in which case the text's verdict stands) and its
+    print kept among the process's recent ones (page_likeness.RECENT_PRINTS)."""
 
     def __init__(self, store: Store, read_page: Callable[[str], Any | None]) -> None:
         self.store = store
@@ -232,8 +234,13 @@ class PageJudge:
 
     def _print(self, sha256: str) -> InkPrint | None:
         if sha256 not in self.prints:
-            image = self.read_page(sha256)
-            self.prints[sha256] = ink_print(image) if image is not None else None
+            known = RECENT_PRINTS.get(sha256)
+            if known is None:
+                image = self.read_page(sha256)
+                known = ink_print(image) if image is not None else None
+                if known is not None:
+                    RECENT_PRINTS.put(sha256, known)
+            self.prints[sha256] = known
         return self.prints[sha256]
 
     def _sure_words(self, sha256: str, ink: InkPrint, min_conf: float = 85.0,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import importlib
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -422,3 +423,36 @@ def word_agreement(a: InkPrint, a_words: list[tuple[str, float, float, float, fl
 def grid_cell(units: Any) -> Any:
     """Where a length in print units lies on the fine density grids (cells)."""
     return (units - _SPAN[0]) * _FINE / (_SPAN[1] - _SPAN[0])
+
+
+class RecentPrints:
+    """The last few page prints made, by content (a print depends on the page's bytes
+    alone): rescan pairing runs between an index run's commits, and each would otherwise make
+    again the prints of the recent pages it meets (+2.2 s of CPU on 200 pages)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._prints: OrderedDict[str, InkPrint] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, sha256: str) -> InkPrint | None:
+        with self._lock:
+            found = self._prints.get(sha256)
+            if found is not None:
+                self._prints.move_to_end(sha256)
+            return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self._prints.clear()
+
+    def put(self, sha256: str, ink: InkPrint) -> None:
+        with self._lock:
+            self._prints[sha256] = ink
+            self._prints.move_to_end(sha256)
+            while len(self._prints) > self.size:
+                self._prints.popitem(last=False)
+
+
+# ~0.35 MB a print: 64 keep what a run's next pairings meet for ~22 MB.
+RECENT_PRINTS = RecentPrints(64)

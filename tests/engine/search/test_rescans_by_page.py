@@ -19,6 +19,7 @@ from engine.backends.pool import InlineExecutor
 from engine.ingest.first_pages import first_page_reader
 from engine.models import PageText, Word
 from engine.protocols import OcrOptions, OcrResult
+from engine.search import page_likeness
 from engine.search.duplicates import (
     IMAGE_TEXT_MIN,
     POOR_READ,
@@ -101,7 +102,10 @@ def _library(tmp_path: Path) -> Library:
 
 
 def _pair_again_without_pages(library: Library) -> None:
-    """Forget every comparison and pair again as if no file could be read."""
+    """Forget every comparison and pair again as if no file could be read, in a process
+    that has made no page print yet (one made earlier is of the same content's page, and
+    would be used: only the page's file is gone)."""
+    page_likeness.RECENT_PRINTS.clear()
     library.store.db.execute("DELETE FROM content_profiles")
     library.store.db.execute("DELETE FROM duplicate_pairs")
     library.store.db.commit()
