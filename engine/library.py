@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from engine.search.suggest import Suggestion, TagModel
     from engine.search.vector_search import VectorSearch
     from engine.sync.transfer import SyncReport, SyncStatus
+_SLICE = 200  # contents dated and paired per call during a run: a backlog never holds it
 # OCR'd pages read below this mean confidence are listed by status as 'review these'.
 REVIEW_BELOW_CONFIDENCE = 60.0
 
@@ -153,8 +154,7 @@ class Library:
 
         executor overrides the library's for this run: 'local', 'inline', or a Dask
         scheduler address (then the cluster's workers embed too). While another process
-        indexes here, wait up to wait_s for it (LibraryBusy after that).
-        """
+        indexes here, wait up to wait_s for it (LibraryBusy after that)."""
         self._require_writable()
         if not paths:
             raise UsageError("give at least one file or folder to index")
@@ -193,7 +193,7 @@ class Library:
                     library_dir=self.directory,
                     progress=progress or NullProgress(),
                     cancel=token,
-                    after_commits=self._date_and_pair,
+                    after_commits=functools.partial(self._date_and_pair, _SLICE),
                 )
                 report = run.run(roots)
                 self._update_derived()
@@ -395,11 +395,10 @@ class Library:
         """Forget a document, or every document under a folder; returns how many."""
         self._require_writable()
         self.store.check_integrity()
+        ids: list[int] = []
         if isinstance(ref, str) and not ref.isdigit():
             folder = ref.rstrip("/") if ref.startswith("s3://") else os.path.abspath(ref)
             ids = self.store.ids_under(folder)
-        else:
-            ids = []
         removed = self.store.remove_documents(ids or [self.resolve(ref).id])
         self._update_vector_index()
         return removed
@@ -411,12 +410,13 @@ class Library:
         write_vocabulary(self.store)
         self._update_vector_index()
 
-    def _date_and_pair(self) -> None:
+    def _date_and_pair(self, limit: int | None = None) -> None:
         from engine.ingest.dates import date_contents
         from engine.ingest.first_pages import first_page_reader
         from engine.search.duplicates import pair_contents
-        date_contents(self.store)
-        pair_contents(self.store, self.embedder.model_id, read_page=first_page_reader(self.store))
+        date_contents(self.store, limit=limit)
+        pair_contents(self.store, self.embedder.model_id, limit=limit,
+                      read_page=first_page_reader(self.store))
 
     def _update_vector_index(self) -> None:
         """Fold what was added or removed into the ANN file of a big library (a derived

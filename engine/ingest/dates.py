@@ -221,12 +221,13 @@ def find_dates(text: str, *, order: str | None = None, today: date | None = None
     return sorted(ranked, key=lambda c: (-c.score, c.day))[:MAX_CANDIDATES]
 
 
-def date_contents(store: Store, *, batch: int = 200) -> int:
-    """Look for the date on every indexed content not looked at yet; returns how many
-    were looked at. Each batch is one transaction: a kill loses at most the batch, and
-    the next call picks up the rest."""
+def date_contents(store: Store, *, batch: int = 200, limit: int | None = None) -> int:
+    """Look for the date on every indexed content not looked at yet (at most limit of
+    them); returns how many were looked at. Each batch is one transaction: a kill loses
+    at most the batch, and the next call picks up the rest."""
     done = 0
-    while shas := store.dates.missing(batch):
+    while (limit is None or done < limit) and (
+            shas := store.dates.missing(batch if limit is None else min(batch, limit - done))):
         rows = []
         for sha in shas:
             found = find_dates_on_pages(store.pages(sha))

@@ -406,9 +406,11 @@ def _by_text(mine: ContentProfile, pool: list[ContentProfile]) -> list[str]:
 
 
 def pair_contents(store: Store, model_id: str, *, batch: int = 200, record: bool = True,
-                  read_page: Callable[[str], Any | None] | None = None) -> list[DuplicatePair]:
-    """Compare the contents not compared yet with every content compared before them (and
-    with each other); returns the pairs judged the same paper. With record, each batch
+                  read_page: Callable[[str], Any | None] | None = None,
+                  limit: int | None = None) -> list[DuplicatePair]:
+    """Compare the contents not compared yet (the first limit of them, in their stable
+    order) with every content compared before them (and with each other); returns the
+    pairs judged the same paper. With record, each batch
     and its pairs are one transaction: a kill loses at most the batch, the next call
     goes on; without, nothing is written (a read-only library is paired in memory).
     With read_page (sha256 -> first page image or None), poorly read pairs the text
@@ -417,7 +419,7 @@ def pair_contents(store: Store, model_id: str, *, batch: int = 200, record: bool
     if record:
         with store.transaction():
             store.pairs.forget_gone()
-    todo = store.pairs.missing(model_id)
+    todo = store.pairs.missing(model_id)[:limit]
     if not todo:
         return []
     known, matrix, vectorless = store.pairs.checked(model_id)

@@ -87,10 +87,10 @@ def test_pairs_are_found_while_later_pages_are_still_read(
     calls = 0
     pair_during_run = library._date_and_pair
 
-    def watched() -> None:
+    def watched(limit: int | None = None) -> None:
         nonlocal calls
         calls += 1
-        pair_during_run()
+        pair_during_run(limit)
         seen_mid_run.append((library.store.counts()["indexed"],
                              len(library.store.pairs.pairs())))
 
@@ -115,7 +115,7 @@ def test_the_work_between_commits_takes_at_most_its_share(
     lock = threading.Lock()
     slow = 0.06
 
-    def slow_work() -> None:
+    def slow_work(limit: int | None = None) -> None:
         with lock:
             starts.append(time.monotonic())
         time.sleep(slow)
@@ -137,9 +137,9 @@ def test_a_run_without_the_hook_or_pending_pages_never_calls_it(tmp_path: Path) 
                            executor="inline")
     original = library._date_and_pair
 
-    def count() -> None:
+    def count(limit: int | None = None) -> None:
         called.append(1)
-        original()
+        original(limit)
 
     library._date_and_pair = count  # type: ignore[method-assign]
     library.add([folder])
@@ -155,15 +155,51 @@ def test_a_failure_between_commits_leaves_the_pages_going_and_is_tried_after(
     pair = library._date_and_pair
     calls: list[int] = []
 
-    def failing_once() -> None:
+    def failing_once(limit: int | None = None) -> None:
         calls.append(library.store.counts()["indexed"])
         if len(calls) == 1:
             raise sqlite3.OperationalError("database is locked")
-        pair()
+        pair(limit)
 
     library._date_and_pair = failing_once  # type: ignore[method-assign]
     report = library.add([folder])
     assert report.indexed == 20 and not report.failed
     assert len(calls) == 2 and calls[-1] == 20  # not again mid-run; once after the run
     assert len(library.store.pairs.pairs()) == 1
+    library.close()
+
+
+def test_a_backlog_is_dated_and_paired_a_slice_at_a_time_during_a_run(
+        tmp_path: Path, fast_flushes: None) -> None:
+    folder = _scans(tmp_path / "scans", 12)
+    library = _threaded(tmp_path)
+    limits: list[int | None] = []
+    pair = library._date_and_pair
+
+    def sliced(limit: int | None = None) -> None:
+        limits.append(limit)
+        pair(limit)
+
+    library._date_and_pair = sliced  # type: ignore[method-assign]
+    library.add([folder])
+    assert limits[-1] is None and set(limits[:-1]) == {200}  # all of it only after the run
+    # A slice takes the first contents not compared yet, in their stable order; the next
+    # call goes on from there.
+    model = library.embedder.model_id
+    with library.store.transaction():
+        library.store.db.execute("DELETE FROM content_profiles")
+        library.store.db.execute("DELETE FROM duplicate_pairs")
+        library.store.db.execute("DELETE FROM content_dates")
+    from engine.ingest.dates import date_contents
+    from engine.search.duplicates import pair_contents
+
+    backlog = library.store.pairs.missing(model)
+    assert len(backlog) == 12
+    assert date_contents(library.store, limit=5) == 5
+    assert date_contents(library.store, limit=200) == 7
+    pair_contents(library.store, model, limit=5)
+    assert library.store.pairs.missing(model) == backlog[5:]
+    pair_contents(library.store, model, limit=200)
+    assert library.store.pairs.missing(model) == []
+    assert len(library.store.pairs.pairs()) == 1  # the rescan, found across the slices
     library.close()
