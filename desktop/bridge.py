@@ -181,8 +181,16 @@ class EngineBridge(QObject):
             self._local.library = lib
         return lib
 
+    def read_ahead(self) -> None:
+        """Have the index's files read into memory in the background, so the first
+        searches of a big library do not wait for the disk."""
+        self._searcher.call(lambda: self._library().warm_page_cache(), None,
+                            self._report("reading the index ahead"))
+
     def warm_up(self) -> None:
-        """Load the model in the background (the window is already showing)."""
+        """Load the model and read the index ahead, in the background (the window is
+        already showing)."""
+        self.read_ahead()
         load = getattr(self.config.embedder, "load", None)
         if load is None:
             self.modelReady.emit()

@@ -416,6 +416,7 @@ class MainWindow(FileDropTarget, OriginalActions, IntelligenceActions, WatchActi
             return False
         self.bridge.shutdown()
         self.config, self.bridge = config, bridge
+        bridge.read_ahead()
         self._connect_bridge_only()
         self.settings.library_dir = str(folder)
         self.settings.save()

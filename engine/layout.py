@@ -100,3 +100,9 @@ class LibraryLayout:
     def cached_object(self, sha256: str) -> Path:
         """A bucket original fetched once for previews."""
         return self.root / "cache" / "objects" / sha256
+
+    def files_searches_read(self) -> list[Path]:
+        """The files every search reads, most read first: the vector sketches (scanned
+        whole by meaning queries), the index, then the vector graphs (filtered queries)."""
+        return [*sorted(self.root.glob("vectors-*.sketch")), self.index,
+                *sorted(self.root.glob("vectors-*.usearch"))]

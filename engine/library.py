@@ -6,8 +6,8 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import sqlite3
 import stat
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +35,7 @@ from engine.progress import CancelToken, NullProgress, ProgressSink
 from engine.protocols import Embedder, OcrEngine, TaskExecutor
 from engine.search.searcher import Searcher
 from engine.store.db import Store, now_iso
+from engine.store.diagnosis import translating_index_errors
 from engine.store.tags import clean_tag
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,13 @@ class Library:
     def close(self) -> None:
         """Close the index."""
         self.store.close()
+
+    def warm_page_cache(self) -> threading.Thread:
+        """Read the index's files ahead of searches on a background thread (the desktop
+        and the server, once after opening: engine/store/page_cache.py)."""
+        from engine.store.page_cache import warm_in_background
+
+        return warm_in_background(self.layout.files_searches_read())
 
     def __enter__(self) -> Library:
         return self
@@ -294,9 +302,8 @@ class Library:
             # Ids are SQLite integers; a bigger number is no id (and would overflow).
             info = self.store.document(number) if 0 < number < 2**63 else None
         if info is None and isinstance(ref, str):
-            doc_id = self.store.document_id_by_path(ref) or self.store.document_id_by_path(
-                os.path.abspath(ref)
-            )
+            doc_id = (self.store.document_id_by_path(ref)
+                      or self.store.document_id_by_path(os.path.abspath(ref)))
             info = self.store.document(doc_id) if doc_id is not None else None
         if info is None:
             raise UsageError(f"no document '{ref}' in this library; see 'scandex status'")
@@ -479,21 +486,7 @@ class Library:
             raise LibraryError("this library was opened read-only")
 
 
-def _translating_index_errors(method: Callable[..., Any]) -> Callable[..., Any]:
-    """SQLite errors met while a public method runs become LibraryErrors that say what to
-    do (a damaged index, a read-only folder, a full disk), never a traceback."""
-
-    @functools.wraps(method)
-    def guarded(self: Library, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.DatabaseError as e:
-            raise self.store.translate(e) from e
-
-    return guarded
-
-
 for _name in ("add", "search", "documents", "resolve", "document", "page_image",
               "original_path", "original_file", "open_original", "restore_original",
               "remove", "status", "push", "pull", "sync_status"):
-    setattr(Library, _name, _translating_index_errors(getattr(Library, _name)))
+    setattr(Library, _name, translating_index_errors(getattr(Library, _name)))

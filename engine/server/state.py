@@ -37,7 +37,8 @@ class ServerState:
         self._local = threading.local()
         self._tesseract: str | None = None
         self.vectors = Library.new_vector_cache()
-        self.open().close()  # create the index before read-only opens
+        with self.open() as library:  # create the index before read-only opens
+            library.warm_page_cache()  # the first searches need not wait for the disk
         on_start = after_batch = None
         if sync is not None:
             # Pull the shared library at start; push after each batch of uploads.

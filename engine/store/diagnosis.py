@@ -3,9 +3,12 @@ disk, a busy index; each as the LibraryError that says what to do next."""
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from engine.errors import IndexDamaged, LibraryError, ReadOnlyLibrary
 
@@ -37,3 +40,18 @@ def translate_error(index: Path, error: sqlite3.Error) -> LibraryError:
         return LibraryError(f"cannot open the index {index} ({error}); check that "
                             "the folder exists and is readable")
     return LibraryError(f"the index {index} cannot be used: {error}")
+
+
+def translating_index_errors(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a method of an object holding a `store`: SQLite errors met while it runs
+    become LibraryErrors that say what to do (a damaged index, a read-only folder, a
+    full disk), never a traceback."""
+
+    @functools.wraps(method)
+    def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as e:
+            raise self.store.translate(e) from e
+
+    return guarded

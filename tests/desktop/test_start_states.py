@@ -353,3 +353,20 @@ def test_a_missing_language_is_said_at_once_while_the_model_loads(make_window, q
         assert time.monotonic() - started < 5 and "qqq" in window.dependency_box.text()
     finally:
         loaded.set()
+
+
+def test_the_window_reads_its_library_ahead_at_start_and_after_a_switch(
+        make_window, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    asked: list[Path] = []
+
+    def warm(library: Library) -> threading.Thread:
+        asked.append(library.directory)
+        return threading.Thread()
+
+    monkeypatch.setattr(Library, "warm_page_cache", warm)
+    window = make_window(healthy_library(tmp_path / "first"))
+    window.bridge.warm_up()
+    qtbot.waitUntil(lambda: asked == [tmp_path / "first"], timeout=5_000)
+    assert window.switch_library(healthy_library(tmp_path / "second"))
+    qtbot.waitUntil(lambda: asked == [tmp_path / "first", tmp_path / "second"], timeout=5_000)
