@@ -11,6 +11,7 @@ size (little CPU: read_through) and nothing at the usual ones.
 The files are read in order (the sketch every meaning query scans first), each only
 while the running total stays within a share of the memory the system has available,
 so a library larger than the machine's spare memory never evicts everything else.
+SCANDEX_READ_AHEAD=0 turns it off (a library on a slow or metered network share).
 """
 
 from __future__ import annotations
@@ -108,6 +109,8 @@ def warm_in_background(paths: Sequence[Path], stop: threading.Event | None = Non
     available = available_memory()
     chosen = files_within_budget(paths, None if available is None
                                  else int(available * MEMORY_SHARE))
+    if os.environ.get("SCANDEX_READ_AHEAD", "1").strip() == "0":
+        chosen = []  # e.g. a library on a slow network share: its users' choice
 
     def warm() -> None:
         _lower_this_threads_priority()

@@ -109,3 +109,12 @@ def test_without_read_ahead_hints_the_files_are_read(tmp_path: Path,
     monkeypatch.delattr(page_cache.os, "posix_fadvise", raising=False)
     files = _files(tmp_path, [250, 1])
     assert page_cache.read_through(files) == 251
+
+
+def test_read_ahead_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    read: list[list[Path]] = []
+    monkeypatch.setenv("SCANDEX_READ_AHEAD", "0")
+    monkeypatch.setattr(page_cache, "read_through",
+                        lambda paths, stop=None: read.append(list(paths)) or 0)
+    page_cache.warm_in_background(_files(tmp_path, [10])).join(10)
+    assert read == [[]]
