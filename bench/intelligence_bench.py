@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import time
 from datetime import date
 from io import BytesIO
@@ -239,7 +240,11 @@ def funsd_dates() -> dict[str, date]:
                 continue
             for pair in entity["linking"]:
                 answer = by_id.get(pair[1]) if pair[0] == entity["id"] else None
-                found = find_dates(answer["text"], order="mdy") if answer else []
+                # FUNSD joins an answer's tokens with spaces, and splits some dates at
+                # their separators twice ("12- -4 -87" for 12-4-87): rejoin them.
+                text = re.sub(r"\s*([/.-])(?:\s*[/.-])*\s*", r"\1", answer["text"]) \
+                    if answer else ""
+                found = find_dates(text, order="mdy") if text else []
                 if found:
                     truth.setdefault(path.stem, found[0].day)
     return truth

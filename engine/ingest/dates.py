@@ -43,7 +43,9 @@ _PATTERNS = [
     ("numeric", re.compile(r"(?<![\d/.-])(?P<a>[0-3]?\d)\s?[/.-]\s?(?P<b>[0-3]?\d)\s?[/.-]\s?"
                            r"(?P<year>(?:1[89]|20)\d{2}|\d{2})(?![\d/])")),
     ("day-month", re.compile(rf"(?<!\w){_DAY}[\s.-]+{_MONTH}[\s,.-]+{_YEAR}{_YEAR_END}", re.I)),
-    ("month-day", re.compile(rf"(?<!\w){_MONTH}[\s.-]+{_DAY},?[\s.-]+{_YEAR}{_YEAR_END}", re.I)),
+    # "April 1,1957": OCR often drops the space after the comma.
+    ("month-day", re.compile(rf"(?<!\w){_MONTH}[\s.-]+{_DAY}(?:,[\s.-]*|[\s.-]+){_YEAR}"
+                             rf"{_YEAR_END}", re.I)),
 ]
 _GOOD = re.compile(r"\b(date[ds]?|dated|issued|invoice|receipt|on)\b[^\n]{0,12}$", re.I)
 _BAD = re.compile(r"\b(birth|born|dob|expir\w*|exp|due|valid|until|deadline|since)"

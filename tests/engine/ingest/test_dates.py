@@ -40,6 +40,8 @@ def best(text: str, order: str = "dmy") -> str | None:
     ("DATE: June 21, 19930EPARTMENT: R&D", "1993-06-21"),  # the next word glued on
     ("June 21, 199301 copies", None),  # digits run on: not a year
     ("Marks 2, 2001 and Jane 3, 2001", None),  # words a letter away from short months
+    ("EFFECTIVE APRIL 1,1957 BY ORDER", "1957-04-01"),  # OCR dropped the comma's space
+    ("items 4 of May 1,000 units", None),  # a number, not a year
 ])
 def test_formats(text: str, expected: str | None) -> None:
     assert best(text) == expected
