@@ -139,6 +139,9 @@ class WindowViewModel:
                 f"{report.seconds:.1f} s")
         if report.failed:
             text += f" — {len(report.failed)} failed (see Library)"
+        if report.skipped_failed_before:
+            text += (f" — {report.skipped_failed_before} unchanged file(s) failed before: "
+                     "Library › Retry failed reads them again")
         if report.skipped_not_scans:
             text += f" — {report.skipped_not_scans} other file(s) skipped: not scans"
         self.status_text = text

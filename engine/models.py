@@ -213,6 +213,8 @@ class IndexReport:
     indexed: int = 0
     reused: int = 0
     skipped_unchanged: int = 0
+    # Of those unchanged, how many had failed before (left failed: retry_failed retries them).
+    skipped_failed_before: int = 0
     # Files in a folder that are not scans (notes, spreadsheets...): left alone, counted.
     skipped_not_scans: int = 0
     removed: int = 0

@@ -322,6 +322,10 @@ def _index(library: Any, args: argparse.Namespace) -> ExitCode:
             + (f"; {report.skipped_not_scans} other file(s) skipped (not scans)"
                if report.skipped_not_scans else "")
         )
+        if report.skipped_failed_before:
+            print(f"  {report.skipped_failed_before} unchanged file(s) had failed before and "
+                  "were left as they are: 'scandex status' says why, "
+                  "'scandex index --retry-failed' tries them again", file=sys.stderr)
         for failure in report.failed:
             print(f"  failed: {shown(failure.path)}: {shown(failure.error)}", file=sys.stderr)
     if report.cancelled:

@@ -47,7 +47,15 @@ from engine.ingest.order import balanced_tail
 from engine.ingest.readers.dispatch import plan_pages
 from engine.ingest.sources import BucketRoots, FolderRoots, SourceRoots, key_of
 from engine.ingest.tasks import OcrTask, run_ocr_task
-from engine.models import Chunk, FailedFile, FileKind, IndexReport, PageText, readable_types
+from engine.models import (
+    Chunk,
+    DocumentState,
+    FailedFile,
+    FileKind,
+    IndexReport,
+    PageText,
+    readable_types,
+)
 from engine.progress import CancelToken, NullProgress, ProgressSink, ProgressTracker
 from engine.protocols import Embedder, OcrEngine, OcrOptions, TaskExecutor
 from engine.store.db import Store
@@ -163,6 +171,7 @@ class IndexRun:
             row = known.get(key)
             if row is not None and unchanged(row, item, retry_failed=self.options.retry_failed):
                 self.report.skipped_unchanged += 1
+                self.report.skipped_failed_before += row.state != DocumentState.INDEXED
                 continue
             todo.append(item)
         self.tracker.files_total += len(todo)

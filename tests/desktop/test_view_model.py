@@ -82,6 +82,9 @@ def test_progress_and_summary_texts() -> None:
     assert model.finished(report).startswith("Cancelled: 2 indexed")
     skipped = IndexReport(indexed=1, skipped_not_scans=3)
     assert model.finished(skipped).endswith("3 other file(s) skipped: not scans")
+    failed_before = IndexReport(skipped_unchanged=5, skipped_failed_before=2)
+    assert "2 unchanged file(s) failed before" in model.finished(failed_before)
+    assert "Retry failed" in model.finished(failed_before)
 
 
 def test_eta_counts_the_files_not_yet_opened() -> None:

@@ -111,6 +111,18 @@ def test_unchanged_files_are_skipped_and_changed_reindexed(
     assert counting_library.status().chunks == 4  # the old content was collected
 
 
+def test_a_rerun_says_how_many_unchanged_files_had_failed(
+    counting_library: Library, scans: Path
+) -> None:
+    (scans / "broken.pdf").write_bytes(b"%PDF-1.4 broken")
+    first = counting_library.add([scans])
+    assert len(first.failed) == 1 and first.indexed == 4
+    again = counting_library.add([scans])
+    assert (again.skipped_unchanged, again.skipped_failed_before, again.failed) == (5, 1, [])
+    retried = counting_library.add([scans], retry_failed=True)
+    assert retried.skipped_failed_before == 0 and len(retried.failed) == 1
+
+
 def test_same_content_elsewhere_is_never_ocrd_twice(
     counting_library: Library, scans: Path, tmp_path: Path
 ) -> None:

@@ -95,6 +95,12 @@ def test_index_failures_exit_1_and_json_everywhere(tmp_path: Path) -> None:
     assert "budget" in shown["pages"][0]["text"].lower()
     again = run_cli("--library", lib, "index", str(docs))
     assert again.returncode == 0 and "unchanged 2" in again.stdout
+    assert "1 unchanged file(s) had failed before" in again.stderr
+    assert "--retry-failed" in again.stderr
+    retried = json.loads(run_cli("--library", lib, "index", str(docs), "--retry-failed",
+                                 "--json").stdout)
+    assert retried["skipped_unchanged"] == 1 and retried["skipped_failed_before"] == 0
+    assert retried["failed"][0]["path"].endswith("broken.pdf")
     removed = json.loads(run_cli("--library", lib, "remove", str(docs / "memo.png"), "--json"
                                  ).stdout)
     assert removed == {"removed": 1}
