@@ -225,7 +225,9 @@ def _suggestion_accuracy(library: object, kinds: dict[str, list[str]], shots: in
 
 def funsd_dates() -> dict[str, date]:
     """FUNSD image stem -> the date its annotations give: the answer linked to a question
-    naming a date (not a birth date), parsed month-first (the forms are American)."""
+    naming a date, parsed month-first (the forms are American). Not a date that names
+    another event than the paper's own (birth, expiry, due, valid until): a coupon's
+    expiration date is not the date the form carries."""
     import json
 
     from engine.ingest.dates import find_dates
@@ -236,7 +238,8 @@ def funsd_dates() -> dict[str, date]:
         by_id = {e["id"]: e for e in form}
         for entity in form:
             label = entity["text"].lower()
-            if entity["label"] != "question" or "date" not in label or "birth" in label:
+            if entity["label"] != "question" or "date" not in label or \
+                    re.search(r"birth|expir|due|valid|until|deadline", label):
                 continue
             for pair in entity["linking"]:
                 answer = by_id.get(pair[1]) if pair[0] == entity["id"] else None
