@@ -31,7 +31,8 @@ _MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if
 _MONTHS["sept"] = 9
 # Any word may be a month: _month() takes the names and their abbreviations, a full name
 # OCR misspelled by one letter ("Ocotber", "Febuary") or cut short ("Apri 27, 1981").
-_MONTH = r"(?P<month_name>[A-Za-z]{3,10})\.?"
+# Its last letter may be an "l" OCR read as "]" or "|" ("Apri] 27, 1982").
+_MONTH = r"(?P<month_name>[A-Za-z]{3,10}|[A-Za-z]{2,9}[\]|])\.?"
 _YEAR = r"(?P<year>(?:1[89]|20)\d{2}|'?\d{2})"
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
 # A year ends at a non-digit, or where OCR glued the next word on and read its capital
@@ -90,7 +91,7 @@ def _make(year: int, month: int, day: int, today: date) -> date | None:
 
 
 def _month(word: str) -> int | None:
-    word = word.lower()
+    word = word.lower().replace("]", "l").replace("|", "l")
     if word in _MONTHS:
         return _MONTHS[word]
     if len(word) >= 4:

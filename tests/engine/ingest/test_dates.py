@@ -36,6 +36,8 @@ def best(text: str, order: str = "dmy") -> str | None:
     ("Date: Ocotber 9, 1968 Mr. Jones", "1968-10-09"),  # a month OCR misspelled
     ("Febuary 2, 2001", "2001-02-02"),
     ("DATE Apri 27, 1981 MARKETING", "1981-04-27"),  # a month OCR cut short
+    ("(Date) 27 Apri] 1982 (location)", "1982-04-27"),  # its last l read as ]
+    ("Signed Apri| 3, 1990", "1990-04-03"),
     ("Septem 3, 1990", "1990-09-03"),
     ("DATE: June 21, 19930EPARTMENT: R&D", "1993-06-21"),  # the next word glued on
     ("June 21, 199301 copies", None),  # digits run on: not a year
