@@ -19,8 +19,32 @@ _SAFE_NAME = re.compile(r"[^\w.\- ]+")
 # Extensions that announce a scan: a file with one of these whose content is not
 # a scan is reported as failed; other unknown files in a folder are skipped quietly.
 SCAN_EXTENSIONS = frozenset(
-    {".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".pdf"}
+    {".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".pdf",
+     ".heic", ".heif", ".hif", ".avif", ".jp2", ".j2k", ".j2c", ".jpf", ".jpx",
+     ".pnm", ".pbm", ".pgm", ".ppm"}
 )
+# ISO base media files say what they hold in their first box ('ftyp'): its major brand
+# and its compatible brands.
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm",
+                          b"hevs", b"mif1", b"msf1"})
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+_JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
+_J2K_CODESTREAM = b"\xff\x4f\xff\x51"
+
+
+def _media_brand(head: bytes) -> FileKind | None:
+    """HEIF or AVIF from an 'ftyp' box: AVIF when any brand says so (an AVIF file may
+    carry the generic 'mif1' first), HEIF for the HEVC and generic image brands."""
+    if head[4:8] != b"ftyp" or len(head) < 16:
+        return None
+    size = int.from_bytes(head[:4], "big")
+    end = min(len(head), size) if size >= 16 else 16
+    brands = {head[8:12]} | {head[i : i + 4] for i in range(16, end - 3, 4)}
+    if brands & _AVIF_BRANDS:
+        return FileKind.AVIF
+    if brands & _HEIF_BRANDS:
+        return FileKind.HEIF
+    return None
 
 
 def sniff(head: bytes) -> FileKind | None:
@@ -37,6 +61,14 @@ def sniff(head: bytes) -> FileKind | None:
         return FileKind.GIF
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return FileKind.WEBP
+    if (brand := _media_brand(head)) is not None:
+        return brand
+    if head.startswith((_JP2_SIGNATURE, _J2K_CODESTREAM)):
+        return FileKind.JPEG2000
+    # netpbm: P1-P6 then whitespace (P7, PAM, has no grey/colour scan convention).
+    if head[:1] == b"P" and head[1:2] in (b"1", b"2", b"3", b"4", b"5", b"6") and \
+            head[2:3] in (b" ", b"\t", b"\n", b"\r"):
+        return FileKind.PNM
     # PDF allows junk before the header within the first 1024 bytes.
     if b"%PDF-" in head[:1024]:
         return FileKind.PDF

@@ -226,12 +226,14 @@ class Library:
     ) -> list[SearchHit]:
         """Documents matching query, best first, one hit per document (with every tag
         in tags, when given)."""
-        known = [k.value for k in FileKind]
-        for kind in (k for k in kinds if k.lower() not in known):
-            raise UsageError(f"unknown file type '{kind}'; use one of {', '.join(known)}")
+        named = [FileKind.named(k) for k in kinds]
+        for kind, found in zip(kinds, named, strict=True):
+            if found is None:
+                raise UsageError(f"unknown file type '{kind}'; use one of "
+                                 f"{', '.join(k.value for k in FileKind)}")
         if path_prefix and not path_prefix.startswith("s3://"):
             path_prefix = os.path.abspath(path_prefix)
-        filters = SearchFilters(tuple(kinds), path_prefix, since, until,
+        filters = SearchFilters(tuple(k.value for k in named if k), path_prefix, since, until,
                                 tuple(clean_tag(t) for t in tags))
         return self._searcher.search(query, mode=mode, limit=limit, filters=filters)
 

@@ -16,7 +16,21 @@ class FileKind(StrEnum):
     BMP = "bmp"
     GIF = "gif"
     WEBP = "webp"
+    # Phone photos (an iPhone's default), AVIF, archives' JPEG 2000, and the netpbm
+    # files a scanner writes on Linux (scanimage's default output).
+    HEIF = "heif"
+    AVIF = "avif"
+    JPEG2000 = "jp2"
+    PNM = "pnm"
     PDF = "pdf"
+
+    @classmethod
+    def named(cls, name: str) -> FileKind | None:
+        """The kind a user means by a type or an extension ("PNG", "jpg", "heic", ".tif",
+        "pgm"), or None."""
+        key = name.strip().lower().lstrip(".")
+        key = _ALIASES.get(key, key)
+        return cls(key) if key in cls._value2member_map_ else None
 
     @property
     def is_image(self) -> bool:
@@ -26,7 +40,13 @@ class FileKind(StrEnum):
     @property
     def label(self) -> str:
         """The name people know the type by ("PDF", "WebP")."""
-        return "WebP" if self is FileKind.WEBP else self.value.upper()
+        return _LABELS.get(self.value, self.value.upper())
+
+
+_ALIASES = {"jpg": "jpeg", "jpe": "jpeg", "tif": "tiff", "heic": "heif", "hif": "heif",
+            "jpeg2000": "jp2", "j2k": "jp2", "j2c": "jp2", "jpf": "jp2", "jpx": "jp2",
+            "pbm": "pnm", "pgm": "pnm", "ppm": "pnm"}
+_LABELS = {"webp": "WebP", "heif": "HEIC/HEIF", "jp2": "JPEG 2000", "pnm": "PNM/PGM/PBM"}
 
 
 def readable_types() -> str:

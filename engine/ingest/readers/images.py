@@ -1,8 +1,10 @@
-"""Image files (PNG, JPEG, TIFF with every frame, BMP, GIF, WebP) through Pillow."""
+"""Image files (PNG, JPEG, TIFF with every frame, BMP, GIF, WebP, HEIC/HEIF, AVIF,
+JPEG 2000, netpbm) through Pillow; HEIC through the pi-heif plugin (libheif's decoder)."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +25,20 @@ from engine.ingest.readers.base import MAX_PAGE_PIXELS, PagePlan
 Image.MAX_IMAGE_PIXELS = MAX_PAGE_PIXELS
 
 
+@functools.cache
+def heif_readable() -> bool:
+    """Whether this install reads HEIC/HEIF (pi-heif registers its opener with Pillow).
+    Imported on first use: most libraries hold no phone photos."""
+    try:
+        from pi_heif import register_heif_opener
+    except ImportError:
+        return False
+    register_heif_opener()
+    return True
+
+
 def _open(path: Path) -> Image.Image:
+    heif_readable()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
