@@ -86,6 +86,13 @@ def test_image_python_layer_runs_headless(tmp_path: Path) -> None:
     indexed = subprocess.run([str(bin_dir / "scandex"), "index", str(samples)], env=env,
                              cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert indexed.returncode == 0, indexed.stderr
+    # The image's pins read a phone's HEIC photo (pi-heif's decoder is in the layer).
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(ROOT / "tests" / "e2e" / "data" / "garage-invoice-photo.heic", photos)
+    photo = subprocess.run([str(bin_dir / "scandex"), "index", str(photos), "--json"], env=env,
+                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert photo.returncode == 0 and json.loads(photo.stdout)["indexed"] == 1, photo.stderr
     port = free_port()
     server = subprocess.Popen([str(bin_dir / "scandex"), "serve", "--host", "127.0.0.1",
                                "--port", str(port)], env=env, cwd=tmp_path,
