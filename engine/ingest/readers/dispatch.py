@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from engine.errors import UnsupportedFile
+from engine.errors import CorruptFile, UnsupportedFile
 from engine.ingest.readers.base import MAX_PAGE_PIXELS, PagePlan
 from engine.ingest.readers.images import heif_readable, load_image_page, plan_image
 from engine.ingest.readers.pdf import plan_pdf, render_pdf_page
@@ -20,7 +20,12 @@ def plan_pages(path: Path, kind: FileKind, *, max_pixels: int = MAX_PAGE_PIXELS)
         raise UnsupportedFile("a HEIC/HEIF photo, and this install cannot decode HEIC: "
                               "install the pi-heif package (pip install pi-heif), then index "
                               "again with --retry-failed")
-    return plan_image(path, max_pixels=max_pixels)
+    try:
+        return plan_image(path, max_pixels=max_pixels)
+    except UnsupportedFile as e:
+        # Its first bytes said what it is, so a decoder that cannot open it means damage.
+        raise CorruptFile(f"a {kind.label} file that cannot be decoded (truncated or "
+                          "damaged?)") from e
 
 
 def load_page(path: Path, kind: FileKind, page_no: int) -> Any:

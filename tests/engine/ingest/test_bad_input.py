@@ -30,6 +30,8 @@ def bad_folder(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         "truncated.jpg": "truncated",
         "truncated.tif": "truncated",
         "truncated.pdf": "PDF",
+        "truncated.heic": "HEIC/HEIF file that cannot be decoded",
+        "truncated.avif": "AVIF file that cannot be decoded",
         "encrypted.pdf": "password",
         "nopages.pdf": "no pages",
         "huge-30000.png": "too large",
@@ -45,6 +47,10 @@ def bad_folder(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     scans.truncate(folder / "real.jpg", folder / "truncated.jpg", 0.3)
     scans.truncate(folder / "real.tif", folder / "truncated.tif", 0.2)
     scans.truncate(scans.image_pdf(tmp_path / "ok.pdf", [page]), folder / "truncated.pdf", 0.4)
+    heic = Path(__file__).resolve().parents[2] / "e2e" / "data" / "garage-invoice-photo.heic"
+    scans.truncate(heic, folder / "truncated.heic", 0.5)
+    page.save(folder / "real.avif")
+    scans.truncate(folder / "real.avif", folder / "truncated.avif", 0.5)
     scans.encrypted_pdf(folder / "encrypted.pdf")
     scans.empty_pdf(folder / "nopages.pdf")
     scans.png_header_only(folder / "huge-30000.png", 30000, 30000)
