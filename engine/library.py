@@ -328,7 +328,11 @@ class Library:
             raise UsageError(f"document {info.id} has no page {page_no}")
         from engine.ingest.readers.dispatch import load_page
 
-        image = load_page(self.original_file(info.id), FileKind(info.kind), page_no)
+        kind = FileKind.named(info.kind)
+        if kind is None:  # a type a newer Scandex reads, synced here
+            raise UsageError(f"document {info.id} is a '{info.kind}' file, which this "
+                             "Scandex cannot show; update Scandex to read it")
+        image = load_page(self.original_file(info.id), kind, page_no)
         if page.rotation:
             image = image.rotate(-page.rotation, expand=True)
         return image

@@ -301,8 +301,10 @@ class IndexRun:
     def _start_object(self, obj: S3Object) -> None:
         """Reuse content already read from an identical object, else read it on a worker."""
         known = self.store.content_by_etag(obj.etag, obj.size) if obj.etag else None
-        if known is not None and self.store.content_known(known[0]):
-            self._commit_reused(obj, FileKind(known[1]), known[0])
+        # (a type only a newer Scandex reads, synced here, is read again instead)
+        reused_kind = FileKind.named(known[1]) if known is not None else None
+        if known is not None and reused_kind and self.store.content_known(known[0]):
+            self._commit_reused(obj, reused_kind, known[0])
             return
         if obj.etag and obj.etag in self._remote_followers:
             self._remote_followers[obj.etag].append(obj)  # same object content: read once

@@ -271,3 +271,13 @@ def test_a_second_writer_waits_for_the_lock_or_says_why_not(tmp_path: Path) -> N
     with layout.writer_lock(10):
         assert time.monotonic() - started >= 0.3
     thread.join(10)
+
+
+def test_a_type_only_a_newer_scandex_reads_is_not_shown_but_explained(
+    fake_library: Library, scans: Path
+) -> None:
+    fake_library.add([scans])
+    hit = fake_library.search("lease rent", mode="keyword")[0]
+    fake_library.store.db.execute("UPDATE documents SET kind = 'jxl' WHERE id = ?", (hit.id,))
+    with pytest.raises(UsageError, match="update Scandex"):
+        fake_library.page_image(hit.id, 1)
