@@ -38,7 +38,6 @@ def heif_readable() -> bool:
 
 
 def _open(path: Path) -> Image.Image:
-    heif_readable()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -46,6 +45,9 @@ def _open(path: Path) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ImageTooLarge(f"image too large to read safely ({e})") from e
     except UnidentifiedImageError as e:
+        # HEIC's opener joins Pillow when Pillow alone first fails to identify a file.
+        if "HEIF" not in Image.OPEN and heif_readable():
+            return _open(path)
         raise UnsupportedFile("not an image Scandex can read") from e
     except FileNotFoundError as e:
         raise FileVanished("file disappeared while indexing") from e
