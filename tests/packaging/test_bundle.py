@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +89,18 @@ def test_desktop_self_test_runs_offscreen(bundle: Path, tmp_path: Path) -> None:
     assert report["frontend"] == "desktop"
     assert report["versions"]["qt_platform"] == "offscreen"
     assert report["timings_s"]["window_shown"] > 0
+
+
+def test_the_bundle_reads_a_phone_photo(bundle: Path, tmp_path: Path) -> None:
+    """pi-heif is imported only when a HEIC arrives: the spec must still carry it."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(ROOT / "tests" / "e2e" / "data" / "garage-invoice-photo.heic", photos)
+    out = subprocess.run([str(bundle / "scandex"), "--library", str(tmp_path / "lib"), "index",
+                          str(photos), "--json"], env=bare_env(tmp_path),
+                         capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert json.loads(out.stdout)["indexed"] == 1
 
 
 def test_bundled_tesseract_needs_nothing_from_the_system(bundle: Path, tmp_path: Path) -> None:
