@@ -17,7 +17,10 @@ MODES = [("Hybrid", SearchMode.HYBRID.value), ("Words", SearchMode.KEYWORD.value
          ("Meaning", SearchMode.SEMANTIC.value)]
 TYPES = [("Any type", ""), *((kind.label, kind.value) for kind in FileKind)]
 # The file dialog's filter: the extensions the engine takes for scans.
-SCAN_FILTER = f"Scans ({' '.join('*' + e for e in sorted(SCAN_EXTENSIONS))});;All files (*)"
+# Both cases: a native dialog may match patterns case-sensitively, and cameras and
+# phones write IMG_0412.JPG and IMG_0412.HEIC.
+SCAN_FILTER = "Scans ({});;All files (*)".format(" ".join(
+    f"*{e} *{e.upper()}" for e in sorted(SCAN_EXTENSIONS)))
 DATES = [("Any time", 0), ("Past week", 7), ("Past month", 31), ("Past year", 366)]
 
 

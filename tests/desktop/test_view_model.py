@@ -97,3 +97,10 @@ def test_eta_counts_the_files_not_yet_opened() -> None:
     done = IndexProgress(files_total=10, files_done=10, files_failed=0, files_skipped=0,
                          pages_done=50, pages_total=50, elapsed_s=50.0, files_planned=10)
     assert done.pages_expected == 50 and done.eta_s == 0.0
+
+
+def test_the_add_dialog_offers_every_scan_type_in_both_cases() -> None:
+    from desktop.view_model import SCAN_FILTER
+
+    assert "*.heic *.HEIC" in SCAN_FILTER and "*.jpg *.JPG" in SCAN_FILTER
+    assert "*.pgm" in SCAN_FILTER and SCAN_FILTER.endswith(";;All files (*)")
