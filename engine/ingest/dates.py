@@ -14,27 +14,50 @@ the top of the page and repeated are better; dates in the future or before 1900 
 
 from __future__ import annotations
 
-import calendar
 import locale
 import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from engine.models import Box, PageText
 from engine.store.db import Store
 
 DATE_ORDER_ENV = "SCANDEX_DATE_ORDER"
-_MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
-_MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
-_MONTHS["sept"] = 9
+# Fixed tables, not calendar.month_name: that follows LC_TIME, which a GUI toolkit may
+# set to the user's locale after import, and a German desktop still files English letters.
+_ENGLISH = ("january", "february", "march", "april", "may", "june", "july", "august",
+            "september", "october", "november", "december")
+# Full names of the languages Tesseract is most often given beside English (German,
+# French, Spanish, Italian, Dutch, Portuguese), with and without their accents.
+_FOREIGN = (
+    ("januar jänner janvier enero gennaio januari janeiro", 1),
+    ("februar février fevrier febrero febbraio februari fevereiro", 2),
+    ("märz maerz mars marzo maart março marco", 3),
+    ("avril abril aprile", 4),
+    ("mai mayo maggio mei maio", 5),
+    ("juni juin junio giugno junho", 6),
+    ("juli juillet julio luglio julho", 7),
+    ("août aout agosto augustus", 8),
+    ("septembre septiembre setiembre settembre setembro", 9),
+    ("oktober octobre octubre ottobre outubro", 10),
+    ("novembre noviembre novembro", 11),
+    ("dezember décembre decembre diciembre dicembre dezembro", 12),
+)
+_MONTHS = {name: i + 1 for i, name in enumerate(_ENGLISH)}
+_MONTHS.update({name: month for names, month in _FOREIGN for name in names.split()})
+_MONTHS.update({name[:3]: i + 1 for i, name in enumerate(_ENGLISH)})
+_MONTHS.update({"sept": 9, "okt": 10, "dez": 12, "mär": 3, "mrz": 3, "ene": 1, "abr": 4,
+                "ago": 8, "dic": 12, "gen": 1, "giu": 6, "lug": 7, "ott": 10, "fév": 2,
+                "févr": 2, "avr": 4, "juil": 7, "déc": 12, "janv": 1, "mei": 5})
 # Any word may be a month: _month() takes the names and their abbreviations, a full name
 # OCR misspelled by one letter ("Ocotber", "Febuary") or cut short ("Apri 27, 1981").
 # Its last letter may be an "l" OCR read as "]" or "|" ("Apri] 27, 1982").
-_MONTH = r"(?P<month_name>[A-Za-z]{3,10}|[A-Za-z]{2,9}[\]|])\.?"
+_MONTH = r"(?P<month_name>[^\W\d_]{3,10}|[^\W\d_]{2,9}[\]|])\.?"
 _YEAR = r"(?P<year>(?:1[89]|20)\d{2}|'?\d{2})"
-_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
+_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th|er)?"
 # A year ends at a non-digit, or where OCR glued the next word on and read its capital
 # D or O as a zero ("June 21, 19930EPARTMENT").
 _YEAR_END = r"(?:(?!\d)|(?<=\d{4})(?=0[A-Za-z]{3}))"
@@ -43,15 +66,21 @@ _PATTERNS = [
                        r"(?!\d)")),
     ("numeric", re.compile(r"(?<![\d/.-])(?P<a>[0-3]?\d)\s?[/.-]\s?(?P<b>[0-3]?\d)\s?[/.-]\s?"
                            r"(?P<year>(?:1[89]|20)\d{2}|\d{2})(?![\d/])")),
-    ("day-month", re.compile(rf"(?<!\w){_DAY}[\s.-]+{_MONTH}[\s,.-]+{_YEAR}{_YEAR_END}", re.I)),
+    # "11. März 2024", "1er janvier 2024", "11 de marzo de 2024".
+    ("day-month", re.compile(rf"(?<!\w){_DAY}[\s.-]+(?:de\s+)?{_MONTH}[\s,.-]+(?:de\s+)?"
+                             rf"{_YEAR}{_YEAR_END}", re.I)),
     # "April 1,1957": OCR often drops the space after the comma.
     ("month-day", re.compile(rf"(?<!\w){_MONTH}[\s.-]+{_DAY}(?:,[\s.-]*|[\s.-]+){_YEAR}"
                              rf"{_YEAR_END}", re.I)),
 ]
-_GOOD = re.compile(r"\b(date[ds]?|dated|issued|invoice|receipt|on)\b[^\n]{0,12}$", re.I)
-_BAD = re.compile(r"\b(birth|born|dob|expir\w*|exp|due|valid|until|deadline|since)"
-                  r"\b[^\n]{0,14}$", re.I)
-_LABEL = re.compile(r"dat(e[ds]?|ed|o|um)|issued", re.I)
+_GOOD = re.compile(r"(\b(date[ds]?|dated|issued|invoice|receipt|on|fecha)|datum)\b"
+                   r"[^\n]{0,12}$", re.I)
+# The same, other languages: born (geboren, né, nacimiento, nascita), due (fällig,
+# échéance, vencimiento, scadenza), valid until (gültig bis, valable jusqu'au).
+_BAD = re.compile(r"\b(birth|born|dob|expir\w*|exp|due|valid|until|deadline|since|"
+                  r"geb|geboren|geburt\w*|f[äa]llig\w*|g[üu]ltig|née|né|naissance|[ée]ch[ée]ance|valable|"
+                  r"vencimiento|nacimiento|scadenza|nascita)\b[^\n]{0,14}$", re.I)
+_LABEL = re.compile(r"(\w*datum)|dat(e[ds]?|ed|o)|issued|fecha", re.I)
 _MDY_COUNTRIES = ("US", "CA", "PH", "FM", "PW", "MH")
 MAX_CANDIDATES = 5
 
@@ -94,17 +123,19 @@ def _month(word: str) -> int | None:
     word = word.lower().replace("]", "l").replace("|", "l")
     if word in _MONTHS:
         return _MONTHS[word]
+    # Cut short or misspelled: English names only (the other languages' names sit a
+    # letter from English words: "mars"/"Marks", "janeiro"/"Jane").
     if len(word) >= 4:
-        for i, name in enumerate(calendar.month_name):
-            if name.lower().startswith(word):
-                return i
+        for i, name in enumerate(_ENGLISH):
+            if name.startswith(word):
+                return i + 1
     if len(word) < 5:
         return None
     from rapidfuzz.distance import DamerauLevenshtein
 
-    for i, name in enumerate(calendar.month_name):
-        if name and len(name) >= 5 and DamerauLevenshtein.distance(word, name.lower()) <= 1:
-            return i
+    for i, name in enumerate(_ENGLISH):
+        if len(name) >= 5 and DamerauLevenshtein.distance(word, name) <= 1:
+            return i + 1
     return None
 
 
@@ -224,20 +255,49 @@ def find_dates(text: str, *, order: str | None = None, today: date | None = None
     return sorted(ranked, key=lambda c: (-c.score, c.day))[:MAX_CANDIDATES]
 
 
+# Raised whenever find_dates reads dates it did not before: contents an older finder
+# dated are looked at again, a batch at a time, their old dates kept until then.
+DATE_FINDER = "2"
+_FINDER_KEY, _CURSOR_KEY = "date_finder", "date_finder_cursor"
+
+
+def _looked_at(store: Store, shas: list[str]) -> list[tuple[str, str | None, list[Any]]]:
+    rows: list[tuple[str, str | None, list[Any]]] = []
+    for sha in shas:
+        found = find_dates_on_pages(store.pages(sha))
+        rows.append((sha, found[0].day.isoformat() if found else None,
+                     [{"date": c.day.isoformat(), "text": c.text, "score": c.score}
+                      for c in found]))
+    return rows
+
+
 def date_contents(store: Store, *, batch: int = 200, limit: int | None = None) -> int:
-    """Look for the date on every indexed content not looked at yet (at most limit of
-    them); returns how many were looked at. Each batch is one transaction: a kill loses
-    at most the batch, and the next call picks up the rest."""
+    """Look for the date on every indexed content not looked at yet, then on those an
+    older finder looked at (at most limit in all); returns how many were looked at. Each
+    batch is one transaction: a kill loses at most the batch, and the next call picks up
+    the rest."""
     done = 0
     while (limit is None or done < limit) and (
             shas := store.dates.missing(batch if limit is None else min(batch, limit - done))):
-        rows = []
-        for sha in shas:
-            found = find_dates_on_pages(store.pages(sha))
-            rows.append((sha, found[0].day.isoformat() if found else None,
-                         [{"date": c.day.isoformat(), "text": c.text, "score": c.score}
-                          for c in found]))
+        rows = _looked_at(store, shas)
         with store.transaction():
             store.dates.record(rows)
         done += len(rows)
+    if store.get_meta(_FINDER_KEY) == DATE_FINDER:
+        return done
+    cursor = store.get_meta(_CURSOR_KEY) or ""
+    while limit is None or done < limit:
+        take = batch if limit is None else min(batch, limit - done)
+        shas = store.dates.after(cursor, take)
+        rows = _looked_at(store, shas)
+        finished = len(shas) < take
+        with store.transaction():
+            store.dates.record(rows)
+            store.set_meta(_CURSOR_KEY, "" if finished else shas[-1])
+            if finished:
+                store.set_meta(_FINDER_KEY, DATE_FINDER)
+        done += len(shas)
+        if finished:
+            break
+        cursor = shas[-1]
     return done

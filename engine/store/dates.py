@@ -21,6 +21,12 @@ class ContentDates:
             "AND d.sha256 IS NOT NULL AND d.sha256 NOT IN (SELECT sha256 FROM content_dates) "
             "LIMIT ?", (limit,))]
 
+    def after(self, sha256: str, limit: int) -> list[str]:
+        """Contents already looked at, in hash order after sha256 (a cursor)."""
+        return [str(r[0]) for r in self.db.execute(
+            "SELECT sha256 FROM content_dates WHERE sha256 > ? ORDER BY sha256 LIMIT ?",
+            (sha256, limit))]
+
     def record(self, rows: list[tuple[str, str | None, list[dict[str, Any]]]]) -> None:
         """(sha256, best day or None, candidates) for contents just looked at."""
         self.db.executemany(

@@ -42,7 +42,16 @@ def best(text: str, order: str = "dmy") -> str | None:
     ("DATE: June 21, 19930EPARTMENT: R&D", "1993-06-21"),  # the next word glued on
     ("June 21, 199301 copies", None),  # digits run on: not a year
     ("Marks 2, 2001 and Jane 3, 2001", None),  # words a letter away from short months
+    ("Jonas 4, 2001", None),
     ("EFFECTIVE APRIL 1,1957 BY ORDER", "1957-04-01"),  # OCR dropped the comma's space
+    # Other languages Tesseract reads beside English.
+    ("Rechnungsdatum: 11. März 2024 Kundennummer 4711", "2024-03-11"),
+    ("Berlin, den 3. Okt. 2023", "2023-10-03"),
+    ("Paris, le 1er janvier 2024", "2024-01-01"),
+    ("Madrid, 11 de marzo de 2024", "2024-03-11"),
+    ("Amsterdam, 5 maart 2021", "2021-03-05"),
+    ("Milano, 2 dicembre 2022", "2022-12-02"),
+    ("Lisboa, 9 de dezembro de 2020", "2020-12-09"),
     ("items 4 of May 1,000 units", None),  # a number, not a year
 ])
 def test_formats(text: str, expected: str | None) -> None:
@@ -63,6 +72,21 @@ def test_labels_rank_the_candidates() -> None:
     assert found[0].day == date(2024, 1, 7)
     assert {c.day for c in found} == {date(1980, 5, 2), date(2024, 1, 7), date(2024, 2, 7)}
     assert found == sorted(found, key=lambda c: -c.score)
+
+
+def test_labels_rank_the_candidates_in_german_and_french() -> None:
+    german = "geb. 02.05.1980 Rechnung vom 07.01.2024 fällig am 07.02.2024"
+    assert find_dates(german, order="dmy", today=TODAY)[0].day == date(2024, 1, 7)
+    french = "née le 2 mai 1980, facture du 7 janvier 2024, échéance 7 février 2024"
+    assert find_dates(french, order="dmy", today=TODAY)[0].day == date(2024, 1, 7)
+
+
+def test_month_names_do_not_follow_the_locale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A GUI toolkit may set LC_TIME to the user's locale: English still reads."""
+    import calendar
+
+    monkeypatch.setattr(calendar, "month_name", ["", *["Monat"] * 12])
+    assert find_dates("March 5, 1997", today=TODAY)[0].day == date(1997, 3, 5)
 
 
 def _page(*words: tuple[str, int, int]) -> PageText:
@@ -116,3 +140,30 @@ def test_the_paper_date_is_shown_and_filtered_on(tmp_path: Path) -> None:
     recent = lib.search("rent", mode="keyword", since=datetime.fromtimestamp(
         (folder / "undated.png").stat().st_mtime - 3600))
     assert [Path(h.path).stem for h in recent] == ["undated"]
+
+
+def test_a_library_dated_by_an_older_finder_is_dated_again(tmp_path: Path) -> None:
+    """An upgrade that reads more dates ("11. März 2024") re-reads what an older finder
+    left undated, a batch at a time, resuming where a kill stopped it."""
+    from engine.ingest.dates import DATE_FINDER, date_contents
+
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for i in range(3):
+        write_fake_scan(folder / f"rechnung-{i}.png", f"Rechnung {i} vom {i + 1}. März 2024")
+    lib = Library.open(tmp_path / "lib", embedder=HashingEmbedder(), ocr=FakeOcr(),
+                       executor=InlineExecutor())
+    lib.add([folder])
+    store = lib.store
+    assert store.get_meta("date_finder") == DATE_FINDER
+    # What an older finder left: no dates at all, and no stamp.
+    store.db.execute("UPDATE content_dates SET day = NULL, candidates = '[]'")
+    store.db.execute("DELETE FROM meta WHERE key = 'date_finder'")
+    assert date_contents(store, batch=1, limit=2) == 2  # a run stopped part way
+    assert store.get_meta("date_finder") is None and store.get_meta("date_finder_cursor")
+    date_contents(store, batch=1)
+    assert store.get_meta("date_finder") == DATE_FINDER
+    days = sorted(h.document_date or "" for h in lib.search("Rechnung", mode="keyword"))
+    assert days == ["2024-03-01", "2024-03-02", "2024-03-03"]
+    assert date_contents(store) == 0  # nothing left to look at
+    lib.close()
