@@ -44,6 +44,7 @@ if _typing.TYPE_CHECKING:
         UnsafeRemote,
         UnsupportedFile,
         UsageError,
+        WorkersWontStart,
     )
     from engine.layout import default_library_dir
     from engine.library import Library
@@ -130,6 +131,7 @@ _HOMES: dict[str, str] = {
     "UnsafeRemote": "engine.errors",
     "UnsupportedFile": "engine.errors",
     "UsageError": "engine.errors",
+    "WorkersWontStart": "engine.errors",
     "Word": "engine.models",
     "__version__": "engine.version",
     "available_languages": "engine.backends.tesseract",
@@ -212,6 +214,7 @@ __all__ = [
     "UnsafeRemote",
     "UnsupportedFile",
     "UsageError",
+    "WorkersWontStart",
     "Word",
     "__version__",
     "available_languages",

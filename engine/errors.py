@@ -147,6 +147,17 @@ class ClusterLost(ScandexError):
         )
 
 
+class WorkersWontStart(UsageError):
+    """The local OCR processes die before they are ready, every time."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the OCR worker processes stop as they start, before reading any page. A Python "
+            "script that calls Library.add must do so under 'if __name__ == \"__main__\":' "
+            "(each worker imports the script); otherwise their own error is printed above. "
+            "Nothing was recorded as failed: fix it and run the same command again.")
+
+
 class ClusterUnreachable(ScandexError):
     """The Dask scheduler cannot be reached at the start of a run."""
 

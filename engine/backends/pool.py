@@ -11,13 +11,17 @@ import os
 import signal
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _init_worker() -> None:
+def _init_worker(started: Any) -> None:
+    # The parent tells a pool that never started (a worker that died importing the
+    # caller's script) from one that crashed on a page.
+    with started.get_lock():
+        started.value += 1
     # Debian's Tesseract uses OpenMP: one thread per process is 2.7x faster
     # when the pool already uses every core.
     os.environ["OMP_THREAD_LIMIT"] = "1"
@@ -36,15 +40,24 @@ class LocalPoolExecutor:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or default_workers()
         self._pool: Executor | None = None
+        self._started: Any = None
 
     def _ensure(self) -> Executor:
         if self._pool is None:
+            context = multiprocessing.get_context("spawn")
+            self._started = context.Value("i", 0)
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
+                mp_context=context,
                 initializer=_init_worker,
+                initargs=(self._started,),
             )
         return self._pool
+
+    def workers_started(self) -> bool | None:
+        """Whether any worker of the current pool got as far as being ready (None: no
+        pool yet)."""
+        return None if self._started is None else bool(self._started.value)
 
     def submit(self, fn: Callable[[T], R], arg: T) -> Future[R]:
         """Schedule fn(arg) in a worker process."""

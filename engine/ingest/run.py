@@ -28,6 +28,7 @@ from engine.errors import (
     ScandexError,
     ScanError,
     UnsupportedFile,
+    WorkersWontStart,
 )
 from engine.ingest.bucket import S3DocumentResult, S3DocumentTask, read_s3_document
 from engine.ingest.chunking import chunk_document
@@ -113,6 +114,7 @@ class IndexRun:
         self.tracker = ProgressTracker(self.progress)
         # Work on the executor: a page of a file, or a whole bucket object.
         self._pending: dict[Future[Any], _PageWork | _ObjectWork] = {}
+        self._pools_dead_at_start = 0  # pools in a row whose workers all died starting
         # Identical objects (same ETag) waiting on the one being read.
         self._remote_followers: dict[str, list[S3Object]] = {}
         self._in_flight: dict[str, DocJob] = {}
@@ -285,6 +287,10 @@ class IndexRun:
     def _recover_pool(self, crashed: _PageWork | _ObjectWork) -> None:
         """A worker died (OOM, signal): restart the pool; everything that was on it goes
         again, once; a second crash fails it."""
+        started = getattr(self.executor, "workers_started", lambda: None)()
+        self._pools_dead_at_start = self._pools_dead_at_start + 1 if started is False else 0
+        if self._pools_dead_at_start >= _MAX_ATTEMPTS:
+            raise WorkersWontStart
         stranded = [crashed, *self._pending.values()]
         self._pending.clear()
         self.executor.restart()
