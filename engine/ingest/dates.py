@@ -66,6 +66,10 @@ _PATTERNS = [
                        r"(?!\d)")),
     ("numeric", re.compile(r"(?<![\d/.-])(?P<a>[0-3]?\d)\s?[/.-]\s?(?P<b>[0-3]?\d)\s?[/.-]\s?"
                            r"(?P<year>(?:1[89]|20)\d{2}|\d{2})(?![\d/])")),
+    # "the 5th day of June, 2019", "3rd of May 2023": an ordinal, so that "4 of May 10"
+    # (a count of items) stays a count.
+    ("day-of-month", re.compile(rf"(?<!\w)(?P<day>[0-3]?\d)(?:st|nd|rd|th)(?:\s+day)?\s+of\s+"
+                                rf"{_MONTH}[\s,.-]+{_YEAR}{_YEAR_END}", re.I)),
     # "11. März 2024", "1er janvier 2024", "11 de marzo de 2024".
     ("day-month", re.compile(rf"(?<!\w){_DAY}[\s.-]+(?:de\s+)?{_MONTH}[\s,.-]+(?:de\s+)?"
                              rf"{_YEAR}{_YEAR_END}", re.I)),
@@ -139,10 +143,17 @@ def _month(word: str) -> int | None:
     return None
 
 
-def _order(text: str, fallback: str) -> str:
-    """The numeric order a text's own unambiguous dates show (else fallback)."""
+def _dotted(numeric: str) -> bool:
+    return "." in numeric and not any(mark in numeric for mark in "/-")
+
+
+def _order(text: str, fallback: str, dotted: bool = False) -> str:
+    """The numeric order a text's own unambiguous dates show (else fallback); with
+    dotted, the order its dotted dates show."""
     votes = {"dmy": 0, "mdy": 0}
     for match in _PATTERNS[1][1].finditer(text):
+        if dotted and not _dotted(match.group(0)):
+            continue
         a, b = int(match["a"]), int(match["b"])
         if a > 12 >= b:
             votes["dmy"] += 1
@@ -218,6 +229,9 @@ def find_dates(text: str, *, order: str | None = None, today: date | None = None
     # Forms write "Date_March_18, 1968" on the blank's underline.
     text = text.replace("_", " ")
     numeric_order = _order(text, order or default_order())
+    # Dots are the day-first countries' separator ("11.03.24", "12.3.2024"): an American
+    # paper writes 3/12/2024. Day first, unless the text's own dotted dates say otherwise.
+    dotted_order = _order(text, "dmy", dotted=True)
     found: dict[date, DateCandidate] = {}
     seen: dict[date, int] = {}
     taken: list[tuple[int, int]] = []
@@ -231,8 +245,8 @@ def find_dates(text: str, *, order: str | None = None, today: date | None = None
                 day = _make(year, int(match["a"]), int(match["b"]), today)
             elif kind == "numeric":
                 a, b = int(match["a"]), int(match["b"])
-                day = _make(year, b, a, today) if numeric_order == "dmy" else \
-                    _make(year, a, b, today)
+                here = dotted_order if _dotted(match.group(0)) else numeric_order
+                day = _make(year, b, a, today) if here == "dmy" else _make(year, a, b, today)
                 day = day or _make(year, a, b, today) or _make(year, b, a, today)
             else:
                 month = _month(match["month_name"])
@@ -245,7 +259,7 @@ def find_dates(text: str, *, order: str | None = None, today: date | None = None
             label = _GOOD.search(before) or (labelled and labelled(match.start(), match.end()))
             score += 1.0 if label else 0.0
             score -= 1.5 if _BAD.search(before) else 0.0
-            score += 0.2 if kind in ("iso", "day-month", "month-day") else 0.0
+            score += 0.2 if kind in ("iso", "day-of-month", "day-month", "month-day") else 0.0
             seen[day] = seen.get(day, 0) + 1
             best = found.get(day)
             if best is None or score > best.score:
@@ -257,7 +271,7 @@ def find_dates(text: str, *, order: str | None = None, today: date | None = None
 
 # Raised whenever find_dates reads dates it did not before: contents an older finder
 # dated are looked at again, a batch at a time, their old dates kept until then.
-DATE_FINDER = "2"
+DATE_FINDER = "3"
 _FINDER_KEY, _CURSOR_KEY = "date_finder", "date_finder_cursor"
 
 

@@ -53,6 +53,11 @@ def best(text: str, order: str = "dmy") -> str | None:
     ("Milano, 2 dicembre 2022", "2022-12-02"),
     ("Lisboa, 9 de dezembro de 2020", "2020-12-09"),
     ("items 4 of May 1,000 units", None),  # a number, not a year
+    ("items 4 of May 10,000 units", None),
+    # Deeds and affidavits; letters.
+    ("Dated this 5th day of June, 2019 at Leeds", "2019-06-05"),
+    ("signed on the 3rd of May 2023 by", "2023-05-03"),
+    ("the 21st of September, 1998", "1998-09-21"),
 ])
 def test_formats(text: str, expected: str | None) -> None:
     assert best(text) == expected
@@ -64,6 +69,18 @@ def test_day_month_order_from_the_text_itself() -> None:
     assert best("order 03/04/2024 shipped 10/25/2024", order="dmy") == "2024-03-04"
     assert best("dated 03/04/2024", order="mdy") == "2024-03-04"
     assert best("dated 03/04/2024", order="dmy") == "2024-04-03"
+
+
+def test_dotted_dates_are_day_first_unless_the_text_says_otherwise() -> None:
+    # Dots are the day-first countries' separator, wherever the reader lives.
+    assert best("Datum: 12.3.2024", order="mdy") == "2024-03-12"
+    assert best("Datum: 11. 03. 24", order="mdy") == "2024-03-11"
+    # The text's own dotted dates decide; its slashed dates keep the reader's order.
+    assert best("shipped 3.25.2024 billed 4.3.2024", order="mdy") == "2024-03-25"
+    assert [c.day.isoformat() for c in find_dates(
+        "billed 4.3.2024 shipped 3.25.2024", order="mdy", today=TODAY)][:2] == \
+        ["2024-04-03", "2024-03-25"]
+    assert best("dated 03/04/2024", order="mdy") == "2024-03-04"
 
 
 def test_labels_rank_the_candidates() -> None:
