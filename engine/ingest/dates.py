@@ -62,6 +62,10 @@ _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th|er)?"
 # D or O as a zero ("June 21, 19930EPARTMENT").
 _YEAR_END = r"(?:(?!\d)|(?<=\d{4})(?=0[A-Za-z]{3}))"
 _PATTERNS = [
+    # "03DEC23", "03DEC2023": tickets and bank slips; English abbreviations only.
+    ("compact", re.compile(r"(?<![\w])(?P<day>[0-3]?\d)(?P<month_name>jan|feb|mar|apr|may|jun|"
+                           r"jul|aug|sep|oct|nov|dec)(?P<year>(?:1[89]|20)\d{2}|\d{2})(?!\w)",
+                           re.I)),
     ("iso", re.compile(r"(?<!\d)(?P<year>(?:1[89]|20)\d{2})[-/.](?P<a>[01]?\d)[-/.](?P<b>[0-3]?\d)"
                        r"(?!\d)")),
     ("numeric", re.compile(r"(?<![\d/.-])(?P<a>[0-3]?\d)\s?[/.-]\s?(?P<b>[0-3]?\d)\s?[/.-]\s?"
@@ -77,6 +81,10 @@ _PATTERNS = [
     ("month-day", re.compile(rf"(?<!\w){_MONTH}[\s.-]+{_DAY}(?:,[\s.-]*|[\s.-]+){_YEAR}"
                              rf"{_YEAR_END}", re.I)),
 ]
+# A numeric date whose digits OCR read partly as letters ("1O/12/2023", "l2/03/2023"):
+# O for 0, l, I or | for 1, one for one so that offsets still match the words' boxes.
+_LETTERED = re.compile(r"(?<![\w/.-])[\dOoIl|]{1,4}(?:\s?[/.-]\s?[\dOoIl|]{1,4}){2}(?![\w/])")
+_AS_DIGITS = str.maketrans("OoIl|", "00111")
 _GOOD = re.compile(r"(\b(date[ds]?|dated|issued|invoice|receipt|on|fecha)|datum)\b"
                    r"[^\n]{0,12}$", re.I)
 # The same, other languages: born (geboren, né, nacimiento, nascita), due (fällig,
@@ -143,6 +151,13 @@ def _month(word: str) -> int | None:
     return None
 
 
+def _digits_if_mostly(match: re.Match[str]) -> str:
+    """The match with its look-alike letters as digits, if most of it is digits."""
+    found = match.group(0)
+    digits = sum(ch.isdigit() for ch in found)
+    return found.translate(_AS_DIGITS) if digits >= 4 and digits > len(found) // 2 else found
+
+
 def _dotted(numeric: str) -> bool:
     return "." in numeric and not any(mark in numeric for mark in "/-")
 
@@ -151,7 +166,7 @@ def _order(text: str, fallback: str, dotted: bool = False) -> str:
     """The numeric order a text's own unambiguous dates show (else fallback); with
     dotted, the order its dotted dates show."""
     votes = {"dmy": 0, "mdy": 0}
-    for match in _PATTERNS[1][1].finditer(text):
+    for match in dict(_PATTERNS)["numeric"].finditer(text):
         if dotted and not _dotted(match.group(0)):
             continue
         a, b = int(match["a"]), int(match["b"])
@@ -227,7 +242,7 @@ def find_dates(text: str, *, order: str | None = None, today: date | None = None
     labelled(start, end) says whether the layout puts a date label beside that span."""
     today = today or date.today()
     # Forms write "Date_March_18, 1968" on the blank's underline.
-    text = text.replace("_", " ")
+    text = _LETTERED.sub(_digits_if_mostly, text.replace("_", " "))
     numeric_order = _order(text, order or default_order())
     # Dots are the day-first countries' separator ("11.03.24", "12.3.2024"): an American
     # paper writes 3/12/2024. Day first, unless the text's own dotted dates say otherwise.
@@ -259,7 +274,8 @@ def find_dates(text: str, *, order: str | None = None, today: date | None = None
             label = _GOOD.search(before) or (labelled and labelled(match.start(), match.end()))
             score += 1.0 if label else 0.0
             score -= 1.5 if _BAD.search(before) else 0.0
-            score += 0.2 if kind in ("iso", "day-of-month", "day-month", "month-day") else 0.0
+            score += 0.2 if kind in ("iso", "compact", "day-of-month", "day-month", "month-day") \
+                else 0.0
             seen[day] = seen.get(day, 0) + 1
             best = found.get(day)
             if best is None or score > best.score:

@@ -58,6 +58,16 @@ def best(text: str, order: str = "dmy") -> str | None:
     ("Dated this 5th day of June, 2019 at Leeds", "2019-06-05"),
     ("signed on the 3rd of May 2023 by", "2023-05-03"),
     ("the 21st of September, 1998", "1998-09-21"),
+    # Tickets and bank slips.
+    ("FLIGHT BA117 03DEC23 LHR-JFK", "2023-12-03"),
+    ("value date 03DEC2023", "2023-12-03"),
+    ("model 3dec23x", None),
+    # Digits OCR read as look-alike letters.
+    ("Date: 1O/12/2023", "2023-12-10"),
+    ("DATE: l2/03/2023", "2023-03-12"),  # not 2/03/2023 with the l dropped
+    ("Date 12/03/2O23", "2023-03-12"),
+    ("2O23-12-03", "2023-12-03"),
+    ("tel 1O-1O-1O ref I/O/I", None),  # too few digits to be a date misread
 ])
 def test_formats(text: str, expected: str | None) -> None:
     assert best(text) == expected
