@@ -80,6 +80,7 @@ class IntelligenceActions:
         engine answers; one click adds one)."""
         menu = QMenu(self.results_view)
         menu.addAction("More like this", lambda: self.more_like_this(hit))
+        menu.addAction("Save as searchable PDF…", lambda: self.save_searchable_pdf(hit))
         menu.addAction("Add tag…", lambda: self.ask_tag(hit))
         for tag in hit.tags:
             menu.addAction(f"Remove tag “{tag}”", _call(self.set_tag, hit, tag, False))
@@ -122,6 +123,9 @@ class IntelligenceActions:
                                    lambda _changed: self.run_search())
 
     def run_search(self) -> None:  # provided by MainWindow
+        raise NotImplementedError
+
+    def save_searchable_pdf(self, hit: SearchHit | None = None) -> None:  # OriginalActions
         raise NotImplementedError
 
     def show_duplicates(self) -> DuplicatesDialog:

@@ -180,6 +180,7 @@ class MainWindow(FileDropTarget, OriginalActions, IntelligenceActions, WatchActi
         self.preview.pageRequested.connect(self._go_to_page)
         self.preview.openOriginal.connect(self.open_original)
         self.preview.showInFolder.connect(self.show_in_folder)
+        self.preview.savePdf.connect(lambda: self.save_searchable_pdf())
 
     # -- indexing -------------------------------------------------------------------
 

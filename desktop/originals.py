@@ -1,5 +1,7 @@
 """Open original / Show in folder: the current hit's file handed to the desktop, fetched
-first (off the GUI and search threads) when it lives in a bucket."""
+first (off the GUI and search threads) when it lives in a bucket; Save as searchable PDF:
+the document's pages with their recognised text laid over them, written off the GUI
+thread."""
 
 from __future__ import annotations
 
@@ -8,10 +10,11 @@ from typing import Any
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QLabel, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox
 
 from desktop.bridge import EngineBridge
 from desktop.view_model import WindowViewModel
+from engine import SearchHit
 
 
 class OriginalActions:
@@ -29,6 +32,32 @@ class OriginalActions:
         """Open the folder that holds the shown document's original."""
         self._with_original(
             lambda path: self._hand_to_desktop(str(Path(path).parent), "show the folder"))
+
+    def save_searchable_pdf(self, hit: SearchHit | None = None) -> None:
+        """Ask where, then write hit's document (else the shown one) as a searchable PDF."""
+        hit = hit or self.view_model.current_hit
+        if hit is None:
+            return
+        name = Path(hit.path.rstrip("/")).name or f"document-{hit.id}"
+        suggested = str(Path.home() / f"{Path(name).stem}.searchable.pdf")
+        target, _ = QFileDialog.getSaveFileName(
+            self.results_label.window(), "Save as searchable PDF", suggested, "PDF (*.pdf)")
+        if not target:
+            return
+        if not target.lower().endswith(".pdf"):
+            target += ".pdf"
+        doc_id = hit.id
+        self.results_label.setText(f"Saving {name} as a searchable PDF…")
+
+        def saved(pages: int) -> None:
+            self.results_label.setText(
+                f"Saved {target} ({pages} page{'s' if pages != 1 else ''}, searchable).")
+
+        def failed(error: Exception) -> None:
+            self.results_label.setText(f"Cannot save the PDF: {error}")
+
+        self.bridge.run_on_previewer(lambda lib: lib.export_pdf(doc_id, Path(target)),
+                                     saved, failed)
 
     def _hand_to_desktop(self, path: str, what: str) -> None:
         """Ask the desktop to open path; when nothing can, say where it is."""

@@ -111,6 +111,7 @@ class PagePreview(QWidget):
     pageRequested = Signal(int)
     openOriginal = Signal()
     showInFolder = Signal()
+    savePdf = Signal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -126,6 +127,9 @@ class PagePreview(QWidget):
         zoom_in, zoom_out, fit = QPushButton("+"), QPushButton("−"), QPushButton("Fit width")
         self.open_button = QPushButton("Open original")
         self.folder_button = QPushButton("Show in folder")
+        self.pdf_button = QPushButton("Save PDF…")
+        self.pdf_button.setToolTip("Save as a searchable PDF: the pages with their text "
+                                   "laid over them")
         for b in (self.prev_button, self.next_button, zoom_in, zoom_out):
             b.setFixedWidth(34)
         self.prev_button.setToolTip("Previous page")
@@ -137,11 +141,13 @@ class PagePreview(QWidget):
         fit.clicked.connect(self._fit)
         self.open_button.clicked.connect(self.openOriginal)
         self.folder_button.clicked.connect(self.showInFolder)
+        self.pdf_button.clicked.connect(self.savePdf)
         bar = QHBoxLayout()
         for w in (self.prev_button, self.page_label, self.next_button):
             bar.addWidget(w)
         bar.addStretch(1)
-        for w in (zoom_out, zoom_in, fit, self.open_button, self.folder_button):
+        for w in (zoom_out, zoom_in, fit, self.open_button, self.folder_button,
+                  self.pdf_button):
             bar.addWidget(w)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -180,3 +186,4 @@ class PagePreview(QWidget):
         self.next_button.setEnabled(0 < self.page < self.pages)
         self.open_button.setEnabled(self.pages > 0)
         self.folder_button.setEnabled(self.pages > 0)
+        self.pdf_button.setEnabled(self.pages > 0)

@@ -8,7 +8,7 @@ import logging
 import os
 import stat
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -27,6 +27,7 @@ from engine.models import (
     IndexReport,
     LibraryStatus,
     LowConfidencePage,
+    PageText,
     SearchFilters,
     SearchMode,
 )
@@ -336,6 +337,43 @@ class Library:
         if page.rotation:
             image = image.rotate(-page.rotation, expand=True)
         return image
+
+    def export_pdf(self, ref: str | int, target: Path,
+                   progress: Callable[[int, int], None] | None = None) -> int:
+        """Write the document as a searchable PDF to target: each page's image with its
+        recognised words laid invisibly where they are printed (a PDF whose pages all
+        carry their own text is copied as it is). Returns the page count; progress(done,
+        total) after each page."""
+        info = self.resolve(ref)
+        pages = self.store.pages(info.sha256) if info.sha256 else []
+        if not pages:
+            raise UsageError(f"document {info.id} has no recognised pages to export"
+                             + (f" ({info.error})" if info.error else ""))
+        target = Path(target)
+        if target.is_dir():
+            raise UsageError(f"{target} is a folder; give the PDF's file name")
+        if info.kind == FileKind.PDF.value and all(p.source == "text-layer" for p in pages):
+            import shutil
+
+            from engine.backends.searchable_pdf import partial_file
+
+            original = self.original_file(info.id)
+            try:
+                with partial_file(target) as partial:
+                    shutil.copyfile(original, partial)
+            except OSError as e:
+                raise LibraryError(f"cannot write {target}: {e.strerror or e}; choose "
+                                   "another place to save it") from e
+            return len(pages)
+        from engine.backends.searchable_pdf import write_searchable_pdf
+
+        def images() -> Iterator[tuple[Any, PageText]]:
+            for done, page in enumerate(pages, start=1):
+                yield self.page_image(info.id, page.page_no), page
+                if progress is not None:
+                    progress(done, len(pages))
+
+        return write_searchable_pdf(images(), target)
 
     def original_path(self, ref: str | int) -> Path | None:
         """Where the original was indexed from (exact bytes of the name), or None for a

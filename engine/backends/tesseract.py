@@ -154,13 +154,18 @@ def keep_word(text: str, confidence: float) -> bool:
     return confidence >= 30 or any(ch.isalnum() for ch in text)
 
 
-def ocr_scale(image: Image.Image) -> float:
-    """The factor a page is first read at: small, low-resolution scans are scaled up."""
+def tagged_dpi(image: Image.Image) -> float:
+    """The horizontal resolution the file records (0 when none or unreadable)."""
     dpi = image.info.get("dpi")
     try:
-        x_dpi = float(dpi[0]) if dpi else 0.0
+        return float(dpi[0]) if dpi else 0.0
     except (TypeError, ValueError, IndexError):
-        x_dpi = 0.0
+        return 0.0
+
+
+def ocr_scale(image: Image.Image) -> float:
+    """The factor a page is first read at: small, low-resolution scans are scaled up."""
+    x_dpi = tagged_dpi(image)
     if 50 <= x_dpi < MIN_OCR_DPI:
         return min(3.0, 300.0 / x_dpi)
     if not x_dpi and 600 <= max(image.size) < _SMALL_PAGE_PX:

@@ -144,6 +144,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", help="AWS profile (default: the standard credential chain)")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("export", parents=[common],
+                       help="save a document as a searchable PDF (its pages with their "
+                            "text laid over them)")
+    p.add_argument("doc", metavar="DOC", help="document id or path")
+    p.add_argument("output", metavar="OUTPUT.pdf", type=Path, help="the PDF to write")
+    p.add_argument("--force", action="store_true", help="replace OUTPUT.pdf if it exists")
+
     p = sub.add_parser("restore", parents=[common],
                        help="put an original deleted from disk back, from the sync bucket")
     p.add_argument("doc", metavar="DOC", help="document id or path")
@@ -225,7 +232,7 @@ def _dispatch(args: argparse.Namespace) -> ExitCode:
               watch_poll_s=args.watch_poll)
         return ExitCode.OK
     read_only = command in ("search", "status", "show", "restore", "similar", "duplicates",
-                            "tags", "suggest")
+                            "tags", "suggest", "export")
     where = Path(args.library).expanduser() if getattr(args, "library", None) else None
     if not read_only and not LibraryLayout(where or default_library_dir()).index.exists():
         # A mistyped --library would otherwise become a new, empty library unnoticed.
@@ -258,6 +265,8 @@ def _dispatch(args: argparse.Namespace) -> ExitCode:
         if command == "restore":
             print(f"restored {shown(str(library.restore_original(args.doc)))}")
             return ExitCode.OK
+        if command == "export":
+            return _export(library, args)
         if command == "remove":
             count = library.remove(args.ref)
             if args.json:
@@ -393,6 +402,18 @@ def _status(library: Any, args: argparse.Namespace) -> ExitCode:
         for page in status.review:
             print(f"  review: {shown(page.path)} page {page.page} "
                   f"(confidence {page.confidence:.0f})")
+    return ExitCode.OK
+
+
+def _export(library: Any, args: argparse.Namespace) -> ExitCode:
+    output: Path = args.output.expanduser()
+    if output.suffix.lower() != ".pdf":
+        raise UsageError(f"{output} does not end in .pdf; name the PDF to write")
+    if output.exists() and not args.force:
+        raise UsageError(f"{output} exists; choose another name or add --force")
+    pages = library.export_pdf(args.doc, output)
+    print(f"wrote {shown(str(output))} ({pages} page{'s' if pages != 1 else ''}, "
+          "searchable)")
     return ExitCode.OK
 
 

@@ -146,6 +146,33 @@ def original(doc_id: int = DOC_ID, state: ServerState = Depends(server_state)
         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
+@router.get("/documents/{doc_id}/searchable.pdf", dependencies=GUARDED,
+            response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
+def searchable_pdf(doc_id: int = DOC_ID, state: ServerState = Depends(server_state)
+                   ) -> Response:
+    """The document as a searchable PDF: its pages with their recognised text laid over
+    them (a PDF that carries its own text: the original)."""
+    import tempfile
+
+    library = state.reader()
+    document_json(library, doc_id)
+    name = safe_filename(Path(library.resolve(doc_id).path).stem + ".pdf",
+                         f"document-{doc_id}.pdf")
+    with tempfile.TemporaryDirectory(prefix="scandex-pdf-") as folder:
+        target = Path(folder) / "export.pdf"
+        try:
+            library.export_pdf(doc_id, target)
+        except OriginalUnavailable as e:
+            raise HTTPException(410 if e.gone else 409, str(e)) from e
+        except UsageError as e:
+            raise HTTPException(404, str(e)) from e
+        except ScandexError as e:  # the original no longer reads (changed, damaged)
+            raise HTTPException(409, str(e)) from e
+        body = target.read_bytes()
+    return Response(body, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
 @router.get("/documents/{doc_id}/pages/{page_no}.png", dependencies=GUARDED,
             response_class=Response, responses={200: {"content": {"image/png": {}}}})
 def page_png(doc_id: int = DOC_ID, page_no: int = PathParam(ge=1, le=100_000),

@@ -96,3 +96,48 @@ def test_sync_shows_progress_and_cancel_stops_it(make_window, qtbot, tmp_path: P
         qtbot.waitUntil(lambda: window.progress_label.text().startswith("Synced"),
                         timeout=30_000)
         assert len(remote.list("blobs/sha256")) == 40
+
+
+def test_save_as_searchable_pdf_from_the_preview_and_the_menu(  # type: ignore[no-untyped-def]
+        make_window, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pypdfium2 as pdfium
+    from PySide6.QtWidgets import QFileDialog
+
+    chosen: list[str] = []
+    answers = [str(tmp_path / "out" / "will"), str(tmp_path / "out" / "menu.pdf"),
+               str(tmp_path / "nowhere" / "x.pdf"), ""]
+
+    def ask(_parent: object, _title: str, suggested: str, _filter: str) -> tuple[str, str]:
+        chosen.append(suggested)
+        return answers.pop(0), "PDF (*.pdf)"
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(ask))
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "out").mkdir()
+    original = write_fake_scan(tmp_path / "docs" / "will.png", "last will and testament")
+    window = make_window()
+    drop_paths(window, [original])
+    qtbot.waitUntil(lambda: window.library_model.rowCount() == 1, timeout=10_000)
+    window.search_input.setText("testament")
+    window.run_search()
+    qtbot.waitUntil(lambda: window.view_model.current_hit is not None
+                    and window.preview.pdf_button.isEnabled(), timeout=10_000)
+    window.preview.pdf_button.click()  # the file name gets its .pdf
+    qtbot.waitUntil(lambda: window.results_label.text().startswith("Saved"), timeout=10_000)
+    assert chosen[0].endswith("will.searchable.pdf")
+    saved = tmp_path / "out" / "will.pdf"
+    document = pdfium.PdfDocument(str(saved))
+    assert document[0].get_textpage().get_text_range().split() == \
+        ["last", "will", "and", "testament"]
+    document.close()
+    hit = window.view_model.current_hit
+    menu = window.result_menu(hit)
+    action = next(a for a in menu.actions() if a.text().startswith("Save as searchable"))
+    action.trigger()
+    qtbot.waitUntil(lambda: (tmp_path / "out" / "menu.pdf").exists(), timeout=10_000)
+    # A folder that is not there: said in the window, nothing raised.
+    window.save_searchable_pdf()
+    qtbot.waitUntil(lambda: window.results_label.text().startswith("Cannot save the PDF"),
+                    timeout=10_000)
+    window.save_searchable_pdf()  # cancelled: nothing happens
+    assert answers == []

@@ -127,3 +127,36 @@ def test_rotated_skewed_pdf_is_read(tmp_path: Path, real_embedder: object) -> No
             seen = set(re.findall(r"[a-z]{5,}", page.text.lower()))
             recall = len(truth & seen) / len(truth)
             assert recall > 0.6, (doc.path, page.page_no, page.rotation, recall)
+
+
+def test_a_searchable_pdf_of_real_reads(real_library: Library, tmp_path: Path) -> None:
+    """Exported with Tesseract's words: a PDF reader finds them on the page where the
+    scan prints them, turned pages and phone photos included."""
+    import pypdfium2 as pdfium
+
+    for name, words in (("lease.png", "security deposit"), ("garden.tif", "Apple trees"),
+                        ("sideways.png", "Train ticket"), ("phone-photo.jpg", "cough syrup")):
+        doc = next(d for d in real_library.store.documents() if d.path.endswith(name))
+        target = tmp_path / f"{name}.pdf"
+        pages = real_library.export_pdf(doc.id, target)
+        document = pdfium.PdfDocument(str(target))
+        assert len(document) == pages == doc.pages
+        found = []
+        for index in range(len(document)):
+            text = document[index].get_textpage()
+            search = text.search(words)
+            hit = search.get_next()
+            if hit is None:
+                continue
+            # Where the read put the first word, in the page image's pixels.
+            page = real_library.document(doc.id).pages[index]
+            first = next(w for w in page.words if w.text == words.split()[0])
+            width_pt, height_pt = document[index].get_size()
+            left, _, _, top = text.get_charbox(hit[0])
+            assert left == pytest.approx(first.box.x * width_pt / page.width,
+                                         abs=width_pt / 100)
+            assert top == pytest.approx(height_pt - first.box.y * height_pt / page.height,
+                                        abs=height_pt / 50)
+            found.append(index)
+        document.close()
+        assert found, f"{words!r} not found in the PDF of {name}"

@@ -62,7 +62,7 @@ def test_health_is_open_and_ready(client: TestClient) -> None:
 def test_token_guards_everything_else(client: TestClient) -> None:
     for path in ("/search?q=x", "/documents", "/documents/1", "/jobs/job-1",
                  "/documents/1/similar", "/duplicates", "/tags", "/documents/1/tags",
-                 "/documents/1/suggestions"):
+                 "/documents/1/suggestions", "/documents/1/searchable.pdf"):
         for headers in ({"Authorization": ""}, {"Authorization": "Bearer wrong"}):
             response = client.get(path, headers=headers)
             assert response.status_code == 401, path
@@ -89,6 +89,15 @@ def test_upload_index_search_page_delete(client: TestClient, tmp_path: Path) -> 
     assert page.status_code == 200 and page.headers["content-type"] == "image/png"
     assert Image.open(io.BytesIO(page.content)).size[0] > 0
     assert client.get(f"/documents/{doc_id}/pages/9.png").status_code == 404
+    pdf = client.get(f"/documents/{doc_id}/searchable.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert 'filename="lease letter.pdf"' in pdf.headers["content-disposition"]
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(pdf.content)
+    assert "monthly rent landlord" in document[0].get_textpage().get_text_range()
+    document.close()
+    assert client.get("/documents/99999/searchable.pdf").status_code == 404
     assert client.delete(f"/documents/{doc_id}").json() == {"removed": 1}
     assert not stored.exists()
     assert client.get(f"/documents/{doc_id}").status_code == 404
@@ -109,6 +118,8 @@ def test_similar_and_duplicates(client: TestClient) -> None:
     assert client.get("/documents/999/similar").status_code == 404
     spec = client.get("/openapi.json").json()["paths"]
     assert "/duplicates" in spec and "/documents/{doc_id}/similar" in spec
+    assert "application/pdf" in spec["/documents/{doc_id}/searchable.pdf"]["get"][
+        "responses"]["200"]["content"]
 
 
 def test_tags_and_suggestions(client: TestClient) -> None:

@@ -1,0 +1,158 @@
+"""A searchable PDF of scanned pages: each page's image, with its OCR words laid over it
+as invisible text, each word stretched to its box, so a PDF reader finds, selects and
+copies the words where they are printed (what OCRmyPDF makes of a scan).
+
+Written with PDFium (pypdfium2, already the PDF reader here): the page image as a JPEG,
+the words in the standard Helvetica font (nothing embedded), text render mode 3
+(invisible). Each word is measured after it is set and then scaled to its box, so
+selection lines up whatever the font's widths.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import io
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from engine.backends.tesseract import tagged_dpi
+from engine.errors import LibraryError
+from engine.models import Box, PageText
+
+# A page image without a usable resolution tag is taken to be this tall (an A4 page's
+# long side, in inches), so the PDF page has a paper's size rather than 72 dpi's.
+_ASSUMED_LONG_SIDE_IN = 11.69
+_JPEG_QUALITY = 85
+
+
+def page_dpi(image: Image.Image) -> float:
+    """The image's resolution: its tag when plausible, else as if it were an A4 page."""
+    x_dpi = tagged_dpi(image)
+    if 50 <= x_dpi <= 2400:
+        return x_dpi
+    return max(image.size) / _ASSUMED_LONG_SIDE_IN
+
+
+def _jpeg(image: Image.Image) -> io.BytesIO:
+    """The page as a JPEG (grey stays grey: a third of the bytes of colour)."""
+    if image.mode not in ("L", "RGB"):
+        image = image.convert("L" if image.mode in ("1", "L", "LA", "I", "I;16", "F")
+                              else "RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=_JPEG_QUALITY, optimize=True)
+    buffer.seek(0)
+    return buffer
+
+
+def _utf16(text: str) -> Any:
+    data = (text + "\0").encode("utf-16-le")
+    return ctypes.cast(ctypes.create_string_buffer(data, len(data)),
+                       ctypes.POINTER(ctypes.c_ushort))
+
+
+def _lay_word(raw_page: Any, raw_pdf: Any, font: Any, text: str,
+              box: tuple[float, float, float, float], spaced: bool) -> None:
+    """One invisible word filling box (left, bottom, width, height, in points); spaced,
+    with a space after it, so that text taken out of the PDF keeps its words apart."""
+    import pypdfium2.raw as pdfium_c
+
+    left, bottom, width, height = box
+    obj = pdfium_c.FPDFPageObj_CreateTextObj(raw_pdf, font, ctypes.c_float(max(height, 1.0)))
+    if not obj:
+        return
+    if not pdfium_c.FPDFText_SetText(obj, _utf16(text)):
+        pdfium_c.FPDFPageObj_Destroy(obj)
+        return
+    pdfium_c.FPDFTextObj_SetTextRenderMode(obj, pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE)
+    edges = [ctypes.c_float() for _ in range(4)]
+    measured = pdfium_c.FPDFPageObj_GetBounds(obj, *(ctypes.byref(e) for e in edges))
+    x0, y0, x1, y1 = (e.value for e in edges)
+    if not measured or x1 - x0 <= 0 or y1 - y0 <= 0:
+        pdfium_c.FPDFPageObj_Destroy(obj)
+        return
+    across, up = width / (x1 - x0), height / (y1 - y0)
+    if spaced:  # measured without it: the space falls in the gap to the next word
+        pdfium_c.FPDFText_SetText(obj, _utf16(text + " "))
+    pdfium_c.FPDFPageObj_Transform(obj, across, 0, 0, up, left - x0 * across,
+                                   bottom - y0 * up)
+    pdfium_c.FPDFPage_InsertObject(raw_page, obj)
+
+
+def _same_line(first: Box, then: Box) -> bool:
+    """Whether then follows first on its line (to its right, their heights overlapping)."""
+    overlap = min(first.y + first.h, then.y + then.h) - max(first.y, then.y)
+    return then.x >= first.x + first.w and overlap > 0.5 * min(first.h, then.h)
+
+
+def _add_page(pdf: Any, font: Any, image: Image.Image, page: PageText,
+              keep: list[io.BytesIO]) -> None:
+    import pypdfium2 as pdfium
+
+    to_points = 72.0 / page_dpi(image)
+    width_pt, height_pt = image.width * to_points, image.height * to_points
+    pdf_page = pdf.new_page(width_pt, height_pt)
+    try:
+        picture = pdfium.PdfImage.new(pdf)
+        jpeg = _jpeg(image)
+        keep.append(jpeg)  # PDFium reads it when the document is saved
+        picture.load_jpeg(jpeg, inline=False, autoclose=False)
+        picture.set_matrix(pdfium.PdfMatrix().scale(width_pt, height_pt))
+        pdf_page.insert_obj(picture)
+        # The words' boxes are in the page's own pixels as it was read.
+        across = width_pt / max(1, page.width)
+        down = height_pt / max(1, page.height)
+        words = [w for w in page.words if w.text.strip()]
+        for index, word in enumerate(words):
+            after = words[index + 1] if index + 1 < len(words) else None
+            box = word.box
+            _lay_word(pdf_page.raw, pdf.raw, font, word.text.strip(),
+                      (box.x * across, height_pt - (box.y + box.h) * down,
+                       max(box.w * across, 0.5), max(box.h * down, 0.5)),
+                      after is not None and _same_line(box, after.box))
+        pdf_page.gen_content()
+    finally:
+        pdf_page.close()
+
+
+@contextmanager
+def partial_file(target: Path) -> Iterator[Path]:
+    """A file beside target that becomes target only when whole."""
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        yield partial
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def write_searchable_pdf(pages: Iterable[tuple[Image.Image, PageText]], target: Path) -> int:
+    """Write the pages (each image with the OCR text read from it) to target as one
+    searchable PDF, whole or not at all; returns the page count."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    pdf = pdfium.PdfDocument.new()
+    keep: list[io.BytesIO] = []
+    count = 0
+    font = pdfium_c.FPDFText_LoadStandardFont(pdf.raw, b"Helvetica")
+    try:
+        for image, page in pages:
+            _add_page(pdf, font, image, page, keep)
+            count += 1
+        try:
+            with partial_file(target) as partial:
+                pdf.save(partial)
+        except OSError as e:
+            raise LibraryError(f"cannot write {target}: {e.strerror or e}; choose another "
+                               "place to save it") from e
+    finally:
+        pdfium_c.FPDFFont_Close(font)
+        pdf.close()
+        for buffer in keep:
+            buffer.close()
+    return count

@@ -1,0 +1,176 @@
+"""Searchable PDFs: the page image with its words laid invisibly where they are printed,
+read back with PDFium (a PDF reader's view: text, positions, size), written whole or not
+at all; and the Library's and the CLI's export of a document."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from engine import Library, LibraryError, UsageError
+from engine.backends.pool import InlineExecutor
+from engine.backends.searchable_pdf import page_dpi, write_searchable_pdf
+from engine.cli import main as cli
+from engine.models import Box, PageText, Word
+from engine.testing import FakeOcr, HashingEmbedder, write_fake_scan
+from tests.scans import image_pdf, save_text_page, text_layer_pdf
+
+pdfium = pytest.importorskip("pypdfium2")
+
+
+def _page(words: list[tuple[str, Box]], size: tuple[int, int] = (2550, 3300)) -> PageText:
+    return PageText(1, size[0], size[1], [Word(t, b, 95.0) for t, b in words], "ocr")
+
+
+def _text_of(path: Path, index: int = 0) -> str:
+    document = pdfium.PdfDocument(str(path))
+    try:
+        return str(document[index].get_textpage().get_text_range())
+    finally:
+        document.close()
+
+
+def test_words_are_found_where_they_are_printed(tmp_path: Path) -> None:
+    image = Image.new("L", (2550, 3300), 255)
+    image.info["dpi"] = (300, 300)
+    words = [("Invoice", Box(300, 300, 420, 90)), ("2024-0173", Box(780, 300, 510, 90)),
+             ("Total:", Box(300, 3000, 300, 60)), ("658.49", Box(640, 3000, 330, 60))]
+    target = tmp_path / "out.pdf"
+    assert write_searchable_pdf([(image, _page(words))], target) == 1
+    document = pdfium.PdfDocument(str(target))
+    page = document[0]
+    assert page.get_size() == pytest.approx((612.0, 792.0), abs=0.5)  # 300 dpi letter
+    text = page.get_textpage()
+    # The words apart, in their order: a reader copies "Invoice 2024-0173".
+    assert text.get_text_range().split() == ["Invoice", "2024-0173", "Total:", "658.49"]
+    found = text.search("2024-0173")
+    first, count = found.get_next()
+    left, bottom, _, _ = text.get_charbox(first)
+    _, _, right, top = text.get_charbox(first + count - 1)
+    to_pt = 72 / 300
+    assert left == pytest.approx(780 * to_pt, abs=1.5)
+    assert right == pytest.approx((780 + 510) * to_pt, abs=1.5)
+    assert top == pytest.approx(792 - 300 * to_pt, abs=3)
+    assert bottom == pytest.approx(792 - 390 * to_pt, abs=3)
+    # Invisible: the page looks like the scan (all white here) with the text on it.
+    rendered = page.render(scale=0.5).to_pil().convert("L")
+    assert rendered.getextrema() == (255, 255)
+    import pypdfium2.raw as pdfium_c
+
+    kinds = [obj.type for obj in page.get_objects()]
+    assert kinds.count(pdfium_c.FPDF_PAGEOBJ_IMAGE) == 1
+    modes = {pdfium_c.FPDFTextObj_GetTextRenderMode(obj.raw) for obj in page.get_objects()
+             if obj.type == pdfium_c.FPDF_PAGEOBJ_TEXT}
+    assert modes == {pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE}
+    document.close()
+
+
+def test_pages_keep_their_picture_and_size(tmp_path: Path) -> None:
+    photo = Image.new("RGB", (1200, 1600), (200, 30, 30))  # no resolution tag
+    fax = Image.new("1", (1728, 2200), 1)
+    fax.info["dpi"] = (204, 196)
+    target = tmp_path / "two.pdf"
+    pages = [(photo, _page([("red", Box(10, 10, 100, 40))], photo.size)),
+             (fax, _page([], fax.size))]
+    assert write_searchable_pdf(pages, target) == 2
+    document = pdfium.PdfDocument(str(target))
+    # Untagged: sized as an A4 page's long side; tagged: its own resolution.
+    assert document[0].get_size()[1] == pytest.approx(11.69 * 72, abs=0.5)
+    assert document[1].get_size()[0] == pytest.approx(1728 / 204 * 72, abs=0.5)
+    red = document[0].render(scale=0.25).to_pil().convert("RGB").getpixel((60, 120))
+    assert red[0] > 150 and red[1] < 80
+    document.close()
+    assert page_dpi(Image.new("L", (100, 100))) == pytest.approx(100 / 11.69)
+
+
+def test_unicode_and_odd_words_do_not_break_the_page(tmp_path: Path) -> None:
+    image = Image.new("L", (850, 1100), 255)
+    words = [("Müller", Box(50, 50, 120, 30)), ("café", Box(180, 50, 80, 30)),
+             ("", Box(300, 50, 10, 10)), ("—", Box(320, 50, 30, 30)),
+             ("x", Box(400, 50, 0, 0))]  # a zero-sized box
+    target = tmp_path / "odd.pdf"
+    write_searchable_pdf([(image, _page(words, image.size))], target)
+    assert "Müller café" in _text_of(target)
+
+
+def test_a_failed_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                      ) -> None:
+    image = Image.new("L", (850, 1100), 255)
+    page = _page([("word", Box(50, 50, 120, 30))], image.size)
+    with pytest.raises(LibraryError, match="cannot write"):
+        write_searchable_pdf([(image, page)], tmp_path / "missing" / "out.pdf")
+    target = tmp_path / "out.pdf"
+    target.write_bytes(b"an older export")
+
+    def broken_pages():  # type: ignore[no-untyped-def]
+        yield image, page
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError):
+        write_searchable_pdf(broken_pages(), target)
+    assert target.read_bytes() == b"an older export"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.pdf"]  # no partial file left
+
+
+def _library(tmp_path: Path) -> Library:
+    return Library.open(tmp_path / "lib", ocr=FakeOcr(), embedder=HashingEmbedder(),
+                        executor=InlineExecutor())
+
+
+def test_the_library_exports_a_scan_and_copies_a_pdf_that_has_its_text(
+        tmp_path: Path) -> None:
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    write_fake_scan(scans / "receipt.png", "GREENLEAF PHARMACY receipt 88213 ibuprofen")
+    text_layer_pdf(scans / "born-digital.pdf", ["Quarterly budget review", "travel costs"])
+    image_pdf(scans / "scanned.pdf", [Image.new("L", (850, 1100), 255)] * 2)
+    (scans / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really" * 10)
+    with _library(tmp_path) as library:
+        library.add([scans])
+        receipt = library.resolve(str(scans / "receipt.png")).id
+        progress: list[tuple[int, int]] = []
+        target = tmp_path / "out" / "receipt.pdf"
+        target.parent.mkdir()
+        assert library.export_pdf(receipt, target, progress=lambda *p: progress.append(p)) == 1
+        assert _text_of(target).split() == \
+            "GREENLEAF PHARMACY receipt 88213 ibuprofen".split()
+        assert progress == [(1, 1)]
+        copied = tmp_path / "out" / "born-digital.pdf"
+        assert library.export_pdf(str(scans / "born-digital.pdf"), copied) == 1
+        assert copied.read_bytes() == (scans / "born-digital.pdf").read_bytes()
+        # Blank pages are pages: their pictures, no text.
+        blank = tmp_path / "out" / "s.pdf"
+        assert library.export_pdf(str(scans / "scanned.pdf"), blank) == 2
+        assert _text_of(blank, 1).strip() == ""
+        # A file that failed has nothing to export, and says why.
+        with pytest.raises(UsageError, match="no recognised pages .*"):
+            library.export_pdf(str(scans / "broken.png"), tmp_path / "out" / "b.pdf")
+        with pytest.raises(UsageError, match="is a folder"):
+            library.export_pdf(receipt, tmp_path / "out")
+
+
+def test_export_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                      ) -> None:
+    save_text_page(tmp_path / "letter.png", ["Dear Ms Okafor", "the monthly rent"])
+    with _library(tmp_path) as library:
+        library.add([write_fake_scan(tmp_path / "lease.png", "lease renewal rent 1,120")])
+    out = tmp_path / "lease.pdf"
+    base = ["--library", str(tmp_path / "lib"), "export"]
+    assert cli.main([*base, str(tmp_path / "lease.png"), str(out)]) == 0
+    assert "1 page, searchable" in capsys.readouterr().out
+    assert "lease renewal rent 1,120" in _text_of(out)
+    assert cli.main([*base, "1", str(out)]) == 2  # never over a file unasked
+    assert "--force" in capsys.readouterr().err
+    assert cli.main([*base, "1", str(out), "--force"]) == 0
+    assert cli.main([*base, "1", str(tmp_path / "lease.txt")]) == 2
+    assert cli.main([*base, "9", str(tmp_path / "x.pdf")]) == 2
+    assert not (tmp_path / "x.pdf").exists()
+
+
+def test_the_utf16_buffer_is_terminated() -> None:
+    from engine.backends.searchable_pdf import _utf16
+
+    buffer = _utf16("ab")
+    assert [buffer[i] for i in range(3)] == [ord("a"), ord("b"), 0]
