@@ -352,19 +352,22 @@ class Library:
         target = Path(target)
         if target.is_dir():
             raise UsageError(f"{target} is a folder; give the PDF's file name")
-        if info.kind == FileKind.PDF.value and all(p.source == "text-layer" for p in pages):
-            import shutil
+        # The words fit the pages as they were indexed: a changed original would put
+        # them in the wrong places.
+        with self.open_original(info.id) as original:
+            if info.kind == FileKind.PDF.value and \
+                    all(p.source == "text-layer" for p in pages):
+                import shutil
 
-            from engine.backends.searchable_pdf import partial_file
+                from engine.backends.searchable_pdf import partial_file
 
-            original = self.original_file(info.id)
-            try:
-                with partial_file(target) as partial:
-                    shutil.copyfile(original, partial)
-            except OSError as e:
-                raise LibraryError(f"cannot write {target}: {e.strerror or e}; choose "
-                                   "another place to save it") from e
-            return len(pages)
+                try:
+                    with partial_file(target) as partial, partial.open("wb") as out:
+                        shutil.copyfileobj(original, out)
+                except OSError as e:
+                    raise LibraryError(f"cannot write {target}: {e.strerror or e}; choose "
+                                       "another place to save it") from e
+                return len(pages)
         from engine.backends.searchable_pdf import write_searchable_pdf
 
         def images() -> Iterator[tuple[Any, PageText]]:

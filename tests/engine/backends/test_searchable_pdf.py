@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from engine import Library, LibraryError, UsageError
+from engine import Library, LibraryError, OriginalUnavailable, UsageError
 from engine.backends.pool import InlineExecutor
 from engine.backends.searchable_pdf import page_dpi, write_searchable_pdf
 from engine.cli import main as cli
@@ -149,6 +149,16 @@ def test_the_library_exports_a_scan_and_copies_a_pdf_that_has_its_text(
             library.export_pdf(str(scans / "broken.png"), tmp_path / "out" / "b.pdf")
         with pytest.raises(UsageError, match="is a folder"):
             library.export_pdf(receipt, tmp_path / "out")
+        # An original changed since it was indexed: its words would sit in the wrong
+        # places; one deleted: nothing to show.
+        write_fake_scan(scans / "receipt.png", "another receipt altogether")
+        with pytest.raises(OriginalUnavailable, match="changed since it was indexed"):
+            library.export_pdf(receipt, tmp_path / "out" / "changed.pdf")
+        (scans / "born-digital.pdf").unlink()
+        with pytest.raises(OriginalUnavailable, match="no longer"):
+            library.export_pdf(str(scans / "born-digital.pdf"), tmp_path / "out" / "g.pdf")
+        assert sorted(p.name for p in (tmp_path / "out").iterdir()) == \
+            ["born-digital.pdf", "receipt.pdf", "s.pdf"]
 
 
 def test_export_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]
