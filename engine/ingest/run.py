@@ -114,6 +114,9 @@ class IndexRun:
         self.tracker = ProgressTracker(self.progress)
         # Work on the executor: a page of a file, or a whole bucket object.
         self._pending: dict[Future[Any], _PageWork | _ObjectWork] = {}
+        # Work a worker's death left stranded: run one at a time, alone on the pool, so
+        # that the next death is the one page's fault, not its neighbours'.
+        self._suspects: deque[_PageWork | _ObjectWork] = deque()
         self._pools_dead_at_start = 0  # pools in a row whose workers all died starting
         # Identical objects (same ETag) waiting on the one being read.
         self._remote_followers: dict[str, list[S3Object]] = {}
@@ -184,8 +187,12 @@ class IndexRun:
     def _process(self, todo: deque[Source]) -> None:
         window = max(2, self.executor.workers * 3)
         try:
-            while (todo or self._pending or self._ready) and not self.cancel.cancelled:
-                while todo and len(self._pending) < window and not self.cancel.cancelled:
+            while (todo or self._pending or self._ready or self._suspects) \
+                    and not self.cancel.cancelled:
+                if self._suspects and not self._pending:
+                    self._submit(self._suspects.popleft())
+                while todo and not self._suspects and len(self._pending) < window \
+                        and not self.cancel.cancelled:
                     item = todo.popleft()
                     if isinstance(item, S3Object):
                         self._start_object(item)
@@ -286,7 +293,8 @@ class IndexRun:
 
     def _recover_pool(self, crashed: _PageWork | _ObjectWork) -> None:
         """A worker died (OOM, signal): restart the pool; everything that was on it goes
-        again, once; a second crash fails it."""
+        again, once, each alone on the pool (which of them killed it is not known: every
+        future on a broken pool fails alike); a second crash fails it."""
         started = getattr(self.executor, "workers_started", lambda: None)()
         self._pools_dead_at_start = self._pools_dead_at_start + 1 if started is False else 0
         if self._pools_dead_at_start >= _MAX_ATTEMPTS:
@@ -300,7 +308,7 @@ class IndexRun:
             if work.attempt >= _MAX_ATTEMPTS:
                 self._failed(work, _CRASHED_TWICE)
             else:
-                self._submit(replace(work, attempt=work.attempt + 1))
+                self._suspects.append(replace(work, attempt=work.attempt + 1))
 
     # -- stages ----------------------------------------------------------------
 
