@@ -7,12 +7,16 @@ and the one SHA-256 of a file that ingest, sync and the library all use.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from engine.models import FileKind
+from engine.errors import OriginalUnavailable
+from engine.models import DocumentInfo, FileKind
 
 _SAFE_NAME = re.compile(r"[^\w.\- ]+")
 
@@ -104,3 +108,32 @@ def safe_filename(name: str | None, fallback: str) -> str:
     base = unicodedata.normalize("NFC", base).replace("\x00", "")
     base = _SAFE_NAME.sub("_", base).strip(" .")[:120]
     return base or fallback
+
+
+def open_verified(locate: Callable[[], Path], info: DocumentInfo) -> BinaryIO:
+    """info's original (at locate()), opened and checked against its indexed SHA-256.
+
+    The check reads the same open file that the caller then reads, so a file swapped
+    for another (or for a symlink to one) after indexing is never handed out.
+    """
+    try:
+        handle = locate().open("rb")
+    except (FileNotFoundError, NotADirectoryError) as e:
+        raise OriginalUnavailable(
+            f"the original of document {info.id} is no longer at {info.path}", gone=True
+        ) from e
+    except OSError as e:
+        raise OriginalUnavailable(f"cannot read the original of document {info.id}: "
+                                  f"{e.strerror or e}", gone=True) from e
+    try:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OriginalUnavailable(f"{info.path} is no longer a regular file", gone=True)
+        if sha256_of_handle(handle) != info.sha256:
+            raise OriginalUnavailable(
+                f"{info.path} changed since it was indexed; index it again to serve it",
+                gone=False)
+        handle.seek(0)
+    except BaseException:
+        handle.close()
+        raise
+    return handle

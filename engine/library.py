@@ -6,16 +6,15 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import stat
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from engine.backends.factory import is_cluster_address, make_embedder, make_executor, make_ocr
-from engine.content import sha256_of_handle
-from engine.errors import LibraryError, OriginalUnavailable, UsageError
+from engine.content import open_verified
+from engine.errors import LibraryError, UsageError
 from engine.layout import LibraryLayout, default_library_dir
 from engine.models import (
     DocumentDetail,
@@ -27,7 +26,6 @@ from engine.models import (
     IndexReport,
     LibraryStatus,
     LowConfidencePage,
-    PageText,
     SearchFilters,
     SearchMode,
 )
@@ -344,39 +342,13 @@ class Library:
         recognised words laid invisibly where they are printed (a PDF whose pages all
         carry their own text is copied as it is). Returns the page count; progress(done,
         total) after each page."""
+        from engine.backends.searchable_pdf import export_document
+
         info = self.resolve(ref)
-        pages = self.store.pages(info.sha256) if info.sha256 else []
-        if not pages:
-            raise UsageError(f"document {info.id} has no recognised pages to export"
-                             + (f" ({info.error})" if info.error else ""))
-        target = Path(target)
-        if target.is_dir():
-            raise UsageError(f"{target} is a folder; give the PDF's file name")
-        # The words fit the pages as they were indexed: a changed original would put
-        # them in the wrong places.
-        with self.open_original(info.id) as original:
-            if info.kind == FileKind.PDF.value and \
-                    all(p.source == "text-layer" for p in pages):
-                import shutil
-
-                from engine.backends.searchable_pdf import partial_file
-
-                try:
-                    with partial_file(target) as partial, partial.open("wb") as out:
-                        shutil.copyfileobj(original, out)
-                except OSError as e:
-                    raise LibraryError(f"cannot write {target}: {e.strerror or e}; choose "
-                                       "another place to save it") from e
-                return len(pages)
-        from engine.backends.searchable_pdf import write_searchable_pdf
-
-        def images() -> Iterator[tuple[Any, PageText]]:
-            for done, page in enumerate(pages, start=1):
-                yield self.page_image(info.id, page.page_no), page
-                if progress is not None:
-                    progress(done, len(pages))
-
-        return write_searchable_pdf(images(), target)
+        return export_document(
+            info, self.store.pages(info.sha256) if info.sha256 else [], Path(target),
+            open_original=lambda: self.open_original(info.id),
+            page_image=lambda page_no: self.page_image(info.id, page_no), progress=progress)
 
     def original_path(self, ref: str | int) -> Path | None:
         """Where the original was indexed from (exact bytes of the name), or None for a
@@ -414,29 +386,7 @@ class Library:
         for another (or for a symlink to one) after indexing is never handed out.
         """
         info = self.resolve(ref)
-        try:
-            path = self.original_file(info.id)
-            handle = path.open("rb")
-        except (FileNotFoundError, NotADirectoryError) as e:
-            raise OriginalUnavailable(
-                f"the original of document {info.id} is no longer at {info.path}", gone=True
-            ) from e
-        except OSError as e:
-            raise OriginalUnavailable(f"cannot read the original of document {info.id}: "
-                                      f"{e.strerror or e}", gone=True) from e
-        try:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise OriginalUnavailable(f"{info.path} is no longer a regular file",
-                                          gone=True)
-            if sha256_of_handle(handle) != info.sha256:
-                raise OriginalUnavailable(
-                    f"{info.path} changed since it was indexed; index it again to serve it",
-                    gone=False)
-            handle.seek(0)
-        except BaseException:
-            handle.close()
-            raise
-        return handle
+        return open_verified(lambda: self.original_file(info.id), info)
 
     def restore_original(self, ref: str | int) -> Path:
         """Put an original deleted from disk back where it was indexed from, from the

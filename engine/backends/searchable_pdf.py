@@ -13,16 +13,17 @@ from __future__ import annotations
 import ctypes
 import io
 import os
-from collections.abc import Iterable, Iterator
+import shutil
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from PIL import Image
 
 from engine.backends.tesseract import tagged_dpi
-from engine.errors import LibraryError
-from engine.models import Box, PageText
+from engine.errors import LibraryError, UsageError
+from engine.models import Box, DocumentInfo, FileKind, PageText
 
 # A page image without a usable resolution tag is taken to be this tall (an A4 page's
 # long side, in inches), so the PDF page has a paper's size rather than 72 dpi's.
@@ -156,3 +157,36 @@ def write_searchable_pdf(pages: Iterable[tuple[Image.Image, PageText]], target: 
         for buffer in keep:
             buffer.close()
     return count
+
+
+def export_document(info: DocumentInfo, pages: list[PageText], target: Path, *,
+                    open_original: Callable[[], BinaryIO],
+                    page_image: Callable[[int], Image.Image],
+                    progress: Callable[[int, int], None] | None = None) -> int:
+    """A library document as a searchable PDF at target (see Library.export_pdf):
+    open_original() gives its bytes checked against the index, page_image(n) its page
+    n turned as it was read."""
+    if not pages:
+        raise UsageError(f"document {info.id} has no recognised pages to export"
+                         + (f" ({info.error})" if info.error else ""))
+    if target.is_dir():
+        raise UsageError(f"{target} is a folder; give the PDF's file name")
+    # The words fit the pages as they were indexed: a changed original would put them
+    # in the wrong places.
+    with open_original() as original:
+        if info.kind == FileKind.PDF.value and all(p.source == "text-layer" for p in pages):
+            try:
+                with partial_file(target) as partial, partial.open("wb") as out:
+                    shutil.copyfileobj(original, out)
+            except OSError as e:
+                raise LibraryError(f"cannot write {target}: {e.strerror or e}; choose "
+                                   "another place to save it") from e
+            return len(pages)
+
+    def images() -> Iterator[tuple[Image.Image, PageText]]:
+        for done, page in enumerate(pages, start=1):
+            yield page_image(page.page_no), page
+            if progress is not None:
+                progress(done, len(pages))
+
+    return write_searchable_pdf(images(), target)
