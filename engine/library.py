@@ -316,8 +316,9 @@ class Library:
         pages = self.store.pages(info.sha256) if info.sha256 else []
         return DocumentDetail(info, pages)
 
-    def page_image(self, ref: str | int, page_no: int) -> Any:
-        """The page as a PIL image, turned the way it was read (boxes fit it)."""
+    def page_image(self, ref: str | int, page_no: int, *, color: bool = False) -> Any:
+        """The page as a PIL image (grey, or with color in colour), turned the way it
+        was read (boxes fit it)."""
         info = self.resolve(ref)
         raw = self.store.raw_path(info.id)
         if raw is None or info.kind is None:
@@ -331,7 +332,7 @@ class Library:
         if kind is None:  # a type a newer Scandex reads, synced here
             raise UsageError(f"document {info.id} is a '{info.kind}' file, which this "
                              "Scandex cannot show; update Scandex to read it")
-        image = load_page(self.original_file(info.id), kind, page_no)
+        image = load_page(self.original_file(info.id), kind, page_no, color=color)
         if page.rotation:
             image = image.rotate(-page.rotation, expand=True)
         return image
@@ -348,7 +349,8 @@ class Library:
         return export_document(
             info, self.store.pages(info.sha256) if info.sha256 else [], Path(target),
             open_original=lambda: self.open_original(info.id),
-            page_image=lambda page_no: self.page_image(info.id, page_no), progress=progress)
+            page_image=lambda page_no: self.page_image(info.id, page_no, color=True),
+            progress=progress)
 
     def original_path(self, ref: str | int) -> Path | None:
         """Where the original was indexed from (exact bytes of the name), or None for a

@@ -9,6 +9,7 @@ from pathlib import Path
 from engine.backends.s3 import S3Object
 from engine.errors import FileVanished
 from engine.ingest.discover import Candidate
+from engine.ingest.tasks import OcrTask
 from engine.models import DocumentState, FileKind, PageText
 from engine.store.paths import FileRow
 
@@ -90,3 +91,23 @@ def unchanged(row: FileRow, source: Source, *, retry_failed: bool) -> bool:
     elif row.mtime_ns != source.mtime_ns:
         return False
     return row.state == DocumentState.INDEXED or not retry_failed
+
+
+@dataclass(frozen=True)
+class PageWork:
+    """One page of a file being read on the executor."""
+
+    job: DocJob
+    task: OcrTask
+    attempt: int
+
+
+@dataclass(frozen=True)
+class ObjectWork:
+    """One bucket object being fetched and read whole on the executor."""
+
+    obj: S3Object
+    attempt: int
+
+
+Work = PageWork | ObjectWork

@@ -36,7 +36,10 @@ from engine.ingest.discover import Candidate, WalkProblem
 from engine.ingest.items import (
     DocJob,
     IndexOptions,
+    ObjectWork,
+    PageWork,
     Source,
+    Work,
     etag_of,
     mtime_of,
     os_reason,
@@ -73,23 +76,6 @@ _CRASHED_TWICE = "the worker crashed twice reading it (out of memory?); try the 
 _AFTER_COMMITS_SHARE = 0.25
 
 
-@dataclass(frozen=True)
-class _PageWork:
-    """One page of a file being read on the executor."""
-
-    job: DocJob
-    task: OcrTask
-    attempt: int
-
-
-@dataclass(frozen=True)
-class _ObjectWork:
-    """One bucket object being fetched and read whole on the executor."""
-
-    obj: S3Object
-    attempt: int
-
-
 @dataclass
 class IndexRun:
     """One call of Library.add: holds the run's state between stages."""
@@ -113,10 +99,9 @@ class IndexRun:
         self._after_commits_next = 0.0
         self.tracker = ProgressTracker(self.progress)
         # Work on the executor: a page of a file, or a whole bucket object.
-        self._pending: dict[Future[Any], _PageWork | _ObjectWork] = {}
-        # Work a worker's death left stranded: run one at a time, alone on the pool, so
-        # that the next death is the one page's fault, not its neighbours'.
-        self._suspects: deque[_PageWork | _ObjectWork] = deque()
+        self._pending: dict[Future[Any], Work] = {}
+        # Work a worker's death stranded: run alone, so a next death is its own fault.
+        self._suspects: deque[Work] = deque()
         self._pools_dead_at_start = 0  # pools in a row whose workers all died starting
         # Identical objects (same ETag) waiting on the one being read.
         self._remote_followers: dict[str, list[S3Object]] = {}
@@ -230,9 +215,9 @@ class IndexRun:
 
     # -- work on the executor --------------------------------------------------------
 
-    def _submit(self, work: _PageWork | _ObjectWork) -> None:
+    def _submit(self, work: Work) -> None:
         future: Future[Any]
-        if isinstance(work, _PageWork):
+        if isinstance(work, PageWork):
             future = self.executor.submit(run_ocr_task, work.task)
         else:
             task = S3DocumentTask(work.obj, self.s3_access, self._ocr_options, self.ocr)
@@ -264,22 +249,22 @@ class IndexRun:
             else:
                 self._failed(work, "malformed result from the worker")
             return
-        if isinstance(work, _PageWork):
+        if isinstance(work, PageWork):
             self._take_page(work.job, result)
         else:
             self._take_object(work.obj, result)
 
     @staticmethod
-    def _well_formed(work: _PageWork | _ObjectWork, result: Any) -> bool:
-        if isinstance(work, _PageWork):
+    def _well_formed(work: Work, result: Any) -> bool:
+        if isinstance(work, PageWork):
             return well_formed_page(result, work.task.page_no)
         return (isinstance(result, S3DocumentResult) and result.url == work.obj.url
                 and bool(result.pages)
                 and all(well_formed_page(p, n) for n, p in enumerate(result.pages, 1)))
 
-    def _failed(self, work: _PageWork | _ObjectWork, error: str) -> None:
+    def _failed(self, work: Work, error: str) -> None:
         """Record a failure: a page fails its document; an object, itself and its twins."""
-        if isinstance(work, _PageWork):
+        if isinstance(work, PageWork):
             job = work.job
             job.error = job.error or f"page {work.task.page_no}: {error}"
             if job.complete and job not in self._ready:
@@ -291,10 +276,10 @@ class IndexRun:
             self._fail_path(source.url, None, source.size, source.modified_ns, error,
                             etag=source.etag)
 
-    def _recover_pool(self, crashed: _PageWork | _ObjectWork) -> None:
-        """A worker died (OOM, signal): restart the pool; everything that was on it goes
-        again, once, each alone on the pool (which of them killed it is not known: every
-        future on a broken pool fails alike); a second crash fails it."""
+    def _recover_pool(self, crashed: Work) -> None:
+        """A worker died (OOM, signal): restart the pool; all that was on it goes again,
+        once, each alone (every future on a broken pool fails alike); a second crash
+        fails it."""
         started = getattr(self.executor, "workers_started", lambda: None)()
         self._pools_dead_at_start = self._pools_dead_at_start + 1 if started is False else 0
         if self._pools_dead_at_start >= _MAX_ATTEMPTS:
@@ -303,7 +288,7 @@ class IndexRun:
         self._pending.clear()
         self.executor.restart()
         for work in stranded:
-            if isinstance(work, _PageWork) and work.job.error is not None:
+            if isinstance(work, PageWork) and work.job.error is not None:
                 continue  # its document has failed already
             if work.attempt >= _MAX_ATTEMPTS:
                 self._failed(work, _CRASHED_TWICE)
@@ -325,7 +310,7 @@ class IndexRun:
             return
         if obj.etag:
             self._remote_followers[obj.etag] = []
-        self._submit(_ObjectWork(obj, 1))
+        self._submit(ObjectWork(obj, 1))
         self.tracker.emit(obj.url)
 
     def _take_object(self, obj: S3Object, result: S3DocumentResult) -> None:
@@ -397,7 +382,7 @@ class IndexRun:
                 self.tracker.pages_done += 1
             else:
                 task = OcrTask(str(path), kind, plan.page_no, self._ocr_options, self.ocr)
-                self._submit(_PageWork(job, task, 1))
+                self._submit(PageWork(job, task, 1))
         if job.complete:
             self._mark_ready(job)
         self.tracker.emit(str(path))

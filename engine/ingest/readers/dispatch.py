@@ -28,8 +28,9 @@ def plan_pages(path: Path, kind: FileKind, *, max_pixels: int = MAX_PAGE_PIXELS)
                           "damaged?)") from e
 
 
-def load_page(path: Path, kind: FileKind, page_no: int) -> Any:
-    """The page image (PIL) as the OCR sees it (and the preview shows it)."""
+def load_page(path: Path, kind: FileKind, page_no: int, *, color: bool = False) -> Any:
+    """The page image (PIL) as the OCR sees it (and the preview shows it); with color,
+    in colour where it has any (for a searchable PDF of it)."""
     if kind is FileKind.PDF:
-        return render_pdf_page(path, page_no - 1)
-    return load_image_page(path, page_no - 1)
+        return render_pdf_page(path, page_no - 1, color=color)
+    return load_image_page(path, page_no - 1, color=color)

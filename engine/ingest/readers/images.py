@@ -111,19 +111,24 @@ def _seek(image: Image.Image, frame: int) -> None:
         image.seek(frame)
 
 
-def _flatten(image: Image.Image) -> Image.Image:
-    """Grayscale on white: transparent pixels would otherwise read as black."""
+def _flatten(image: Image.Image, color: bool = False) -> Image.Image:
+    """Grayscale (with color, RGB when it has colour) on white: transparent pixels
+    would otherwise read as black."""
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         image = image.point(lambda v: v / 256).convert("L")
+    if color and image.mode not in ("1", "L"):
+        return image.convert("RGB") if image.mode != "RGB" else image
     return image.convert("L") if image.mode != "L" else image
 
 
-def load_image_page(path: Path, frame: int, *, max_pixels: int = MAX_PAGE_PIXELS) -> Image.Image:
-    """Decode one frame, upright per EXIF, flattened to 8-bit grayscale."""
+def load_image_page(path: Path, frame: int, *, max_pixels: int = MAX_PAGE_PIXELS,
+                    color: bool = False) -> Image.Image:
+    """Decode one frame, upright per EXIF, flattened to 8-bit grayscale (with color,
+    RGB when it has colour)."""
     with _open(path) as image:
         _check_size(image, max_pixels)
         _seek(image, frame)
@@ -131,7 +136,7 @@ def load_image_page(path: Path, frame: int, *, max_pixels: int = MAX_PAGE_PIXELS
         with _decoding(f"cannot decode frame {frame + 1}"):
             dpi = image.info.get("dpi")
             upright = ImageOps.exif_transpose(image) or image
-            page = _flatten(upright)
+            page = _flatten(upright, color)
             page.load()
     if dpi:
         page.info["dpi"] = dpi

@@ -140,10 +140,11 @@ def plan_pdf(path: Path, *, max_pixels: int = MAX_PAGE_PIXELS) -> list[PagePlan]
 
 
 def render_pdf_page(
-    path: Path, index: int, *, dpi: int = RENDER_DPI, max_pixels: int = MAX_PAGE_PIXELS
+    path: Path, index: int, *, dpi: int = RENDER_DPI, max_pixels: int = MAX_PAGE_PIXELS,
+    color: bool = False,
 ) -> Image.Image:
-    """Render one page to 8-bit grayscale at dpi; a page that would pass max_pixels is
-    refused (ImageTooLarge) before anything is rendered."""
+    """Render one page to 8-bit grayscale (with color, RGB) at dpi; a page that would
+    pass max_pixels is refused (ImageTooLarge) before anything is rendered."""
     import pypdfium2 as pdfium
 
     pdf = _open_pdf(path)
@@ -156,8 +157,8 @@ def render_pdf_page(
                 f"page {index + 1} is {width_pt / 72:.0f}x{height_pt / 72:.0f} inches; "
                 "too large to render at 300 dpi"
             )
-        bitmap = page.render(scale=scale, grayscale=True)
-        image: Image.Image = bitmap.to_pil().convert("L")
+        bitmap = page.render(scale=scale, grayscale=not color)
+        image: Image.Image = bitmap.to_pil().convert("RGB" if color else "L")
         image.info["dpi"] = (dpi, dpi)
         return image
     except pdfium.PdfiumError as e:

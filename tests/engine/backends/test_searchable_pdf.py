@@ -161,6 +161,28 @@ def test_the_library_exports_a_scan_and_copies_a_pdf_that_has_its_text(
             ["born-digital.pdf", "receipt.pdf", "s.pdf"]
 
 
+def test_colour_scans_stay_in_colour(tmp_path: Path) -> None:
+    from PIL import PngImagePlugin
+
+    from engine.testing import FAKE_TEXT_KEY
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text(FAKE_TEXT_KEY, "red letterhead invoice")
+    Image.new("RGB", (850, 1100), (200, 30, 30)).save(tmp_path / "red.png", pnginfo=info)
+    image_pdf(tmp_path / "blue.pdf", [Image.new("RGB", (850, 1100), (30, 30, 200))])
+    with _library(tmp_path) as library:
+        library.add([tmp_path / "red.png", tmp_path / "blue.pdf"])
+        for name, channel in (("red.png", 0), ("blue.pdf", 2)):
+            target = tmp_path / f"{name}.pdf"
+            library.export_pdf(str(tmp_path / name), target)
+            document = pdfium.PdfDocument(str(target))
+            pixel = document[0].render(scale=0.2).to_pil().convert("RGB").getpixel((40, 40))
+            document.close()
+            assert pixel[channel] > 150 and min(pixel) < 80, (name, pixel)
+        # The preview and OCR still see grey.
+        assert library.page_image(str(tmp_path / "red.png"), 1).mode == "L"
+
+
 def test_export_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]
                                       ) -> None:
     save_text_page(tmp_path / "letter.png", ["Dear Ms Okafor", "the monthly rent"])
