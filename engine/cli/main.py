@@ -145,11 +145,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("export", parents=[common],
-                       help="save a document as a searchable PDF (its pages with their "
-                            "text laid over them)")
-    p.add_argument("doc", metavar="DOC", help="document id or path")
-    p.add_argument("output", metavar="OUTPUT.pdf", type=Path, help="the PDF to write")
-    p.add_argument("--force", action="store_true", help="replace OUTPUT.pdf if it exists")
+                       help="save a document, or every document under a folder, as "
+                            "searchable PDFs (the pages with their text laid over them)")
+    p.add_argument("doc", metavar="DOC|FOLDER",
+                   help="document id or path, or a folder (or s3:// prefix) indexed")
+    p.add_argument("output", metavar="OUTPUT", type=Path,
+                   help="the PDF to write (a folder: a folder's documents mirrored in it)")
+    p.add_argument("--force", action="store_true", help="replace PDFs that exist")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("restore", parents=[common],
                        help="put an original deleted from disk back, from the sync bucket")
@@ -406,14 +409,43 @@ def _status(library: Any, args: argparse.Namespace) -> ExitCode:
 
 
 def _export(library: Any, args: argparse.Namespace) -> ExitCode:
+    from engine.service.exporting import documents_under, export_folder
+
     output: Path = args.output.expanduser()
+    try:
+        info = library.resolve(args.doc)
+    except UsageError:
+        if not documents_under(library.documents(), args.doc):
+            raise
+        info = None
+    if info is None:  # a folder's documents, mirrored under output
+        if output.suffix.lower() == ".pdf" or output.is_file():
+            raise UsageError(f"the documents under {args.doc} go to a folder; give one, "
+                             f"not {output}")
+        report = export_folder(library, args.doc, output, replace=args.force)
+        if args.json:
+            _print_json(report.as_json())
+        else:
+            print(f"wrote {len(report.written)} searchable PDF(s) under {shown(str(output))}")
+            if report.kept:
+                print(f"kept {len(report.kept)} that were there already (--force replaces "
+                      "them)")
+            for document, error in report.failed:
+                print(f"failed: {shown(document)}: {error}", file=sys.stderr)
+        return ExitCode.SOME_FILES_FAILED if report.failed else ExitCode.OK
+    if output.is_dir():
+        output = output / f"{Path(info.path).stem or f'document-{info.id}'}.pdf"
     if output.suffix.lower() != ".pdf":
         raise UsageError(f"{output} does not end in .pdf; name the PDF to write")
     if output.exists() and not args.force:
         raise UsageError(f"{output} exists; choose another name or add --force")
-    pages = library.export_pdf(args.doc, output)
-    print(f"wrote {shown(str(output))} ({pages} page{'s' if pages != 1 else ''}, "
-          "searchable)")
+    pages = library.export_pdf(info.id, output)
+    if args.json:
+        _print_json({"written": [{"document": info.path, "pdf": str(output),
+                                  "pages": pages}], "kept": [], "failed": []})
+    else:
+        print(f"wrote {shown(str(output))} ({pages} page{'s' if pages != 1 else ''}, "
+              "searchable)")
     return ExitCode.OK
 
 

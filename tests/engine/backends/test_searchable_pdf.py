@@ -206,3 +206,64 @@ def test_the_utf16_buffer_is_terminated() -> None:
 
     buffer = _utf16("ab")
     assert [buffer[i] for i in range(3)] == [ord("a"), ord("b"), 0]
+
+
+def test_a_folder_exports_mirrored_and_goes_on_past_a_failure(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    scans = tmp_path / "scans"
+    (scans / "2024" / "march").mkdir(parents=True)
+    write_fake_scan(scans / "2024" / "lease.png", "lease renewal")
+    write_fake_scan(scans / "2024" / "march" / "receipt.png", "pharmacy receipt")
+    text_layer_pdf(scans / "2024" / "march" / "receipt.pdf",
+                   ["another receipt from the hardware store", "paid in cash"])
+    write_fake_scan(scans / "2024" / "gone.png", "a scan deleted since")
+    write_fake_scan(tmp_path / "elsewhere.png", "not under the folder")
+    with _library(tmp_path) as library:
+        library.add([scans, tmp_path / "elsewhere.png"])
+    (scans / "2024" / "gone.png").unlink()
+    out = tmp_path / "searchable"
+    (out / "2024").mkdir(parents=True)
+    (out / "2024" / "lease.pdf").write_bytes(b"made before")
+    base = ["--library", str(tmp_path / "lib"), "export"]
+    assert cli.main([*base, str(scans), str(out), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    written = sorted(Path(w["pdf"]).relative_to(out).as_posix() for w in report["written"])
+    assert written == ["2024/march/receipt.pdf", "2024/march/receipt.png.pdf"]
+    assert [Path(k["pdf"]).name for k in report["kept"]] == ["lease.pdf"]
+    assert [Path(f["document"]).name for f in report["failed"]] == ["gone.png"]
+    assert "no longer" in report["failed"][0]["error"]
+    assert (out / "2024" / "lease.pdf").read_bytes() == b"made before"
+    assert "another receipt" in _text_of(out / "2024" / "march" / "receipt.pdf")
+    assert "pharmacy receipt" in _text_of(out / "2024" / "march" / "receipt.png.pdf")
+    assert not list(out.rglob("elsewhere*")) and not list(out.rglob("gone*"))
+    # --force replaces what was there; a .pdf name for a folder's documents is refused.
+    assert cli.main([*base, str(scans / "2024"), str(out / "2024"), "--force"]) == 1
+    assert "lease renewal" in _text_of(out / "2024" / "lease.pdf")
+    assert "wrote 3 searchable PDF(s)" in capsys.readouterr().out
+    assert cli.main([*base, str(scans), str(tmp_path / "all.pdf")]) == 2
+    # One document into a folder: named after it.
+    assert cli.main([*base, str(tmp_path / "elsewhere.png"), str(out)]) == 0
+    assert (out / "elsewhere.pdf").is_file()
+
+
+def test_export_targets_mirror_folders_and_bucket_prefixes(tmp_path: Path) -> None:
+    from engine.models import DocumentInfo
+    from engine.service.exporting import documents_under, export_targets
+
+    def doc(number: int, path: str, state: str = "indexed") -> DocumentInfo:
+        return DocumentInfo(number, path, "png", "0" * 64, 1, 0, state, None, 1, "")
+
+    docs = [doc(1, "s3://records/1998/a.png"), doc(2, "s3://records/1998/sub/b.tif"),
+            doc(3, "s3://records/19980/c.png"), doc(4, "s3://records/1998/d.png", "failed"),
+            doc(5, "s3://records/1998/a.tif"), doc(6, "s3://records/1998/a.png.pdf")]
+    under = documents_under(docs, "s3://records/1998/")
+    assert [d.id for d in under] == [1, 2, 5, 6]  # not 19980/, not the failed one
+    out = tmp_path / "out"
+    assert export_targets(under, "s3://records/1998", out) == {
+        1: out / "a.pdf", 5: out / "a.tif.pdf", 6: out / "a.png.pdf",
+        2: out / "sub" / "b.pdf"}
+    local = [doc(7, str(tmp_path / "scans" / "x.png")), doc(8, str(tmp_path / "scansx.png"))]
+    assert export_targets(documents_under(local, str(tmp_path / "scans")),
+                          str(tmp_path / "scans"), out) == {7: out / "x.pdf"}
