@@ -267,3 +267,34 @@ def test_export_targets_mirror_folders_and_bucket_prefixes(tmp_path: Path) -> No
     local = [doc(7, str(tmp_path / "scans" / "x.png")), doc(8, str(tmp_path / "scansx.png"))]
     assert export_targets(documents_under(local, str(tmp_path / "scans")),
                           str(tmp_path / "scans"), out) == {7: out / "x.pdf"}
+
+
+def test_print_is_stored_losslessly_and_photos_as_jpeg(tmp_path: Path) -> None:
+    import random
+
+    import pypdfium2.raw as pdfium_c
+
+    from engine.backends.searchable_pdf import _lossless_is_smaller
+
+    typed = Image.new("L", (1700, 2200), 255)
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(typed)
+    for row in range(60, 2100, 40):
+        draw.text((100, row), "The monthly rent rises to 1,120 dollars from June " * 3,
+                  fill=0)
+    rng = random.Random(3)
+    photo = Image.frombytes("L", (1200, 1600), bytes(rng.randrange(90, 170)
+                                                    for _ in range(1200 * 1600)))
+    assert _lossless_is_smaller(typed) and not _lossless_is_smaller(photo)
+    target = tmp_path / "both.pdf"
+    write_searchable_pdf([(typed, _page([], typed.size)), (photo, _page([], photo.size))],
+                         target)
+    document = pdfium.PdfDocument(str(target))
+    filters = []
+    for index in range(2):
+        image = next(o for o in document[index].get_objects()
+                     if o.type == pdfium_c.FPDF_PAGEOBJ_IMAGE)
+        filters.append(image.get_filters())
+    document.close()
+    assert filters == [["FlateDecode"], ["DCTDecode"]]
