@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import Path as PathParam
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from engine.content import safe_filename
 from engine.errors import OriginalUnavailable, ScandexError, UsageError
@@ -152,25 +152,32 @@ def searchable_pdf(doc_id: int = DOC_ID, state: ServerState = Depends(server_sta
                    ) -> Response:
     """The document as a searchable PDF: its pages with their recognised text laid over
     them (a PDF that carries its own text: the original)."""
+    import shutil
     import tempfile
+
+    from starlette.background import BackgroundTask
 
     library = state.reader()
     document_json(library, doc_id)
     name = safe_filename(Path(library.resolve(doc_id).path).stem + ".pdf",
                          f"document-{doc_id}.pdf")
-    with tempfile.TemporaryDirectory(prefix="scandex-pdf-") as folder:
-        target = Path(folder) / "export.pdf"
-        try:
-            library.export_pdf(doc_id, target)
-        except OriginalUnavailable as e:
+    # Written to a file and sent from it (a long document's PDF is not held in memory),
+    # removed once sent.
+    folder = tempfile.mkdtemp(prefix="scandex-pdf-")
+    target = Path(folder) / "export.pdf"
+    try:
+        library.export_pdf(doc_id, target)
+    except BaseException as e:
+        shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(e, OriginalUnavailable):
             raise HTTPException(410 if e.gone else 409, str(e)) from e
-        except UsageError as e:
+        if isinstance(e, UsageError):
             raise HTTPException(404, str(e)) from e
-        except ScandexError as e:  # the original no longer reads (changed, damaged)
+        if isinstance(e, ScandexError):  # the original no longer reads (changed, damaged)
             raise HTTPException(409, str(e)) from e
-        body = target.read_bytes()
-    return Response(body, media_type="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        raise
+    return FileResponse(target, media_type="application/pdf", filename=name,
+                        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
 
 
 @router.get("/documents/{doc_id}/pages/{page_no}.png", dependencies=GUARDED,

@@ -91,13 +91,18 @@ def test_upload_index_search_page_delete(client: TestClient, tmp_path: Path) -> 
     assert client.get(f"/documents/{doc_id}/pages/9.png").status_code == 404
     pdf = client.get(f"/documents/{doc_id}/searchable.pdf")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
-    assert 'filename="lease letter.pdf"' in pdf.headers["content-disposition"]
+    assert pdf.headers["content-disposition"] in (
+        'attachment; filename="lease letter.pdf"',
+        "attachment; filename*=utf-8''lease%20letter.pdf")
     import pypdfium2 as pdfium
 
     document = pdfium.PdfDocument(pdf.content)
     assert "monthly rent landlord" in document[0].get_textpage().get_text_range()
     document.close()
     assert client.get("/documents/99999/searchable.pdf").status_code == 404
+    import tempfile
+
+    assert not list(Path(tempfile.gettempdir()).glob("scandex-pdf-*"))  # removed once sent
     assert client.delete(f"/documents/{doc_id}").json() == {"removed": 1}
     assert not stored.exists()
     assert client.get(f"/documents/{doc_id}").status_code == 404
