@@ -17,6 +17,7 @@ import ctypes
 import io
 import os
 import shutil
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,6 +67,33 @@ def _jpeg(image: Image.Image) -> io.BytesIO:
     image.save(buffer, "JPEG", quality=_JPEG_QUALITY, optimize=True)
     buffer.seek(0)
     return buffer
+
+
+# Letters NFKD does not take apart, to the Latin letter a reader would search for.
+_PLAIN = str.maketrans({"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "ı": "i", "Ħ": "H",
+                        "ħ": "h", "ŀ": "l", "Ŀ": "L"})
+
+
+def _encodable(char: str) -> bool:
+    try:
+        char.encode("cp1252")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def in_standard_font(text: str) -> str:
+    """text as the standard Helvetica can carry it (WinAnsi): letters outside it by
+    their Latin base ("Łódź" -> "Lódz"), what has none (Cyrillic, CJK) left out; PDFium
+    would write those as "ÿ"."""
+    kept = []
+    for char in text.translate(_PLAIN):
+        if _encodable(char):
+            kept.append(char)
+            continue
+        kept.extend(part for part in unicodedata.normalize("NFKD", char)
+                    if _encodable(part) and not unicodedata.combining(part))
+    return "".join(kept)
 
 
 def _utf16(text: str) -> Any:
@@ -129,11 +157,12 @@ def _add_page(pdf: Any, font: Any, image: Image.Image, page: PageText,
         # The words' boxes are in the page's own pixels as it was read.
         across = width_pt / max(1, page.width)
         down = height_pt / max(1, page.height)
-        words = [w for w in page.words if w.text.strip()]
-        for index, word in enumerate(words):
-            after = words[index + 1] if index + 1 < len(words) else None
+        words = [(w, in_standard_font(w.text.strip())) for w in page.words]
+        words = [(w, text) for w, text in words if text]
+        for index, (word, text) in enumerate(words):
+            after = words[index + 1][0] if index + 1 < len(words) else None
             box = word.box
-            _lay_word(pdf_page.raw, pdf.raw, font, word.text.strip(),
+            _lay_word(pdf_page.raw, pdf.raw, font, text,
                       (box.x * across, height_pt - (box.y + box.h) * down,
                        max(box.w * across, 0.5), max(box.h * down, 0.5)),
                       after is not None and _same_line(box, after.box))

@@ -95,6 +95,20 @@ def test_unicode_and_odd_words_do_not_break_the_page(tmp_path: Path) -> None:
     assert "Müller café" in _text_of(target)
 
 
+def test_words_outside_the_standard_font_keep_their_latin_letters(tmp_path: Path) -> None:
+    from engine.backends.searchable_pdf import in_standard_font
+
+    assert in_standard_font("Łódź") == "Lódz"
+    assert in_standard_font("Straße €12,50 naïve") == "Straße €12,50 naïve"
+    assert in_standard_font("Привет") == "" and in_standard_font("ﬁle") == "file"
+    image = Image.new("L", (1200, 400), 255)
+    words = [("Łódź", Box(50, 50, 120, 30)), ("Привет", Box(200, 50, 120, 30)),
+             ("Kraków", Box(350, 50, 120, 30))]
+    target = tmp_path / "pl.pdf"
+    write_searchable_pdf([(image, _page(words, image.size))], target)
+    assert _text_of(target).split() == ["Lódz", "Kraków"]  # never "ÿódÿ"
+
+
 def test_a_failed_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                       ) -> None:
     image = Image.new("L", (850, 1100), 255)
