@@ -312,3 +312,22 @@ def test_print_is_stored_losslessly_and_photos_as_jpeg(tmp_path: Path) -> None:
         filters.append(image.get_filters())
     document.close()
     assert filters == [["FlateDecode"], ["DCTDecode"]]
+
+
+def test_a_long_document_is_joined_from_parts_in_order(tmp_path: Path) -> None:
+    """Pages go to disk a few at a time (PDFium holds unsaved pages' pixels whole) and
+    are joined at the end: every page, in order, its words on it."""
+    from engine.backends import searchable_pdf
+
+    count = searchable_pdf._PAGES_PER_PART * 2 + 3
+    pages = [(Image.new("L", (850, 1100), 255),
+              PageText(n, 850, 1100, [Word(f"page{n}", Box(100, 100, 200, 40), 95.0)],
+                       "ocr")) for n in range(1, count + 1)]
+    target = tmp_path / "long.pdf"
+    assert write_searchable_pdf(iter(pages), target) == count
+    document = pdfium.PdfDocument(str(target))
+    assert len(document) == count
+    assert [document[i].get_textpage().get_text_range().strip() for i in range(count)] == \
+        [f"page{n}" for n in range(1, count + 1)]
+    document.close()
+    assert [p.name for p in tmp_path.iterdir()] == ["long.pdf"]  # the parts are gone
