@@ -200,10 +200,11 @@ class Library:
                     library_dir=self.directory,
                     progress=progress or NullProgress(),
                     cancel=token,
-                    after_commits=functools.partial(self._date_and_pair, _SLICE),
+                    after_commits=functools.partial(self._date_and_pair, _SLICE,
+                                                    stop=lambda: token.cancelled),
                 )
                 report = run.run(roots)
-                self._update_derived()
+                self._update_derived(stop=lambda: token.cancelled)
                 return report
         finally:
             if owned:
@@ -409,20 +410,24 @@ class Library:
         self._update_vector_index()
         return removed
 
-    def _update_derived(self) -> None:
-        """New contents' dates and rescan pairs, the word list, the vector index."""
+    def _update_derived(self, stop: Callable[[], bool] = lambda: False) -> None:
+        """New contents' dates and rescan pairs, the word list, the vector index.
+        Once stop() says so the pairing is left for the next run (it is the slow part,
+        and Ctrl-C must stop within seconds); duplicates compares what is left on
+        demand meanwhile."""
         from engine.store.vocabulary import write_vocabulary
-        self._date_and_pair()
+        self._date_and_pair(stop=stop)
         write_vocabulary(self.store)
         self._update_vector_index()
 
-    def _date_and_pair(self, limit: int | None = None) -> None:
+    def _date_and_pair(self, limit: int | None = None,
+                       stop: Callable[[], bool] = lambda: False) -> None:
         from engine.ingest.dates import date_contents
         from engine.ingest.first_pages import first_page_reader
         from engine.search.duplicates import pair_contents
         date_contents(self.store, limit=limit)
         pair_contents(self.store, self.embedder.model_id, limit=limit,
-                      read_page=first_page_reader(self.store))
+                      read_page=first_page_reader(self.store), stop=stop)
 
     def _update_vector_index(self) -> None:
         """Fold what was added or removed into the ANN file of a big library (a derived

@@ -407,12 +407,13 @@ def _by_text(mine: ContentProfile, pool: list[ContentProfile]) -> list[str]:
 
 def pair_contents(store: Store, model_id: str, *, batch: int = 200, record: bool = True,
                   read_page: Callable[[str], Any | None] | None = None,
-                  limit: int | None = None) -> list[DuplicatePair]:
+                  limit: int | None = None,
+                  stop: Callable[[], bool] = lambda: False) -> list[DuplicatePair]:
     """Compare the contents not compared yet (the first limit of them, in their stable
     order) with every content compared before them (and with each other); returns the
-    pairs judged the same paper. With record, each batch
-    and its pairs are one transaction: a kill loses at most the batch, the next call
-    goes on; without, nothing is written (a read-only library is paired in memory).
+    pairs judged the same paper. With record, each batch and its pairs are one
+    transaction: a kill (or stop() turning true, Ctrl-C) loses at most the batch, the next
+    call goes on; without, nothing is written (a read-only library is paired in memory).
     With read_page (sha256 -> first page image or None), poorly read pairs the text
     turned down are judged by their pages too."""
     judge = PageJudge(store, read_page) if read_page is not None else None
@@ -449,13 +450,14 @@ def pair_contents(store: Store, model_id: str, *, batch: int = 200, record: bool
             if judge is not None and mine.vector is not None:
                 ring = _nearest(mine.vector, known, matrix, _WIDE_NEIGHBOURS)
                 wide[sha] = ring if sha in unreadable else [o for o in ring if o in unreadable]
-        wanted = sorted({o for others in [*asked.values(), *wide.values()] for o in others}
-                        - set(new))
+        wanted = sorted({o for ring in [*asked.values(), *wide.values()] for o in ring} - set(new))
         by_sha = {**{p.sha256: p for p in profiles(store, model_id, wanted)}, **new}
         for sha, ring in wide.items():
             asked[sha] |= set(_by_text(new[sha], [by_sha[o] for o in ring if o in by_sha]))
         judged: dict[tuple[str, str], float] = {}
         for sha, near in asked.items():
+            if stop():
+                return found
             for other in near:
                 if other in by_sha and (min(sha, other), max(sha, other)) not in judged:
                     similarity = same_paper(by_sha[sha], by_sha[other])

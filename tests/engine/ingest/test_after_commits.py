@@ -87,7 +87,7 @@ def test_pairs_are_found_while_later_pages_are_still_read(
     calls = 0
     pair_during_run = library._date_and_pair
 
-    def watched(limit: int | None = None) -> None:
+    def watched(limit: int | None = None, **_: Any) -> None:
         nonlocal calls
         calls += 1
         pair_during_run(limit)
@@ -115,7 +115,7 @@ def test_the_work_between_commits_takes_at_most_its_share(
     lock = threading.Lock()
     slow = 0.06
 
-    def slow_work(limit: int | None = None) -> None:
+    def slow_work(limit: int | None = None, **_: Any) -> None:
         with lock:
             starts.append(time.monotonic())
         time.sleep(slow)
@@ -137,7 +137,7 @@ def test_a_run_without_the_hook_or_pending_pages_never_calls_it(tmp_path: Path) 
                            executor="inline")
     original = library._date_and_pair
 
-    def count(limit: int | None = None) -> None:
+    def count(limit: int | None = None, **_: Any) -> None:
         called.append(1)
         original(limit)
 
@@ -155,7 +155,7 @@ def test_a_failure_between_commits_leaves_the_pages_going_and_is_tried_after(
     pair = library._date_and_pair
     calls: list[int] = []
 
-    def failing_once(limit: int | None = None) -> None:
+    def failing_once(limit: int | None = None, **_: Any) -> None:
         calls.append(library.store.counts()["indexed"])
         if len(calls) == 1:
             raise sqlite3.OperationalError("database is locked")
@@ -176,7 +176,7 @@ def test_a_backlog_is_dated_and_paired_a_slice_at_a_time_during_a_run(
     limits: list[int | None] = []
     pair = library._date_and_pair
 
-    def sliced(limit: int | None = None) -> None:
+    def sliced(limit: int | None = None, **_: Any) -> None:
         limits.append(limit)
         pair(limit)
 

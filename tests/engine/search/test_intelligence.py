@@ -101,6 +101,14 @@ def _groups(library: Library) -> list[set[str]]:
                   key=sorted)
 
 
+def _four_scans(folder: Path) -> Path:
+    folder.mkdir()
+    for name, text in (("receipt", RECEIPT), ("receipt-rescan", RESCAN), ("letter", LETTER),
+                       ("form-a", FORM_A)):
+        write_fake_scan(folder / f"{name}.png", text)
+    return folder
+
+
 def _open(path: Path) -> Library:
     return Library.open(path, embedder=HashingEmbedder(), ocr=FakeOcr(),
                         executor=InlineExecutor())
@@ -145,11 +153,7 @@ def test_a_pairing_killed_midway_is_finished_by_the_next_run(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import engine.search.duplicates as duplicates
 
-    folder = tmp_path / "scans"
-    folder.mkdir()
-    for name, text in (("receipt", RECEIPT), ("receipt-rescan", RESCAN), ("letter", LETTER),
-                       ("form-a", FORM_A)):
-        write_fake_scan(folder / f"{name}.png", text)
+    folder = _four_scans(tmp_path / "scans")
     lib = _open(tmp_path / "lib")
     real = duplicates.pair_contents
     calls = []
@@ -177,6 +181,31 @@ def test_a_pairing_killed_midway_is_finished_by_the_next_run(
     again.add([folder])  # nothing new to read; the pairing goes on
     assert again.store.pairs.missing(model) == []
     assert _groups(again) == [{"receipt", "receipt-rescan"}]
+
+
+def test_a_cancelled_run_leaves_the_pairing_to_the_next_and_loses_no_group(
+        tmp_path: Path) -> None:
+    from engine.progress import CancelToken
+
+    folder = _four_scans(tmp_path / "scans")
+    lib = _open(tmp_path / "lib")
+    token = CancelToken()
+    real = lib.store.pairs.missing
+
+    def cancel_when_pairing_starts(model_id: str) -> list[str]:
+        token.cancel()  # Ctrl-C after every page is read, as the pairing begins
+        return real(model_id)
+
+    lib.store.pairs.missing = cancel_when_pairing_starts  # type: ignore[method-assign]
+    report = lib.add([folder], cancel=token)
+    lib.store.pairs.missing = real  # type: ignore[method-assign]
+    model = lib.embedder.model_id
+    assert report.indexed == 4 and token.cancelled  # every read document was kept
+    assert len(lib.store.pairs.missing(model)) == 4  # the pairing itself was left
+    assert _groups(lib) == [{"receipt", "receipt-rescan"}]  # judged in memory meanwhile
+    lib.add([folder])
+    assert lib.store.pairs.missing(model) == []
+    assert _groups(lib) == [{"receipt", "receipt-rescan"}]
 
 
 def test_a_library_never_paired_is_paired_in_memory_when_read_only(library: Library) -> None:
