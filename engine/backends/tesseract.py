@@ -17,18 +17,37 @@ from engine.errors import MissingLanguage, OcrFailed, TesseractMissing
 from engine.models import Box, Word
 from engine.protocols import OcrOptions, OcrResult
 
-# Pages scanned below this resolution are scaled up before OCR: Tesseract reads
-# best with x-heights of ~20-30 px, which a 100-dpi form does not have.
-MIN_OCR_DPI = 200
+# Pages scanned below this resolution are scaled up to it before OCR: a ~100-dpi form's
+# letters are too small for Tesseract. ~160 dpi, not 300: on FUNSD's 149 forms (~90 dpi,
+# untagged) a first read at 1.6x found 79.7 % of the words against 78.3 % at 2x for 22 %
+# less CPU; UNLV and linn pages resampled to 73-150 dpi read alike at either target
+# (94.8 % vs 94.8 % tagged, 94.6 % vs 94.7 % untagged) for 21-29 % less CPU
+# (docs/benchmarks.md, "Twenty-third session").
+LOW_RES_TARGET_DPI = 160
 # A page image without dpi whose longer side is under this is treated as low-resolution.
 _SMALL_PAGE_PX = 1400
+# ... and read scaled to this long side (~145 dpi on a letter page: FUNSD's 1000-px forms
+# at 1.6x; a poorer 750-px copy of one at 2.1x, where 1.6x lost the words that found its
+# rescans: held-out fax copies paired 0.60 against 1.00).
+_UNTAGGED_TARGET_PX = 1600
+# A sheet found in a phone photo is blurred by the lens and JPEG as well: it reads better
+# larger (FUNSD's forms photographed, 50 on a desk and 50 under a shadow: 68.6 % and 61.8 %
+# of the words at 2x, 68.4 % and 60.7 % at 1.6x, for 15 % more CPU).
+_PHOTO_SHEET_SCALE = 2.0
+# An upscaled read with fewer words than this is checked against a read at the page's own
+# size (none of FUNSD's forms reads under 31 words at 1.6x).
+_FEW_WORDS = 20
 # Text whose median word height is under this (in the pixels Tesseract reads) is read
-# again, scaled so that it is about _TARGET_TEXT_PX tall: Tesseract reads best with
-# capitals of 20-40 px, which ~100-dpi scans without a DPI tag do not have. Measured per
-# page (FUNSD's 149 forms read at 2x, 100 phone photos of them): re-reads of 12-14 px
-# text found +22 words, of 16-18 px text -11 words for 16 s of CPU (15 % of the forms'
-# OCR), so only text under 15 px is read again (docs/benchmarks.md).
+# again, scaled so that it is about _TARGET_TEXT_PX tall. Measured when forms were first
+# read at 2x (FUNSD's 149 forms, 100 phone photos of them): re-reads of 12-14 px text found
+# +22 words, of 16-18 px text -11 words for 16 s of CPU; so text under 15 px is read again.
 _SMALL_TEXT_PX = 15
+# On a scan already scaled up the test is in the file's own pixels: its text under this
+# many of them (14 px at 2x, as above). At the 1.6x first read most of FUNSD's text is
+# under 15 px and reads best as it is: re-reading it cost 42 s of CPU for -0.9 points of
+# recall. A photographed sheet keeps the 15-px test (its photos: 68.4 % / 60.7 % of the
+# words with this one, 68.8 % / 62.1 % with that).
+_SMALL_SOURCE_TEXT_PX = 7
 _TARGET_TEXT_PX = 30
 _MAX_SCALE = 4.0
 # A date field is read again at least this much larger (FUNSD: 3x reads its digits).
@@ -163,14 +182,16 @@ def tagged_dpi(image: Image.Image) -> float:
         return 0.0
 
 
-def ocr_scale(image: Image.Image) -> float:
-    """The factor a page is first read at: small, low-resolution scans are scaled up."""
+def ocr_scale(image: Image.Image, *, photographed: bool = False) -> float:
+    """The factor a page is first read at: small, low-resolution scans are scaled up
+    (photographed: a sheet flattened out of a phone photo, blurrier than a scan)."""
     x_dpi = tagged_dpi(image)
-    if 50 <= x_dpi < MIN_OCR_DPI:
-        return min(3.0, 300.0 / x_dpi)
+    if 50 <= x_dpi < LOW_RES_TARGET_DPI:
+        return min(3.0, LOW_RES_TARGET_DPI / x_dpi)
     if not x_dpi and 600 <= max(image.size) < _SMALL_PAGE_PX:
         # No resolution recorded and page-shaped but small: a ~100-dpi scan (fax, form).
-        return 2.0
+        by_size = min(3.0, _UNTAGGED_TARGET_PX / max(image.size))
+        return max(_PHOTO_SHEET_SCALE, by_size) if photographed else by_size
     return 1.0
 
 
@@ -194,7 +215,7 @@ class TesseractOcr:
         if sheet is None:
             return self._read(image, options)
         # Evened too: a photo's light falls off across the sheet, or a shadow lies on it.
-        flat = self._read(even_light(sheet.flatten(image)), options)
+        flat = self._read(even_light(sheet.flatten(image)), options, photographed=True)
         if not flat.rotation:
             return OcrResult(sheet.onto_photo(flat.words, image.size), image.width,
                              image.height)
@@ -205,24 +226,29 @@ class TesseractOcr:
         return OcrResult(_turn_words(on_photo, image.size, flat.rotation), width, height,
                          flat.rotation)
 
-    def _read(self, image: Image.Image, options: OcrOptions) -> OcrResult:
+    def _read(self, image: Image.Image, options: OcrOptions, *,
+              photographed: bool = False) -> OcrResult:
         """OCR image, adapting to it: text read too small is read again larger (the real
         resolution estimated from the text's height, whatever the file's DPI tag says),
         a page read with low confidence is read again binarised as sparse text (the two
         reads merged), and a page that still reads poorly is checked for being sideways.
         The best read by confidence wins."""
-        scale = ocr_scale(image)
+        scale = ocr_scale(image, photographed=photographed)
         work = _scaled(image, scale)
         words = self._words(work, options, scale)
-        if scale != 1.0 and not words:
-            # Upscaled, a blurred and grainy page can read as nothing at all where the
-            # page at its own size reads fine (measured: 0 words against 167; a blank
-            # page pays one more quick read).
+        if scale != 1.0 and len(words) < _FEW_WORDS:
+            # Upscaled, a blurred and grainy page can read as (almost) nothing where the
+            # page at its own size reads fine (measured: 0 words at 2x, 14 at 1.6x against
+            # 168; a blank page pays one more quick read). The surer read wins: more
+            # letters read with confidence, then the better confidence.
             plain = self._words(image, options, 1.0)
-            if _quality(plain) > _quality(words):
+            if (_sure_letters(plain), _quality(plain)) > (_sure_letters(words),
+                                                           _quality(words)):
                 words, work, scale = plain, image, 1.0
         text_px = _median_text_height(words) * scale
-        if words and 0 < text_px < _SMALL_TEXT_PX and scale < _MAX_SCALE:
+        small = _SMALL_TEXT_PX if scale == 1.0 or photographed \
+            else _SMALL_SOURCE_TEXT_PX * scale
+        if words and 0 < text_px < small and scale < _MAX_SCALE:
             pixels = image.width * image.height
             larger = min(_MAX_SCALE, scale * _TARGET_TEXT_PX / text_px,
                          (_MAX_READ_PIXELS / max(1, pixels)) ** 0.5)

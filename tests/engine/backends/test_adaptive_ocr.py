@@ -121,7 +121,7 @@ class _ScriptedOcr:
 def test_a_poorly_read_page_gains_the_sparse_words_its_layout_read_missed() -> None:
     from engine.protocols import OcrOptions
 
-    page = Image.new("L", (1000, 800), 255)
+    page = Image.new("L", (1500, 1200), 255)  # read at its own size
     scripted = _ScriptedOcr(page_conf=65.0)
     result = scripted.ocr.ocr(page, OcrOptions(detect_rotation=False))
     # The first read is the better one: kept, plus the confident word it lacked.
@@ -138,7 +138,12 @@ def test_a_poorly_read_page_gains_the_sparse_words_its_layout_read_missed() -> N
     assert clean.reads == [3]
 
 
-def test_a_page_that_reads_as_nothing_upscaled_is_read_at_its_own_size() -> None:
+@pytest.mark.parametrize("upscaled_read", [
+    [],  # nothing at all
+    [Word("Quart", Box(20, 40, 50, 24), 93.0), Word("ment", Box(200, 40, 50, 24), 91.0)],
+])
+def test_a_page_that_reads_as_almost_nothing_upscaled_is_read_at_its_own_size(
+        upscaled_read: list[Word]) -> None:
     from engine.backends.tesseract import TesseractOcr
     from engine.protocols import OcrOptions
 
@@ -148,14 +153,14 @@ def test_a_page_that_reads_as_nothing_upscaled_is_read_at_its_own_size() -> None
         def _words(self, image, options, scale):  # type: ignore[no-untyped-def]
             scales.append(scale)
             if scale != 1.0:
-                return []
+                return upscaled_read
             return [Word(text, Box(20 + 80 * i, 40, 70, 24), 88.0)
                     for i, text in enumerate(["Quarterly", "statement", "balance", "payment",
                                               "harbour", "delivery", "kitchen", "warranty"])]
 
-    page = Image.new("L", (700, 900), 255)  # small, no DPI tag: read at 2x first
+    page = Image.new("L", (700, 900), 255)  # small, no DPI tag: read larger first
     result = UpscaledBlind(binary="tesseract").ocr(page, OcrOptions(detect_rotation=False))
-    assert scales[:2] == [2.0, 1.0]
+    assert scales[0] > 1.0 and scales[1] == 1.0
     assert [w.text for w in result.words][:2] == ["Quarterly", "statement"]
     assert max(w.box.x + w.box.w for w in result.words) <= page.width
 
@@ -203,3 +208,49 @@ def test_a_poor_copy_is_not_turned_for_a_higher_mean_over_fewer_sure_words() -> 
     # A page really on its side reads more, and more surely, turned.
     sideways = _TurnedWorse(upright=[(6, 30.0)], turned=[(40, 91.0)])
     assert sideways.ocr.ocr(page, OcrOptions()).rotation == 90
+
+
+def test_low_resolution_pages_are_read_at_about_160_dpi_photos_larger() -> None:
+    from engine.backends.tesseract import LOW_RES_TARGET_DPI, ocr_scale
+
+    def page(size: tuple[int, int], dpi: float | None = None) -> Image.Image:
+        image = Image.new("L", size, 255)
+        if dpi:
+            image.info["dpi"] = (dpi, dpi)
+        return image
+
+    assert ocr_scale(page((2550, 3300), 300)) == 1.0
+    assert ocr_scale(page((1700, 2200), 200)) == 1.0
+    assert ocr_scale(page((850, 1100), 100)) == pytest.approx(LOW_RES_TARGET_DPI / 100)
+    assert ocr_scale(page((400, 500), 40)) == 1.0  # a bogus tag: read as it is
+    assert ocr_scale(page((300, 400), 50)) == 3.0  # never more than 3x
+    fax = page((762, 1000))  # untagged and page-shaped but small: ~90 dpi
+    assert 1.0 < ocr_scale(fax) < ocr_scale(fax, photographed=True)
+    assert ocr_scale(page((2480, 3508))) == 1.0
+    assert ocr_scale(page((300, 200))) == 1.0  # a snippet, not a page
+    # A smaller (poorer) untagged page is scaled up more.
+    assert ocr_scale(page((565, 750))) > ocr_scale(fax)
+
+
+@pytest.mark.parametrize(("photographed", "first", "read_again"), [
+    (False, 1.6, False),  # a scan's 7-px text (11.2 px at 1.6x) reads best as it is
+    (True, 2.0, True),  # a photographed sheet's (14 px at 2x, under 15) is read larger
+])
+def test_small_text_on_an_upscaled_page_is_judged_by_what_was_scanned(
+        photographed: bool, first: float, read_again: bool) -> None:
+    from engine.backends.tesseract import TesseractOcr
+    from engine.protocols import OcrOptions
+
+    scales: list[float] = []
+
+    class Scripted(TesseractOcr):
+        def _words(self, image, options, scale):  # type: ignore[no-untyped-def]
+            scales.append(scale)
+            return [Word(text, Box(20 + 60 * i, 40, 50, 7), 92.0)  # page pixels
+                    for i, text in enumerate(WORDS * 2)]
+
+    page = Image.new("L", (762, 1000), 255)  # untagged, page-shaped, small: ~90 dpi
+    Scripted(binary="tesseract")._read(page, OcrOptions(detect_rotation=False),
+                                       photographed=photographed)
+    assert scales[0] == pytest.approx(first)
+    assert (len(scales) > 1 and scales[1] > first) is read_again, scales

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from engine.backends.s3 import S3Object
+from engine.backends.tesseract import ocr_scale
 from engine.ingest.discover import Candidate
 from engine.ingest.order import TAIL_PER_WORKER, balanced_tail, estimated_work
 
@@ -22,10 +24,12 @@ def _page(folder: Path, name: str, size: tuple[int, int], dpi: int | None = 300,
 
 def test_work_is_the_pixels_read_including_the_upscale_of_small_pages(tmp_path: Path) -> None:
     letter = _page(tmp_path, "letter.png", (2480, 3508))
-    fax = _page(tmp_path, "fax.png", (762, 1000), dpi=None)  # no DPI, page-shaped: read at 2x
+    fax = _page(tmp_path, "fax.png", (762, 1000), dpi=None)  # no DPI, page-shaped: upscaled
     two_pages = _page(tmp_path, "two.tif", (1000, 1000), frames=2)
     assert estimated_work(letter) == 2480 * 3508
-    assert estimated_work(fax) == 762 * 1000 * 4
+    factor = ocr_scale(Image.open(tmp_path / "fax.png"))
+    assert factor > 1.0
+    assert estimated_work(fax) == pytest.approx(762 * 1000 * factor ** 2)
     assert estimated_work(two_pages) == 2 * 1000 * 1000
 
 
