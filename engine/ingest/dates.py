@@ -93,6 +93,10 @@ _BAD = re.compile(r"\b(birth|born|dob|expir\w*|exp|due|valid|until|deadline|sinc
                   r"geb|geboren|geburt\w*|f[äa]llig\w*|g[üu]ltig|née|né|naissance|[ée]ch[ée]ance|valable|"
                   r"vencimiento|nacimiento|scadenza|nascita)\b[^\n]{0,14}$", re.I)
 _LABEL = re.compile(r"(\w*datum)|dat(e[ds]?|ed|o)|issued|fecha", re.I)
+# The label as OCR reads it on poor copies: D as O or 0, T as I ("OATE", "DAIE"), or glued
+# to the next word of a two-word label ("OATEISSUED", "DATERECEIVED"). Only in capitals:
+# a form's labels are, and "Dare" or "Oates" in running text are words.
+_READ_LABEL = re.compile(r"[DO0]A[TI]E(D|S|ISSUED|RECEIVED|SENT|SHIPPED|SIGNED|FILED)?")
 _MDY_COUNTRIES = ("US", "CA", "PH", "FM", "PW", "MH")
 MAX_CANDIDATES = 5
 
@@ -179,12 +183,22 @@ def _order(text: str, fallback: str, dotted: bool = False) -> str:
     return fallback
 
 
+def _is_label(text: str) -> bool:
+    """A word that labels a date field; a label OCR glued to the words before it by their
+    dots counts too ("Ext.Autho.Date")."""
+    parts = [p for p in re.split(r"[.:;,_ -]+", text) if p]
+    if len(parts) > 1 and _BAD.search(" ".join(parts[:-1])):
+        return False  # "Due.Date"
+    return bool(parts) and (_LABEL.fullmatch(parts[-1]) is not None
+                            or _READ_LABEL.fullmatch(parts[-1]) is not None)
+
+
 def _label_words(page: PageText) -> list[Box]:
     """The boxes of the words that label a date field ("Date:", "DATED", "Issued"), unless
     the words after name another date ("Date of birth", "Due date" reads the other way)."""
     boxes = []
     for i, word in enumerate(page.words):
-        if _LABEL.fullmatch(word.text.strip(":;.,-_ ")):
+        if _is_label(word.text):
             after = " ".join(w.text for w in page.words[i + 1 : i + 3])
             before = " ".join(w.text for w in page.words[max(0, i - 2) : i])
             if not _BAD.search(before) and not _BAD.match(after.replace("of ", "", 1)):
@@ -287,7 +301,7 @@ def find_dates(text: str, *, order: str | None = None, today: date | None = None
 
 # Raised whenever find_dates reads dates it did not before: contents an older finder
 # dated are looked at again, a batch at a time, their old dates kept until then.
-DATE_FINDER = "3"
+DATE_FINDER = "4"
 _FINDER_KEY, _CURSOR_KEY = "date_finder", "date_finder_cursor"
 
 

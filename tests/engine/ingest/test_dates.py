@@ -139,6 +139,19 @@ def test_a_date_beside_a_date_label_wins_though_reading_order_parts_them() -> No
     assert find_dates_on_pages([birth], order="dmy", today=TODAY)[0].day == date(2024, 1, 7)
 
 
+@pytest.mark.parametrize(("label", "counts"), [
+    ("OATEISSUED", True), ("0ATE", True), ("DAIE:", True), ("Ext.Autho.Date", True),
+    ("Int.Init.Date:", True), ("Due.Date", False), ("Dare", False), ("Oates", False)])
+def test_a_date_label_as_ocr_reads_it_on_a_poor_copy(label: str, counts: bool) -> None:
+    # FUNSD: "DATE ISSUED" read "OATEISSUED" beside its value, a body's "on December 6,
+    # 1983" further down; "Ext. Autho. Date" read glued by its dots.
+    form = _page((label, 40, 130), ("December", 160, 130), ("13,", 240, 130),
+                 ("1983", 275, 130), ("issued", 60, 560), ("on", 120, 560),
+                 ("December", 160, 560), ("6,", 240, 560), ("1983", 265, 560))
+    best = find_dates_on_pages([form], order="mdy", today=TODAY)[0].day
+    assert (best == date(1983, 12, 13)) is counts
+
+
 def test_default_order(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SCANDEX_DATE_ORDER", "mdy")
     assert default_order() == "mdy"
