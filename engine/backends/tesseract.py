@@ -12,7 +12,15 @@ from typing import Any
 from PIL import Image
 
 from engine.backends.fields import reread_date_fields
+from engine.backends.line_reader import (
+    LINE_READER_MIN_CONF,
+    LineReader,
+    default_line_reader,
+    read_regions,
+    reads_script,
+)
 from engine.backends.paper import even_light, find_sheet
+from engine.backends.unread_ink import READ_TEXT_PX, with_unread_ink
 from engine.errors import MissingLanguage, OcrFailed, TesseractMissing
 from engine.models import Box, Word
 from engine.protocols import OcrOptions, OcrResult
@@ -54,15 +62,6 @@ _MAX_SCALE = 4.0
 _FIELD_MIN_SCALE = 3.0
 _MAX_FIELD_PIXELS = 2_000_000  # a big page's field is read at most this big
 _MAX_READ_PIXELS = 20_000_000  # an upscaled page is read at most this big (time grows with it)
-# A page read below this mean confidence is read again, binarised and as sparse text
-# (--psm 11: no page layout analysis, which drops some of the words forms scatter in
-# boxes and columns). The better read is kept, plus the other's words at least
-# _SPARSE_MIN_CONF confident where it has none. FUNSD word recall 77.7 % -> 78.2 % (1.152x
-# the bare CLI) for no extra pass: the binarised read alone added nothing there. An
-# extra sparse pass on every page below 80 (78.7 %) or 90 (80.3 %) cost indexing 6-9 %
-# (docs/quality.md).
-_LOW_CONFIDENCE = 70.0
-_SPARSE_MIN_CONF = 50.0
 # Below this mean confidence (or word count) the page may be sideways: ask OSD.
 _ROTATION_CHECK_CONF = 60.0
 _ROTATION_CHECK_WORDS = 8
@@ -129,43 +128,6 @@ def _median_text_height(words: list[Word]) -> float:
     return float(heights[len(heights) // 2]) if heights else 0.0
 
 
-def _binarized(image: Image.Image) -> Image.Image:
-    """Black text on white by Otsu's threshold (grey noise and stains dropped)."""
-    import numpy as np
-
-    pixels = np.asarray(image.convert("L"))
-    histogram = np.bincount(pixels.ravel(), minlength=256).astype(np.float64)
-    weights = np.cumsum(histogram)
-    means = np.cumsum(histogram * np.arange(256))
-    total, total_mean = weights[-1], means[-1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        between = (total_mean * weights - means * total) ** 2 / (weights * (total - weights))
-    if np.isnan(between[:-1]).all():
-        return image.convert("L")  # one shade all over: nothing to separate
-    threshold = int(np.nanargmax(between[:-1]))
-    return Image.fromarray(np.where(pixels > threshold, 255, 0).astype(np.uint8))
-
-
-def _unread(sparse: list[Word], read: list[Word]) -> list[Word]:
-    """Confident sparse-text words where the page's read has no word (none overlapping
-    by more than 30 % of the smaller box)."""
-    import numpy as np
-
-    found = [w for w in sparse if w.conf >= _SPARSE_MIN_CONF]
-    if not found or not read:
-        return found
-    a = np.array([[w.box.x, w.box.y, w.box.w, w.box.h] for w in found], dtype=np.float64)
-    b = np.array([[w.box.x, w.box.y, w.box.w, w.box.h] for w in read], dtype=np.float64)
-    across = np.minimum((a[:, 0] + a[:, 2])[:, None], b[:, 0] + b[:, 2]) - \
-        np.maximum(a[:, 0][:, None], b[:, 0])
-    down = np.minimum((a[:, 1] + a[:, 3])[:, None], b[:, 1] + b[:, 3]) - \
-        np.maximum(a[:, 1][:, None], b[:, 1])
-    shared = np.clip(across, 0, None) * np.clip(down, 0, None)
-    smaller = np.minimum((a[:, 2] * a[:, 3])[:, None], b[:, 2] * b[:, 3])
-    covered = (shared > 0.3 * smaller).any(axis=1)
-    return [w for w, hidden in zip(found, covered, strict=True) if not hidden]
-
-
 def keep_word(text: str, confidence: float) -> bool:
     """A word worth keeping: not empty, not a layout marker, not a speck of dirt."""
     if not text or confidence < 0:
@@ -200,6 +162,8 @@ class TesseractOcr:
     """The real OCR: the tesseract binary through pytesseract's image_to_data."""
 
     binary: str = field(default_factory=tesseract_binary)
+    # Reads the lines the page's read left out (None: Tesseract reads them itself).
+    line_reader: LineReader | None = field(default_factory=default_line_reader)
 
     def check(self, lang: str) -> None:
         """Fail early, with the package to install, when a language is missing."""
@@ -230,9 +194,10 @@ class TesseractOcr:
               photographed: bool = False) -> OcrResult:
         """OCR image, adapting to it: text read too small is read again larger (the real
         resolution estimated from the text's height, whatever the file's DPI tag says),
-        a page read with low confidence is read again binarised as sparse text (the two
-        reads merged), and a page that still reads poorly is checked for being sideways.
-        The best read by confidence wins."""
+        a page that reads poorly is checked for being sideways (the best read by
+        confidence wins), and the ink no read word covers is read line by line
+        (engine.backends.unread_ink: this replaced a whole second, sparse read of pages
+        read below 70 % confidence, which added nothing beside it; docs/quality.md)."""
         scale = ocr_scale(image, photographed=photographed)
         work = _scaled(image, scale)
         words = self._words(work, options, scale)
@@ -257,13 +222,6 @@ class TesseractOcr:
                 retry = self._words(bigger, options, larger)
                 if _quality(retry) > _quality(words):
                     words, work, scale = retry, bigger, larger
-        if words and _mean_conf(words) < _LOW_CONFIDENCE:
-            # Read again binarised and as sparse text; the better read is kept, with the
-            # other's confident words where it has none.
-            retry = self._words(_binarized(work), replace(options, psm=11), scale)
-            better, other = (retry, words) if _quality(retry) > _quality(words) else \
-                (words, retry)
-            words = better + _unread(other, better)
         rotation = 0
         if options.detect_rotation and (
             len(words) < _ROTATION_CHECK_WORDS or _mean_conf(words) < _ROTATION_CHECK_CONF
@@ -282,6 +240,7 @@ class TesseractOcr:
                         and _sure_letters(turned_words) > _sure_letters(words):
                     words, rotation = turned_words, angle
         if rotation == 0:
+            words = self._with_unread_ink(image, words, options)
             words = reread_date_fields(
                 words, image.width,
                 lambda box, text_height: self._read_field(image, box, text_height, options))
@@ -290,10 +249,26 @@ class TesseractOcr:
             width, height = height, width
         return OcrResult(words=words, width=width, height=height, rotation=rotation)
 
+    def _with_unread_ink(self, image: Image.Image, words: list[Word],
+                         options: OcrOptions) -> list[Word]:
+        """words with the ink they left unread read line by line (unread_ink): by the
+        line recogniser where it reads the page's script, else by Tesseract."""
+        reader = self.line_reader
+        if reader is not None and reads_script(options.lang):
+            return with_unread_ink(
+                image, words,
+                lambda regions: read_regions(reader, image, [box for box, _ in regions]),
+                LINE_READER_MIN_CONF)
+        return with_unread_ink(image, words, lambda regions: [self._read_field(
+            image, box, text_height, options, min_scale=1.0, text_px=READ_TEXT_PX)
+            for box, text_height in regions])
+
     def _read_field(self, image: Image.Image, box: Box, text_height: int,
-                    options: OcrOptions) -> list[Word]:
-        """One line of the page read alone, large (see engine.backends.fields)."""
-        scale = min(_MAX_SCALE, max(_FIELD_MIN_SCALE, _TARGET_TEXT_PX / max(1, text_height)),
+                    options: OcrOptions, min_scale: float = _FIELD_MIN_SCALE,
+                    text_px: float = _TARGET_TEXT_PX) -> list[Word]:
+        """One line of the page read alone, large (see engine.backends.fields): its
+        text scaled to about text_px tall, at least min_scale times."""
+        scale = min(_MAX_SCALE, max(min_scale, text_px / max(1, text_height)),
                     (_MAX_FIELD_PIXELS / max(1, box.w * box.h)) ** 0.5)
         # Clamped to the page: a crop past its edge would be padded black.
         crop = image.crop((box.x, box.y, min(image.width, box.x + box.w),

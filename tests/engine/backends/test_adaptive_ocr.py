@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from engine import Library
-from engine.backends.tesseract import _binarized, _median_text_height
+from engine.backends.tesseract import _median_text_height
 from engine.models import Box, PageText, Word
 from engine.store.migrations import CONFIDENCE_BACKFILL, apply_migrations
 
@@ -62,14 +62,6 @@ def test_text_height_estimate_ignores_specks_and_numbers() -> None:
     assert _median_text_height([]) == 0
 
 
-def test_binarized_page_is_black_on_white() -> None:
-    page = Image.new("L", (50, 20), 200)
-    page.paste(40, (10, 5, 30, 15))
-    import numpy as np
-
-    assert set(np.unique(np.asarray(_binarized(page))).tolist()) == {0, 255}
-
-
 def test_low_confidence_pages_are_listed_for_review(fake_library: Library,
                                                     tmp_path: Path) -> None:
     good = PageText(1, 100, 100, [Word("clear", Box(0, 0, 5, 5), 94.0)], "ocr")
@@ -118,24 +110,44 @@ class _ScriptedOcr:
         self.ocr = Scripted(binary="tesseract")
 
 
-def test_a_poorly_read_page_gains_the_sparse_words_its_layout_read_missed() -> None:
+def test_a_poorly_read_page_is_read_once_its_unread_ink_line_by_line() -> None:
     from engine.protocols import OcrOptions
 
     page = Image.new("L", (1500, 1200), 255)  # read at its own size
     scripted = _ScriptedOcr(page_conf=65.0)
     result = scripted.ocr.ocr(page, OcrOptions(detect_rotation=False))
-    # The first read is the better one: kept, plus the confident word it lacked.
-    assert [w.text for w in result.words] == ["Invoice", "Harbour", "Total"]
-    assert scripted.reads == [3, 11]  # one retry, as before: no extra pass
-    # The sparse read is the better one: kept, plus the first read's word it lacked.
-    better = _ScriptedOcr(page_conf=52.0, sparse_conf=90.0)
-    texts = [w.text for w in better.ocr.ocr(page, OcrOptions(detect_rotation=False)).words]
-    assert texts[:2] == ["Invoice", "Total"] and "Harbour" in texts
-    # A page read well (clean print) is not read again.
-    clean = _ScriptedOcr(page_conf=95.0)
-    assert [w.text for w in clean.ocr.ocr(page, OcrOptions(detect_rotation=False)).words] \
-        == ["Invoice", "Harbour"]
-    assert clean.reads == [3]
+    # No second, sparse read of the whole page any more (the unread ink is read instead).
+    assert scripted.reads == [3]
+    assert [w.text for w in result.words] == ["Invoice", "Harbour"]
+
+def test_a_ruled_cell_the_page_read_left_out_is_read_on_its_own() -> None:
+    from engine.backends.tesseract import TesseractOcr
+    from engine.protocols import OcrOptions
+    from tests.engine.backends.test_unread_ink import ruled_form
+
+    page, title, date = ruled_form()
+    reads: list[int] = []
+
+    class Scripted(TesseractOcr):
+        def _words(self, image, options, scale):  # type: ignore[no-untyped-def]
+            reads.append(options.psm)
+            if options.psm == 7:  # the cell, alone: its box within the crop
+                return [Word("12-4-80", Box(round((date.x - 400) * scale), 10,
+                                            round(date.w * scale), 30), 92.0)]
+            return [Word(text, Box(title.x + 90 * i, title.y, 80, title.h), 94.0)
+                    for i, text in enumerate(["DECISION", "TREE", "ESTIMATION"])]
+
+    page.info["dpi"] = (300, 300)  # read as it is
+    # Without the line recogniser (its wheel missing): Tesseract reads the region.
+    result = Scripted(binary="tesseract", line_reader=None).ocr(
+        page, OcrOptions(detect_rotation=False))
+    assert [w.text for w in result.words] == ["DECISION", "TREE", "ESTIMATION", "12-4-80"]
+    assert reads.count(7) == 1  # the one region left unread, read alone
+    # With it, the recogniser reads the region and Tesseract only the page.
+    reads.clear()
+    result = Scripted(binary="tesseract").ocr(page, OcrOptions(detect_rotation=False))
+    assert [w.text for w in result.words] == ["DECISION", "TREE", "ESTIMATION", "12-4-80"]
+    assert reads.count(7) == 0
 
 
 @pytest.mark.parametrize("upscaled_read", [
@@ -163,11 +175,6 @@ def test_a_page_that_reads_as_almost_nothing_upscaled_is_read_at_its_own_size(
     assert scales[0] > 1.0 and scales[1] == 1.0
     assert [w.text for w in result.words][:2] == ["Quarterly", "statement"]
     assert max(w.box.x + w.box.w for w in result.words) <= page.width
-
-
-def test_binarizing_a_page_of_one_shade_keeps_it() -> None:
-    blank = Image.new("L", (40, 30), 255)
-    assert _binarized(blank).getextrema() == (255, 255)
 
 
 class _TurnedWorse:

@@ -1,0 +1,118 @@
+"""Text the page's read left out: ink no word covers, ruling lines aside, read again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from engine.backends.unread_ink import unread_regions, unread_words, with_unread_ink
+from engine.models import Box, Word
+
+
+def ruled_form() -> tuple[Image.Image, Box, Box]:
+    """A form with a title and a bordered cell holding a date: the title's box and the
+    date's box."""
+    page = Image.new("L", (760, 1000), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=16)
+    draw.text((60, 60), "DECISION TREE ESTIMATION", font=font, fill=0)
+    draw.rectangle((400, 90, 700, 130), outline=0, width=2)  # the cell
+    draw.line((40, 300, 720, 300), fill=0, width=2)  # a rule across the page
+    draw.line((380, 200, 380, 600), fill=0, width=2)  # and one down it
+    draw.text((480, 102), "12-4-80", font=font, fill=0)
+    title = draw.textbbox((60, 60), "DECISION TREE ESTIMATION", font=font)
+    date = draw.textbbox((480, 102), "12-4-80", font=font)
+    return (page, Box(title[0], title[1], title[2] - title[0], title[3] - title[1]),
+            Box(date[0], date[1], date[2] - date[0], date[3] - date[1]))
+
+
+def _inside(inner: Box, outer: Box) -> bool:
+    return outer.x <= inner.x and outer.y <= inner.y and \
+        inner.x + inner.w <= outer.x + outer.w and inner.y + inner.h <= outer.y + outer.h
+
+
+def test_the_unread_cell_is_the_only_region_rules_and_read_words_are_not() -> None:
+    page, title, date = ruled_form()
+    read = [Word("DECISION", title, 95.0)]  # the title was read, the cell was not
+    regions = unread_regions(page, read)
+    assert len(regions) == 1
+    box, text_height = regions[0]
+    assert _inside(date, box) and box.w < 200 and 8 <= text_height <= 30
+    # Everything read: nothing left.
+    assert unread_regions(page, [*read, Word("12-4-80", date, 90.0)]) == []
+
+
+@pytest.mark.parametrize("size", [(1, 1), (40, 30)])
+def test_a_blank_or_tiny_page_has_no_regions(size: tuple[int, int]) -> None:
+    assert unread_regions(Image.new("L", size, 255), []) == []
+
+
+def test_a_big_page_is_searched_small_and_answered_in_its_own_pixels() -> None:
+    page, title, date = ruled_form()
+    big = page.resize((page.width * 4, page.height * 4))
+    regions = unread_regions(big, [Word("DECISION", Box(title.x * 4, title.y * 4,
+                                                         title.w * 4, title.h * 4), 95.0)])
+    assert len(regions) == 1
+    assert _inside(Box(date.x * 4, date.y * 4, date.w * 4, date.h * 4), regions[0][0])
+
+
+def test_what_a_region_reads_joins_the_words_in_reading_order() -> None:
+    page, title, date = ruled_form()
+    before = Word("Form", Box(60, 20, 50, 16), 96.0)
+    heading = Word("DECISION", title, 95.0)
+    footer = Word("Lorillard", Box(60, 900, 90, 16), 93.0)
+    asked: list[tuple[Box, int]] = []
+
+    def read_lines(regions: list[tuple[Box, int]]) -> list[list[Word]]:
+        asked.extend(regions)
+        return [[Word("12-4-80", Box(date.x, date.y, date.w, date.h), 91.0),
+                 Word("~", Box(box.x, box.y, 4, 4), 20.0),  # unsure: dropped
+                 Word("DECISION", title, 97.0)]  # already read: not repeated
+                for box, _ in regions]
+
+    words = with_unread_ink(page, [before, heading, footer], read_lines)
+    assert [w.text for w in words] == ["Form", "DECISION", "12-4-80", "Lorillard"]
+    assert len(asked) == 1
+
+
+def test_unread_words_keeps_sure_words_where_nothing_was_read() -> None:
+    read = [Word("Total", Box(10, 10, 50, 20), 90.0)]
+    found = [Word("Total", Box(12, 11, 48, 19), 95.0), Word("42.00", Box(80, 10, 50, 20), 88.0),
+             Word("x", Box(200, 10, 10, 20), 30.0)]
+    assert [w.text for w in unread_words(found, read)] == ["42.00"]
+    assert [w.text for w in unread_words(found, [])] == ["Total", "42.00"]
+
+
+FUNSD = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "funsd" / \
+    "training_data" / "images"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not FUNSD.is_dir(), reason="needs ../shared/corpus")
+@pytest.mark.parametrize("backend", ["cli", "tesserocr"])
+def test_a_date_in_a_ruled_cell_of_a_real_form_is_read(backend: str) -> None:
+    from engine.backends.tesseract import TesseractOcr
+    from engine.backends.tesserocr_ocr import TesserocrOcr
+    from engine.protocols import OcrOptions
+
+    # FUNSD 00838511: the page's read leaves out the bordered DATE cell's "12-4-80".
+    ocr = TesseractOcr() if backend == "cli" else TesserocrOcr()
+    result = ocr.ocr(Image.open(FUNSD / "00838511_00838525.png"), OcrOptions())
+    texts = [w.text for w in result.words]
+    assert "12-4-80" in texts
+    assert texts.index("12-4-80") > texts.index("TOXIC")  # after the title above it
+
+
+def test_a_scrap_the_page_read_in_a_cell_gives_way_to_the_cells_whole_read() -> None:
+    page, title, date = ruled_form()
+    heading = Word("DECISION", title, 95.0)
+    scrap = Word("1", Box(date.x, date.y, 6, date.h), 93.0)  # the page's read of the cell
+
+    def read_lines(regions: list[tuple[Box, int]]) -> list[list[Word]]:
+        return [[Word("12-4-80", Box(date.x, date.y, date.w, date.h), 84.0)]
+                for _ in regions]
+
+    words = with_unread_ink(page, [heading, scrap], read_lines)
+    assert [w.text for w in words] == ["DECISION", "12-4-80"]
