@@ -142,8 +142,9 @@ def unread_regions(image: Image.Image, words: list[Word]) -> list[tuple[Box, int
 
 def _place(words: list[Word], box: Box) -> int:
     """Where words read in box go in the reading order: after the nearest word left of it
-    on its line, else after the lowest word above it that shares its columns, else after
-    the lowest word above it, else first."""
+    on its line, else after the line of the lowest word above it that shares its columns,
+    else after the line of the lowest word above it, else first. After the whole line:
+    a label read below a date must not land between "27," and "1991"."""
     middle = box.y + box.h / 2
     best, best_key = 0, None
     for index, word in enumerate(words):
@@ -156,6 +157,14 @@ def _place(words: list[Word], box: Box) -> int:
             continue
         if best_key is None or key > best_key:
             best, best_key = index + 1, key
+    if best_key is not None and best_key[0] < 2:
+        line = words[best - 1].box
+        while best < len(words):
+            after = words[best].box
+            if not (line.y <= after.y + after.h / 2 <= line.y + line.h and after.x >= line.x):
+                break
+            line = after
+            best += 1
     return best
 
 

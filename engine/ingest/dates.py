@@ -93,6 +93,8 @@ _BAD = re.compile(r"\b(birth|born|dob|expir\w*|exp|due|valid|until|deadline|sinc
                   r"geb|geboren|geburt\w*|f[äa]llig\w*|g[üu]ltig|née|né|naissance|[ée]ch[ée]ance|valable|"
                   r"vencimiento|nacimiento|scadenza|nascita)\b[^\n]{0,14}$", re.I)
 _LABEL = re.compile(r"(\w*datum)|dat(e[ds]?|ed|o)|issued|fecha", re.I)
+# The long English words of _BAD, which OCR misspells by a letter ("EXFiRATION DATE").
+_BAD_WORDS = ("expiration", "expiry", "expires", "deadline", "birthday")
 # The label as OCR reads it on poor copies: D as O or 0, T as I ("OATE", "DAIE"), or glued
 # to the next word of a two-word label ("OATEISSUED", "DATERECEIVED"). Only in capitals:
 # a form's labels are, and "Dare" or "Oates" in running text are words.
@@ -183,6 +185,18 @@ def _order(text: str, fallback: str, dotted: bool = False) -> str:
     return fallback
 
 
+def _names_other_event(text: str) -> bool:
+    """Whether text ends naming another date than the paper's own (_BAD), one of its long
+    words misspelled by a letter included."""
+    if _BAD.search(text):
+        return True
+    from rapidfuzz.distance import DamerauLevenshtein
+
+    tail = re.findall(r"[^\W\d_]{6,}", text)[-3:]
+    return any(DamerauLevenshtein.distance(word.lower(), bad) <= 1
+               for word in tail for bad in _BAD_WORDS)
+
+
 def _is_label(text: str) -> bool:
     """A word that labels a date field; a label OCR glued to the words before it by their
     dots counts too ("Ext.Autho.Date")."""
@@ -201,7 +215,7 @@ def _label_words(page: PageText) -> list[Box]:
         if _is_label(word.text):
             after = " ".join(w.text for w in page.words[i + 1 : i + 3])
             before = " ".join(w.text for w in page.words[max(0, i - 2) : i])
-            if not _BAD.search(before) and not _BAD.match(after.replace("of ", "", 1)):
+            if not _names_other_event(before) and not _BAD.match(after.replace("of ", "", 1)):
                 boxes.append(word.box)
     return boxes
 
@@ -287,7 +301,7 @@ def find_dates(text: str, *, order: str | None = None, today: date | None = None
             score = 1.0 + 0.5 * (1 - match.start() / length)
             label = _GOOD.search(before) or (labelled and labelled(match.start(), match.end()))
             score += 1.0 if label else 0.0
-            score -= 1.5 if _BAD.search(before) else 0.0
+            score -= 1.5 if _names_other_event(before) else 0.0
             score += 0.2 if kind in ("iso", "compact", "day-of-month", "day-month", "month-day") \
                 else 0.0
             seen[day] = seen.get(day, 0) + 1

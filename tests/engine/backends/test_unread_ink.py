@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from engine.backends.unread_ink import unread_regions, unread_words, with_unread_ink
+from engine.backends.unread_ink import _place, unread_regions, unread_words, with_unread_ink
 from engine.models import Box, Word
 
 
@@ -116,3 +116,12 @@ def test_a_scrap_the_page_read_in_a_cell_gives_way_to_the_cells_whole_read() -> 
 
     words = with_unread_ink(page, [heading, scrap], read_lines)
     assert [w.text for w in words] == ["DECISION", "12-4-80"]
+
+
+def test_a_region_below_a_line_goes_after_the_whole_line_not_inside_it() -> None:
+    # FUNSD 91355841: "SEPT. 27, 1991" with "MANUFACTURER:" read below-left of it; the
+    # comma's descender made "27," the lowest word above, and the label split the date.
+    line = [Word("SEPT.", Box(272, 206, 45, 12), 93.0), Word("27,", Box(323, 206, 25, 15), 96.0),
+            Word("1991", Box(358, 206, 35, 12), 97.0)]
+    footer = Word("BROWN", Box(279, 271, 50, 12), 93.0)
+    assert _place([*line, footer], Box(97, 268, 120, 16)) == 3

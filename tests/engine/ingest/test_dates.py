@@ -152,6 +152,15 @@ def test_a_date_label_as_ocr_reads_it_on_a_poor_copy(label: str, counts: bool) -
     assert (best == date(1983, 12, 13)) is counts
 
 
+def test_an_expiry_label_misspelled_by_ocr_still_names_another_date() -> None:
+    # FUNSD 91391286: "COUPON EXFiRATION DATE 11/30/93" above "COUPON ISSUE DATE" beside
+    # its 5/19/93, which reading order put later.
+    form = _page(("COUPON", 109, 381), ("ISSUE", 169, 381), ("DATE", 211, 381),
+                 ("COUPON", 109, 414), ("EXFiRATION", 169, 413), ("DATE", 250, 413),
+                 ("11/30/93", 349, 411), ("TOTAL", 338, 509), ("5/19/93", 339, 383))
+    assert find_dates_on_pages([form], order="mdy", today=TODAY)[0].day == date(1993, 5, 19)
+
+
 def test_default_order(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SCANDEX_DATE_ORDER", "mdy")
     assert default_order() == "mdy"
