@@ -154,7 +154,10 @@ class PaddleLineReader:
                 line = _margined(crops[index]).resize((width, _HEIGHT), Image.Resampling.BILINEAR)
                 pixels[row, :, :, :width] = \
                     np.asarray(line, dtype=np.float32).transpose(2, 0, 1) / 127.5 - 1.0
-            probabilities = session.run(None, {session.get_inputs()[0].name: pixels})[0]
+            try:
+                probabilities = session.run(None, {session.get_inputs()[0].name: pixels})[0]
+            except Exception as e:  # onnxruntime raises its own untyped errors
+                raise OcrFailed(f"The line recogniser failed on a page: {e}") from e
             for row, (index, width) in enumerate(zip(batch, widths, strict=True)):
                 out[index] = _words(probabilities[row], characters, allowed,
                                     crops[index].width / width, crops[index].height)

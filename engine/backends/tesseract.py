@@ -255,10 +255,13 @@ class TesseractOcr:
         line recogniser where it reads the page's script, else by Tesseract."""
         reader = self.line_reader
         if reader is not None and reads_script(options.lang):
-            return with_unread_ink(
-                image, words,
-                lambda regions: read_regions(reader, image, [box for box, _ in regions]),
-                LINE_READER_MIN_CONF)
+            try:
+                return with_unread_ink(
+                    image, words,
+                    lambda regions: read_regions(reader, image, [box for box, _ in regions]),
+                    LINE_READER_MIN_CONF)
+            except OcrFailed:
+                pass  # a damaged model file: the page is still read, by Tesseract alone
         return with_unread_ink(image, words, lambda regions: [self._read_field(
             image, box, text_height, options, min_scale=1.0, text_px=READ_TEXT_PX)
             for box, text_height in regions])

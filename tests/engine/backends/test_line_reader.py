@@ -18,6 +18,7 @@ from engine.backends.line_reader import (
     reads_script,
 )
 from engine.backends.tesseract import TesseractOcr
+from engine.errors import OcrFailed
 from engine.models import Box, Word
 from engine.protocols import OcrOptions
 
@@ -142,3 +143,19 @@ def test_the_reader_survives_pickling_for_worker_processes() -> None:
 
     reader = PaddleLineReader()
     assert pickle.loads(pickle.dumps(reader)).model == reader.model
+
+
+def test_a_damaged_model_leaves_the_lines_to_tesseract(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = tmp_path / "rec.onnx"
+    broken.write_bytes(b"not a model")
+    reader = PaddleLineReader(model=broken)
+    with pytest.raises(OcrFailed, match="reinstall|Reinstall"):
+        reader.read_lines([Image.new("L", (80, 20), 255)])
+    tesseract_lines: list[Box] = []
+    monkeypatch.setattr(TesseractOcr, "_read_field",
+                        lambda self, image, box, *a, **k: tesseract_lines.append(box) or [])
+    heading = [Word("QUARTERLY", Box(40, 40, 200, 30), 96.0)]
+    TesseractOcr(line_reader=reader)._with_unread_ink(_cell_page(), heading,
+                                                     OcrOptions(lang="eng"))
+    assert tesseract_lines
