@@ -56,7 +56,9 @@ _MONTHS.update({"sept": 9, "okt": 10, "dez": 12, "mär": 3, "mrz": 3, "ene": 1, 
 # OCR misspelled by one letter ("Ocotber", "Febuary") or cut short ("Apri 27, 1981").
 # Its last letter may be an "l" OCR read as "]" or "|" ("Apri] 27, 1982").
 _MONTH = r"(?P<month_name>[^\W\d_]{3,10}|[^\W\d_]{2,9}[\]|])\.?"
-_YEAR = r"(?P<year>(?:1[89]|20)\d{2}|'?\d{2})"
+# Two digits before a comma and a four-digit number are a day, not a year: a range
+# "March 15-19, 1999" read "March 15 19, 1099" is no 15 March 2019.
+_YEAR = r"(?P<year>(?:1[89]|20)\d{2}|'?\d{2}(?!,\s?\d{4}))"
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th|er)?"
 # A year ends at a non-digit, or where OCR glued the next word on and read its capital
 # D or O as a zero ("June 21, 19930EPARTMENT").
@@ -77,9 +79,16 @@ _PATTERNS = [
     # "11. März 2024", "1er janvier 2024", "11 de marzo de 2024".
     ("day-month", re.compile(rf"(?<!\w){_DAY}[\s.-]+(?:de\s+)?{_MONTH}[\s,.-]+(?:de\s+)?"
                              rf"{_YEAR}{_YEAR_END}", re.I)),
-    # "April 1,1957": OCR often drops the space after the comma.
-    ("month-day", re.compile(rf"(?<!\w){_MONTH}[\s.-]+{_DAY}(?:,[\s.-]*|[\s.-]+){_YEAR}"
+    # "April 1,1957": OCR often drops the space after the comma; a line recogniser, the
+    # one after the month ("Aprii27, 1981").
+    # A range "March 15-19, 1999" is its first day.
+    ("month-day", re.compile(rf"(?<!\w){_MONTH}[\s.-]*{_DAY}(?:\s?[-–]\s?[0-3]?\d)?"
+                             rf"(?:,[\s.-]*|[\s.-]+){_YEAR}"
                              rf"{_YEAR_END}", re.I)),
+    # A month glued to a label in capitals before it ("DATEMay 27, 1982": a form's small
+    # "DATE" printed in the corner of its box, read as one word with the date).
+    ("glued-month-day", re.compile(rf"(?<=[A-Z]{{2}})(?P<month_name>[A-Z][a-z]{{2,9}})\.?"
+                                   rf"[\s.-]+{_DAY}(?:,[\s.-]*|[\s.-]+){_YEAR}{_YEAR_END}")),
 ]
 # A numeric date whose digits OCR read partly as letters ("1O/12/2023", "l2/03/2023"):
 # O for 0, l, I or | for 1, one for one so that offsets still match the words' boxes.
@@ -87,9 +96,10 @@ _LETTERED = re.compile(r"(?<![\w/.-])[\dOoIl|]{1,4}(?:\s?[/.-]\s?[\dOoIl|]{1,4})
 _AS_DIGITS = str.maketrans("OoIl|", "00111")
 _GOOD = re.compile(r"(\b(date[ds]?|dated|issued|invoice|receipt|on|fecha)|datum)\b"
                    r"[^\n]{0,12}$", re.I)
-# The same, other languages: born (geboren, né, nacimiento, nascita), due (fällig,
-# échéance, vencimiento, scadenza), valid until (gültig bis, valable jusqu'au).
-_BAD = re.compile(r"\b(birth|born|dob|expir\w*|exp|due|valid|until|deadline|since|"
+# "Date required" is a request's deadline, not its date. The same, other languages: born
+# (geboren, né, nacimiento, nascita), due (fällig, échéance, vencimiento, scadenza), valid
+# until (gültig bis, valable jusqu'au).
+_BAD = re.compile(r"\b(birth|born|dob|expir\w*|exp|due|valid|until|deadline|since|required|"
                   r"geb|geboren|geburt\w*|f[äa]llig\w*|g[üu]ltig|née|né|naissance|[ée]ch[ée]ance|valable|"
                   r"vencimiento|nacimiento|scadenza|nascita)\b[^\n]{0,14}$", re.I)
 _LABEL = re.compile(r"(\w*datum)|dat(e[ds]?|ed|o)|issued|fecha", re.I)
@@ -99,6 +109,9 @@ _BAD_WORDS = ("expiration", "expiry", "expires", "deadline", "birthday")
 # to the next word of a two-word label ("OATEISSUED", "DATERECEIVED"). Only in capitals:
 # a form's labels are, and "Dare" or "Oates" in running text are words.
 _READ_LABEL = re.compile(r"[DO0]A[TI]E(D|S|ISSUED|RECEIVED|SENT|SHIPPED|SIGNED|FILED)?")
+# Where the layout puts a date beside it, a word a letter from "Date" the way OCR misreads
+# it is the label too ("Dare", "Daie", "Oate"): alone in running text these are words.
+_LAID_OUT_LABEL = re.compile(r"[DO0](?:a[rti]e|ARE)[.:]*")
 _MDY_COUNTRIES = ("US", "CA", "PH", "FM", "PW", "MH")
 MAX_CANDIDATES = 5
 
@@ -212,7 +225,7 @@ def _label_words(page: PageText) -> list[Box]:
     the words after name another date ("Date of birth", "Due date" reads the other way)."""
     boxes = []
     for i, word in enumerate(page.words):
-        if _is_label(word.text):
+        if _is_label(word.text) or _LAID_OUT_LABEL.fullmatch(word.text):
             after = " ".join(w.text for w in page.words[i + 1 : i + 3])
             before = " ".join(w.text for w in page.words[max(0, i - 2) : i])
             if not _names_other_event(before) and not _BAD.match(after.replace("of ", "", 1)):
@@ -302,8 +315,7 @@ def find_dates(text: str, *, order: str | None = None, today: date | None = None
             label = _GOOD.search(before) or (labelled and labelled(match.start(), match.end()))
             score += 1.0 if label else 0.0
             score -= 1.5 if _names_other_event(before) else 0.0
-            score += 0.2 if kind in ("iso", "compact", "day-of-month", "day-month", "month-day") \
-                else 0.0
+            score += 0.2 if kind != "numeric" else 0.0
             seen[day] = seen.get(day, 0) + 1
             best = found.get(day)
             if best is None or score > best.score:
@@ -315,7 +327,7 @@ def find_dates(text: str, *, order: str | None = None, today: date | None = None
 
 # Raised whenever find_dates reads dates it did not before: contents an older finder
 # dated are looked at again, a batch at a time, their old dates kept until then.
-DATE_FINDER = "4"
+DATE_FINDER = "5"
 _FINDER_KEY, _CURSOR_KEY = "date_finder", "date_finder_cursor"
 
 

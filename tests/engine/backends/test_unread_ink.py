@@ -77,6 +77,43 @@ def test_what_a_region_reads_joins_the_words_in_reading_order() -> None:
     assert len(asked) == 1
 
 
+@pytest.mark.parametrize(("misread", "conf", "replaced"), [
+    ("Tr", 23.0, True),  # unsure
+    ("i¢é5", 65.0, True),  # a number read with letters no number has
+    ("12-4-80", 91.0, False), ("l2-4-8O", 70.0, False),  # sure; a look-alike date.py takes
+    ("12-4-8", 10.0, True),  # a number: the recogniser reads digits better
+    ("12-4-8O", 10.0, False)])  # with letters, a slip from the recogniser's read: kept
+def test_an_unsure_read_word_is_read_again_and_gives_way(misread: str, conf: float,
+                                                         replaced: bool) -> None:
+    # FUNSD 00851772_1780: "DATE May" read "Tr" at 23 over a box taking in the cell's rule.
+    page, title, date = ruled_form()
+    wide = Box(date.x - 10, date.y - 6, date.w + 20, date.h + 12)
+    asked: list[tuple[Box, int]] = []
+
+    def read_lines(regions: list[tuple[Box, int]]) -> list[list[Word]]:
+        asked.extend(regions)
+        return [[Word("12-4-80", date, 84.0)] for _ in regions]
+
+    # Three more sure words (on blank paper): the unsure word is the page's exception.
+    sure = [Word("DECISION", title, 95.0)] + [Word(f"w{i}", Box(60, 700 + 40 * i, 40, 16), 96.0)
+                                             for i in range(3)]
+    words = with_unread_ink(page, [*sure, Word(misread, wide, conf)], read_lines, min_conf=60.0)
+    texts = [w.text for w in words]
+    assert texts[:2] == ["DECISION", "12-4-80"] if replaced else texts[-1] == misread
+    assert len(words) == 5 and bool(asked) is (conf < 50 or misread == "i¢é5")
+
+
+def test_a_mostly_unsure_read_is_not_read_again() -> None:
+    # A fax copy: the recogniser's reads of its unsure words differ from copy to copy.
+    page, title, date = ruled_form()
+    words = [Word("DECISION", title, 45.0), Word("l2-4-B0", date, 40.0)]
+
+    def read_lines(regions: list[tuple[Box, int]]) -> list[list[Word]]:
+        raise AssertionError("nothing is left unread")
+
+    assert with_unread_ink(page, words, read_lines, min_conf=60.0) == words
+
+
 def test_unread_words_keeps_sure_words_where_nothing_was_read() -> None:
     read = [Word("Total", Box(10, 10, 50, 20), 90.0)]
     found = [Word("Total", Box(12, 11, 48, 19), 95.0), Word("42.00", Box(80, 10, 50, 20), 88.0),

@@ -141,15 +141,52 @@ def test_a_date_beside_a_date_label_wins_though_reading_order_parts_them() -> No
 
 @pytest.mark.parametrize(("label", "counts"), [
     ("OATEISSUED", True), ("0ATE", True), ("DAIE:", True), ("Ext.Autho.Date", True),
-    ("Int.Init.Date:", True), ("Due.Date", False), ("Dare", False), ("Oates", False)])
+    ("Int.Init.Date:", True), ("Due.Date", False), ("Dare", True), ("Daie.", True),
+    ("Dares", False), ("Oates", False)])
 def test_a_date_label_as_ocr_reads_it_on_a_poor_copy(label: str, counts: bool) -> None:
     # FUNSD: "DATE ISSUED" read "OATEISSUED" beside its value, a body's "on December 6,
-    # 1983" further down; "Ext. Autho. Date" read glued by its dots.
+    # 1983" further down; "Ext. Autho. Date" read glued by its dots; FUNSD 0060136394's
+    # typewritten "Date" read "Dare" by both recognisers, its date beside it.
     form = _page((label, 40, 130), ("December", 160, 130), ("13,", 240, 130),
                  ("1983", 275, 130), ("issued", 60, 560), ("on", 120, 560),
                  ("December", 160, 560), ("6,", 240, 560), ("1983", 265, 560))
     best = find_dates_on_pages([form], order="mdy", today=TODAY)[0].day
     assert (best == date(1983, 12, 13)) is counts
+
+
+def test_a_word_a_letter_from_date_is_no_label_in_running_text() -> None:
+    text = "I dare say December 13, 1983 was cold. Dare the board. Issued on December 6, 1983"
+    assert find_dates(text, order="mdy", today=TODAY)[0].day == date(1983, 12, 6)
+
+
+def test_a_date_required_is_a_deadline() -> None:
+    # FUNSD 71108371: "Date Required:4/20/98" above "Date Submitted: 4/17/98".
+    text = "Phone Number 7970 Date Required:4/20/98 Priority Date Submitted: 4/17/98"
+    assert find_dates(text, order="mdy", today=TODAY)[0].day == date(1998, 4, 17)
+
+
+def test_a_month_glued_to_the_label_before_it() -> None:
+    # FUNSD 00851772_1780: a small "DATE" printed in the box's corner, read with the date
+    # as "[DATEMay 27, 1982"; the lab's search dates further down.
+    text = "SEARCH SUMMARY Bell [DATEMay 27, 1982 LITERATURE SURVEYED Jan. 1982 to Dec. 1981"
+    found = find_dates(text, order="mdy", today=TODAY)
+    assert found[0].day == date(1982, 5, 27)
+    assert found[0].text == "May 27, 1982"
+    assert find_dates("CALENDAR may 27, 1982", today=TODAY)[0].text == "may 27, 1982"
+
+
+def test_a_range_read_without_its_dash_is_no_two_digit_year() -> None:
+    # FUNSD 71341634: "Promo Dates: March 15- 19, 1999" read "March 15 19, 1099".
+    assert find_dates("Promo Dates: March 15 19, 1099", today=TODAY) == []
+    assert find_dates("Dated March 15 19", today=TODAY)[0].day == date(2019, 3, 15)
+    assert find_dates("Promo Dates: March 15- 19, 1999", today=TODAY)[0].day == \
+        date(1999, 3, 15)
+
+
+def test_a_month_glued_to_its_day() -> None:
+    # FUNSD 89867723: "DATE April 27, 1981" read by the line recogniser "Aprii27, 1981".
+    assert find_dates("DATE Aprii27, 1981", today=TODAY)[0].day == date(1981, 4, 27)
+    assert find_dates("Room27, 1981", today=TODAY) == []
 
 
 def test_an_expiry_label_misspelled_by_ocr_still_names_another_date() -> None:
