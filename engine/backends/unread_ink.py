@@ -55,12 +55,18 @@ MIN_CONF = 80.0
 # (FUNSD: "DATE May" read "Tr" at 23). So is a number read with letters no number has
 # (a year "i¢é5" at 65).
 UNSURE_CONF = 50.0
+_GARBLED_NUMBER = re.compile(r"(?=.*\d)(?=.*[^\x00-\x7f])")
+SLIP_SHARE = 0.25  # see _spelled_alike: of the longer word's letters
 # Only where they are the exceptions: on a page whose read is mostly unsure (a fax copy)
 # the recogniser's reads of them differ from copy to copy as much as Tesseract's, and
 # held-out fax rescans were grouped less (0.90 -> 0.70, `python -m bench intelligence`).
 UNSURE_SHARE = 0.25
-SLIP_SHARE = 0.25  # of the longer word's letters
-_GARBLED_NUMBER = re.compile(r"(?=.*\d)(?=.*[^\x00-\x7f])")
+# Of those, only the ones in a date or beside one ("Tr 27, 1982", "2/3/80"): the date is
+# what the index reads from a page's words, and no word list helps Tesseract read it.
+# Each is a line for the recogniser (~30 ms); every unsure word of 40 e2e pages took
+# their lines from 122 to 377 and the OCR's CPU up 16 %, every one with a digit or beside
+# one 13 %.
+_DATE_PART = re.compile(r"\d{1,2}\s?[/.-]\s?\d{1,2}\s?[/.-]\s?\d{2,4}|(?:1[89]|20)\d\d|\d{1,2},")
 _PAD = 2  # pixels kept around each read word and region
 
 
@@ -107,11 +113,11 @@ def _ruling_lines(ink: np.ndarray) -> np.ndarray:
     return lines
 
 
-def unread_regions(image: Image.Image, words: list[Word], reread: bool = False
+def unread_regions(image: Image.Image, words: list[Word], reread: frozenset[int] = frozenset()
                    ) -> list[tuple[Box, int]]:
-    """Line-shaped regions of letter-sized ink that no word of words covers (with reread,
-    no word but the unsure ones), in page pixels, each with its text's height; the
-    largest first, at most MAX_REGIONS."""
+    """Line-shaped regions of letter-sized ink that no word of words covers (but the words
+    whose indexes are in reread: read again), in page pixels, each with its text's height;
+    the largest first, at most MAX_REGIONS."""
     from scipy import ndimage
 
     heights = sorted(w.box.h for w in words)
@@ -126,9 +132,9 @@ def unread_regions(image: Image.Image, words: list[Word], reread: bool = False
         return []
     ink = grey <= otsu_threshold(grey[::2, ::2])  # a quarter of the pixels tells as well
     ink &= ~_ruling_lines(ink)
-    for word in words:
-        if reread and _unsure(word):
-            continue  # its ink is read again (see UNSURE_CONF)
+    for index, word in enumerate(words):
+        if index in reread:
+            continue
         box = word.box
         ink[max(0, round(box.y * factor) - _PAD): round((box.y + box.h) * factor) + _PAD,
             max(0, round(box.x * factor) - _PAD): round((box.x + box.w) * factor) + _PAD] = False
@@ -201,10 +207,17 @@ def _unsure(word: Word) -> bool:
                                        and _GARBLED_NUMBER.match(word.text) is not None)
 
 
-def _rereads(words: list[Word]) -> bool:
-    """Whether the page's unsure words are read again (UNSURE_SHARE)."""
-    unsure = sum(_unsure(w) for w in words)
-    return 0 < unsure <= UNSURE_SHARE * len(words)
+def _rereads(words: list[Word]) -> frozenset[int]:
+    """The indexes of the unsure words read again (UNSURE_SHARE)."""
+    unsure = [i for i, w in enumerate(words) if _unsure(w)]
+    if len(unsure) > UNSURE_SHARE * len(words):
+        return frozenset()
+    dated = [_DATE_PART.search(w.text) is not None for w in words]
+
+    def in_date(i: int) -> bool:
+        return dated[i] or (i > 0 and dated[i - 1]) or (i + 1 < len(words) and dated[i + 1])
+
+    return frozenset(i for i in unsure if in_date(i))
 
 
 def _spelled_alike(word: Word, fresh: Word) -> bool:
@@ -221,11 +234,12 @@ def _spelled_alike(word: Word, fresh: Word) -> bool:
 
 def _replaced_by(word: Word, fresh: Word, reread: bool) -> bool:
     """Whether the page's read word gives way to fresh, a word read in a region: a scrap
-    of it, or an unsure word (_unsure) less sure than fresh, the two sharing half of the
-    smaller's box (an unsure read's box often takes in a ruling line or a neighbour)."""
+    of it, or (reread: an unsure word read again) one less sure than fresh, the two
+    sharing half of the smaller's box (an unsure read's box often takes in a ruling line
+    or a neighbour)."""
     if _fragment_of(word, fresh):
         return True
-    if not reread or not _unsure(word) or word.conf >= fresh.conf or _spelled_alike(word, fresh):
+    if not reread or word.conf >= fresh.conf or _spelled_alike(word, fresh):
         return False
     a, b = word.box, fresh.box
     across = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
@@ -241,12 +255,14 @@ def with_unread_ink(image: Image.Image, words: list[Word],
     region's new words of at least min_conf placed in the reading order."""
     reread = _rereads(words)
     regions = unread_regions(image, words, reread)
+    again = {id(words[i]) for i in reread}
     if not regions:
         return list(words)
     out = list(words)
     for (box, _), found in zip(regions, read_lines(regions), strict=True):
         sure = [w for w in found if w.conf >= min_conf]
-        out = [w for w in out if not any(_replaced_by(w, longer, reread) for longer in sure)]
+        out = [w for w in out
+               if not any(_replaced_by(w, longer, id(w) in again) for longer in sure)]
         fresh = unread_words(sure, out, min_conf)
         if fresh:
             at = _place(out, box)

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from engine.backends.unread_ink import _place, unread_regions, unread_words, with_unread_ink
+from engine.backends.unread_ink import (
+    _place,
+    _rereads,
+    unread_regions,
+    unread_words,
+    with_unread_ink,
+)
 from engine.models import Box, Word
 
 
@@ -97,10 +103,25 @@ def test_an_unsure_read_word_is_read_again_and_gives_way(misread: str, conf: flo
     # Three more sure words (on blank paper): the unsure word is the page's exception.
     sure = [Word("DECISION", title, 95.0)] + [Word(f"w{i}", Box(60, 700 + 40 * i, 40, 16), 96.0)
                                              for i in range(3)]
-    words = with_unread_ink(page, [*sure, Word(misread, wide, conf)], read_lines, min_conf=60.0)
+    # Beside a year: a word in a date.
+    year = Word("1980", Box(700, 101, 40, 16), 96.0)
+    words = with_unread_ink(page, [*sure, Word(misread, wide, conf), year], read_lines,
+                            min_conf=60.0)
     texts = [w.text for w in words]
-    assert texts[:2] == ["DECISION", "12-4-80"] if replaced else texts[-1] == misread
-    assert len(words) == 5 and bool(asked) is (conf < 50 or misread == "i¢é5")
+    assert ("12-4-80" in texts and misread not in texts) is replaced
+    assert len(words) == 6 and bool(asked) is (conf < 50 or misread == "i¢é5")
+
+
+def test_the_unsure_words_read_again_are_in_a_date_or_beside_one() -> None:
+    box = Box(0, 0, 10, 10)
+    words = [Word("sure", box, 95.0) for _ in range(30)]
+    words[3:6] = [Word("Tr", box, 23.0), Word("27,", box, 95.0), Word("1982", box, 95.0)]
+    words[8] = Word("2/3/80", box, 31.0)
+    words[12], words[14] = Word("lorem", box, 10.0), Word("No.12", box, 12.0)
+    words[19:21] = [Word("2,", box, 90.0), Word("i¢é5", box, 65.0)]
+    # "Tr" before "27,", "2/3/80" and "i¢é5" after "2,": not "lorem", nor "No.12".
+    assert _rereads(words) == {3, 8, 20}
+    assert _rereads(words[:15]) == frozenset()  # 4 unsure of 15: a poor read, left alone
 
 
 def test_a_mostly_unsure_read_is_not_read_again() -> None:
